@@ -1,0 +1,88 @@
+"""What every backend offers: the same operations, whatever runs the app."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from pytest_appservice_fs.model import Event
+from pytest_appservice_fs.probe_client import ProbeTiming
+
+if TYPE_CHECKING:
+    from pytest_appservice_fs.probe_client import ProbeClient
+    from pytest_appservice_fs.probe_package import ProbePackage
+
+
+class BackendError(RuntimeError):
+    """A backend could not do what it was asked; the message says what and why."""
+
+
+@dataclass(frozen=True)
+class BackendTiming:
+    """How long to wait for an event's proof, how often to look, and the probe's patience."""
+
+    ready_timeouts: Mapping[Event, float] = field(default_factory=dict)
+    default_ready_timeout: float = 300.0
+    poll_interval: float = 2.0
+    probe: ProbeTiming = ProbeTiming()
+
+    def ready_timeout(self, event: Event) -> float:
+        """The backend's default deadline for proof that ``event`` took effect."""
+        return self.ready_timeouts.get(event, self.default_ready_timeout)
+
+
+class Backend(Protocol):
+    """An App Service app (real or emulated) that the harness can deploy to and disturb.
+
+    Every operation returns once the platform has accepted it; proving that it took effect
+    is the trigger controller's job, through the probe.
+    """
+
+    name: str
+    timing: BackendTiming
+
+    @property
+    def facts(self) -> Mapping[str, str]:
+        """Run-level facts for the evidence, such as ``region`` and ``sku``, where known."""
+        ...
+
+    def create(self) -> None:
+        """Create (or attach to) the app; the probe is not deployed yet."""
+        ...
+
+    def deploy(self, package: ProbePackage) -> None:
+        """Deploy the probe package to the app's /home/site/wwwroot."""
+        ...
+
+    def restart(self) -> None:
+        """Restart the app as ``az webapp restart`` does."""
+        ...
+
+    def stop(self) -> None:
+        """Stop the app."""
+        ...
+
+    def start(self) -> None:
+        """Start the stopped app."""
+        ...
+
+    def scale(self, count: int) -> None:
+        """Run the app on ``count`` instances."""
+        ...
+
+    def instances(self) -> list[str]:
+        """The instance ids serving the app now, oldest first."""
+        ...
+
+    def probe(self, instance_id: str | None = None) -> ProbeClient:
+        """A probe client, pinned to ``instance_id`` when given."""
+        ...
+
+    def kept_resources(self) -> str:
+        """For --keep-resources: what was kept and the command that removes it."""
+        ...
+
+    def teardown(self) -> None:
+        """Remove everything this backend created; safe to call twice and after failures."""
+        ...

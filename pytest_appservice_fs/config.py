@@ -1,0 +1,349 @@
+"""One frozen settings object, resolved once from the command line, the ini file and the
+environment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_appservice_fs.expectations import LAB_MATRIX, ExpectationError, Expectations
+from pytest_appservice_fs.model import Event
+
+BACKENDS = ("fake", "local", "azure")
+#: Backends this version can run; the others are accepted names that fail with a clear reason.
+IMPLEMENTED_BACKENDS = ("fake",)
+FAKE_FAULTS = ("home-not-persistent", "noop-restart", "transient-503", "stale-marker")
+MAX_READY_TIMEOUT = 7200.0
+
+_APP_SETTING_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
+_REGION = re.compile(r"[a-z0-9]{2,40}\Z")
+_SKU = re.compile(r"[A-Za-z0-9]{1,16}\Z")
+_RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,40}\Z")
+_APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,58}\Z")
+
+
+class SettingsError(ValueError):
+    """An option, ini key or environment variable with a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """Where one setting can come from: its flag, its ini key and its environment variables."""
+
+    dest: str
+    flag: str
+    help: str
+    kind: str = "text"  # text | flag | list
+    env: tuple[str, ...] = ()
+    metavar: str | None = None
+
+    @property
+    def ini(self) -> str:
+        """The ini key: the flag's name with the plugin's prefix."""
+        return "appservice_fs_" + self.dest
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "backend",
+        "--backend",
+        "where the app runs: fake, local or azure (default: azure when --app-name or "
+        "--provision is given, otherwise fake)",
+        env=("APPSERVICE_FS_BACKEND",),
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "app_name",
+        "--app-name",
+        "name of the App Service app",
+        env=("APPSERVICE_FS_APP_NAME",),
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "resource_group",
+        "--resource-group",
+        "resource group of the app",
+        env=("APPSERVICE_FS_RESOURCE_GROUP",),
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "subscription_id",
+        "--subscription-id",
+        "Azure subscription id",
+        env=("APPSERVICE_FS_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID"),
+        metavar="ID",
+    ),
+    OptionSpec(
+        "region", "--region", "Azure region, such as westeurope", env=("APPSERVICE_FS_REGION",)
+    ),
+    OptionSpec("sku", "--sku", "App Service plan SKU, such as B1", env=("APPSERVICE_FS_SKU",)),
+    OptionSpec(
+        "provision",
+        "--provision",
+        "create an app for the run and delete it afterwards",
+        kind="flag",
+        env=("APPSERVICE_FS_PROVISION",),
+    ),
+    OptionSpec(
+        "keep_resources",
+        "--keep-resources",
+        "keep what the run created, and print how to remove it",
+        kind="flag",
+        env=("APPSERVICE_FS_KEEP_RESOURCES",),
+    ),
+    OptionSpec(
+        "events",
+        "--events",
+        "comma-separated events to fire (default: all): " + ", ".join(e.value for e in Event),
+        kind="list",
+        env=("APPSERVICE_FS_EVENTS",),
+        metavar="LIST",
+    ),
+    OptionSpec(
+        "app_settings",
+        "--app-setting",
+        "app setting KEY=VALUE for the probe app (repeatable)",
+        kind="list",
+        env=("APPSERVICE_FS_APP_SETTINGS",),
+        metavar="KEY=VALUE",
+    ),
+    OptionSpec(
+        "evidence_report",
+        "--evidence-report",
+        "write the evidence matrix as Markdown to this file",
+        env=("APPSERVICE_FS_EVIDENCE_REPORT",),
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "ready_timeout",
+        "--ready-timeout",
+        "seconds to wait for proof that an event took effect: SECONDS or EVENT=SECONDS "
+        "(repeatable; default depends on the backend)",
+        kind="list",
+        env=("APPSERVICE_FS_READY_TIMEOUT",),
+        metavar="[EVENT=]SECONDS",
+    ),
+    OptionSpec(
+        "run_id",
+        "--run-id",
+        "identifier of this run in evidence and resource names (default: time and random)",
+        env=("APPSERVICE_FS_RUN_ID",),
+        metavar="ID",
+    ),
+    OptionSpec(
+        "fake_faults",
+        "--fake-fault",
+        "fake backend only: inject a fault to see the harness catch it (repeatable): "
+        + ", ".join(FAKE_FAULTS),
+        kind="list",
+        env=("APPSERVICE_FS_FAKE_FAULTS",),
+        metavar="FAULT",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know, resolved once per session."""
+
+    backend: str
+    run_id: str
+    events: tuple[Event, ...] = tuple(Event)
+    app_name: str | None = None
+    resource_group: str | None = None
+    subscription_id: str | None = None
+    region: str | None = None
+    sku: str | None = None
+    provision: bool = False
+    keep_resources: bool = False
+    # Values may be secrets: never shown in repr, logs or evidence.
+    app_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
+    evidence_report: Path | None = None
+    ready_timeouts: Mapping[Event, float] = field(default_factory=dict)
+    fake_faults: frozenset[str] = frozenset()
+    expectations: Expectations = LAB_MATRIX
+
+    def ready_timeout(self, event: Event, default: float) -> float:
+        """The deadline for proof that ``event`` took effect."""
+        return self.ready_timeouts.get(event, default)
+
+
+IniGetter = Callable[[str], Any]
+
+
+def resolve(
+    cli: Mapping[str, Any],
+    ini: IniGetter,
+    environ: Mapping[str, str],
+    *,
+    expectation_lines: Sequence[str] = (),
+) -> Settings:
+    """Resolve the settings; raise SettingsError with one sentence on the first bad value.
+
+    Precedence, per setting: the command line wins over the ini file, which wins over the
+    environment; list settings are taken whole from the first source that has them.
+    """
+    raw = {spec.dest: _pick(spec, cli, ini, environ) for spec in OPTIONS}
+    provision = _truthy(raw["provision"], "--provision")
+    app_name = _optional(raw["app_name"], "--app-name", _APP_NAME, "1 to 59 letters, digits, '-'")
+    region = _optional(raw["region"], "--region", _REGION, "an Azure region such as westeurope")
+    if provision and region is None:
+        raise SettingsError("--provision needs --region, an Azure region such as westeurope.")
+    backend = _backend(raw["backend"], app_name=app_name, provision=provision)
+    faults = frozenset(_fake_faults(raw["fake_faults"], backend))
+    try:
+        expectations = LAB_MATRIX.with_overrides(expectation_lines)
+    except ExpectationError as exc:
+        raise SettingsError(str(exc)) from None
+    report = raw["evidence_report"]
+    return Settings(
+        backend=backend,
+        run_id=_optional(raw["run_id"], "--run-id", _RUN_ID, "1 to 40 of A-Z a-z 0-9 _ -")
+        or _new_run_id(),
+        events=_events(raw["events"]),
+        app_name=app_name,
+        resource_group=raw["resource_group"] or None,
+        subscription_id=raw["subscription_id"] or None,
+        region=region,
+        sku=_optional(raw["sku"], "--sku", _SKU, "a plan SKU such as B1 or P1v3"),
+        provision=provision,
+        keep_resources=_truthy(raw["keep_resources"], "--keep-resources"),
+        app_settings=_app_settings(raw["app_settings"]),
+        evidence_report=Path(report) if report else None,
+        ready_timeouts=_ready_timeouts(raw["ready_timeout"]),
+        fake_faults=faults,
+        expectations=expectations,
+    )
+
+
+def _pick(spec: OptionSpec, cli: Mapping[str, Any], ini: IniGetter, environ: Mapping[str, str]) -> Any:
+    value = cli.get(spec.dest)
+    if value not in (None, [], False):
+        return value
+    value = ini(spec.ini)
+    if value not in (None, "", [], False):
+        return value
+    for name in spec.env:
+        if environ.get(name, "").strip():
+            text = environ[name]
+            if spec.kind != "list":
+                return text.strip()
+            separator = "\n" if spec.dest == "app_settings" else ","
+            return [part for part in text.split(separator) if part.strip()]
+    return [] if spec.kind == "list" else None
+
+
+def _truthy(value: Any, flag: str) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{flag} got {value!r}; valid values are true or false.")
+
+
+def _optional(value: Any, flag: str, pattern: re.Pattern[str], valid: str) -> str | None:
+    if value is None or str(value).strip() == "":
+        return None
+    text = str(value).strip()
+    if not pattern.match(text):
+        raise SettingsError(f"{flag} got {text[:64]!r}; valid is {valid}.")
+    return text
+
+
+def _backend(value: Any, *, app_name: str | None, provision: bool) -> str:
+    if value is None:
+        return "azure" if (app_name or provision) else "fake"
+    name = str(value).strip().lower()
+    if name not in BACKENDS:
+        raise SettingsError(
+            f"--backend got {str(value)[:64]!r}; valid backends are {', '.join(BACKENDS)}."
+        )
+    if name not in IMPLEMENTED_BACKENDS:
+        raise SettingsError(
+            f"--backend {name} is not available in this version yet; "
+            f"use one of {', '.join(IMPLEMENTED_BACKENDS)}."
+        )
+    return name
+
+
+def _split_list(values: Sequence[str]) -> list[str]:
+    return [part.strip() for value in values for part in str(value).split(",") if part.strip()]
+
+
+def _events(values: Sequence[str]) -> tuple[Event, ...]:
+    if not values:
+        return tuple(Event)
+    chosen: list[Event] = []
+    for name in _split_list(values):
+        try:
+            event = Event.parse(name)
+        except ValueError:
+            valid = ", ".join(e.value for e in Event)
+            raise SettingsError(
+                f"--events got unknown event {name[:64]!r}; valid events are {valid}."
+            ) from None
+        if event not in chosen:
+            chosen.append(event)
+    return tuple(chosen)
+
+
+def _app_settings(values: Sequence[str]) -> dict[str, str]:
+    settings: dict[str, str] = {}
+    for value in values:
+        key, sep, setting = str(value).partition("=")
+        key = key.strip()
+        if not sep or not _APP_SETTING_KEY.match(key):
+            # Never echo the value: app settings carry secrets.
+            shown = f" (key {key[:64]!r})" if sep else ""
+            raise SettingsError(
+                f"--app-setting got a value that is not KEY=VALUE{shown}; a KEY is letters, "
+                "digits, '_' and '.', not starting with a digit."
+            )
+        settings[key] = setting
+    return settings
+
+
+def _ready_timeouts(values: Sequence[str]) -> dict[Event, float]:
+    timeouts: dict[Event, float] = {}
+    for item in _split_list(values):
+        name, sep, seconds_text = item.rpartition("=")
+        try:
+            events = [Event.parse(name)] if sep else list(Event)
+            seconds = float(seconds_text)
+        except ValueError:
+            raise SettingsError(
+                f"--ready-timeout got {item[:64]!r}; valid is SECONDS or EVENT=SECONDS with an "
+                f"event among {', '.join(e.value for e in Event)}."
+            ) from None
+        if not 0 < seconds <= MAX_READY_TIMEOUT:
+            raise SettingsError(
+                f"--ready-timeout got {seconds_text!r} seconds; valid is more than 0 and at most "
+                f"{MAX_READY_TIMEOUT:.0f}."
+            )
+        timeouts.update(dict.fromkeys(events, seconds))
+    return timeouts
+
+
+def _fake_faults(values: Sequence[str], backend: str) -> list[str]:
+    faults = _split_list(values)
+    for fault in faults:
+        if fault not in FAKE_FAULTS:
+            raise SettingsError(
+                f"--fake-fault got {fault[:64]!r}; valid faults are {', '.join(FAKE_FAULTS)}."
+            )
+    if faults and backend != "fake":
+        raise SettingsError(f"--fake-fault works only with --backend fake, not {backend}.")
+    return faults
+
+
+def _new_run_id() -> str:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"

@@ -1,0 +1,201 @@
+"""Verdicts per cell, with the proof that backs them, as JUnit properties."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pytest_appservice_fs.expectations import CONTAINER, ContainerCell, PathCell
+from pytest_appservice_fs.model import ContainerOutcome, Event, Identity, Observation, Outcome
+
+#: Properties every live testcase carries, in this order (DESIGN.md section 4).
+REQUIRED_PROPERTIES = (
+    "hypothesis",
+    "event",
+    "path",
+    "expected",
+    "observed",
+    "checksum_valid",
+    "container_before",
+    "container_after",
+    "container_recreated",
+    "instance_before",
+    "instance_after",
+    "backend",
+    "run_id",
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judged outcome of one cell and everything a reader needs to believe it."""
+
+    hypothesis: str
+    event: Event
+    path: str
+    expected: str
+    observed: str
+    explanation: str
+    properties: tuple[tuple[str, str], ...]
+
+    @property
+    def passed(self) -> bool:
+        """A verdict passes only when proven and equal to the expectation."""
+        return self.observed != Outcome.INCONCLUSIVE.value and self.observed == self.expected
+
+
+def judge_path(observation: Observation, cell: PathCell, *, backend: str) -> Verdict:
+    """What happened to the marker at ``cell.path``, and why we believe it."""
+    observed, checksum_valid, story = _path_outcome(observation, cell.path)
+    explanation = (
+        f"{cell.hypothesis} {cell.event} {cell.path}: expected {cell.expected.value}, "
+        f"observed {observed.value}: {story}"
+    )
+    return _verdict(
+        observation,
+        hypothesis=cell.hypothesis,
+        path=cell.path,
+        expected=cell.expected.value,
+        observed=observed.value,
+        checksum_valid=checksum_valid,
+        explanation=explanation,
+        backend=backend,
+    )
+
+
+def judge_container(observation: Observation, cell: ContainerCell, *, backend: str) -> Verdict:
+    """What happened to the container that answered before the event."""
+    observed, story = _container_outcome(observation)
+    explanation = (
+        f"{cell.event} container: expected {cell.expected.value}, observed {observed.value}: "
+        f"{story}"
+    )
+    return _verdict(
+        observation,
+        hypothesis=cell.hypothesis,
+        path=CONTAINER,
+        expected=cell.expected.value,
+        observed=observed.value,
+        checksum_valid="n/a",
+        explanation=explanation,
+        backend=backend,
+    )
+
+
+def _path_outcome(observation: Observation, path: str) -> tuple[Outcome, str, str]:
+    if not observation.proven:
+        return Outcome.INCONCLUSIVE, "n/a", f"no proof that the event happened: {observation.error}"
+    written = observation.written.get(path)
+    if written is None or written.error or written.checksum is None:
+        reason = written.error if written else "the probe did not report it"
+        return Outcome.INCONCLUSIVE, "n/a", f"no marker was written before the event: {reason}"
+    read = observation.read.get(path)
+    if read is None or read.error:
+        reason = read.error if read else "the probe did not report it"
+        return Outcome.INCONCLUSIVE, "n/a", f"the marker could not be read back: {reason}"
+    new_instance = observation.event is Event.SCALE_OUT
+    found, missing = (
+        (Outcome.VISIBLE, Outcome.NOT_VISIBLE) if new_instance else (Outcome.PERSISTS, Outcome.LOST)
+    )
+    where = _where(observation.instance_after)
+    written_sum = written.checksum[:12]
+    if not read.exists:
+        return missing, "n/a", f"no marker at {path} {where}; sha256 {written_sum}… was written"
+    checksum_valid = "true" if read.checksum_valid else "false"
+    if not read.is_our_marker(written):
+        return (
+            missing,
+            checksum_valid,
+            f"the marker at {path} {where} is a leftover, not the one written for this event "
+            f"(stored sha256 {str(read.stored_checksum)[:12]}…, written {written_sum}…, "
+            f"nonce matches: {read.nonce_matches})",
+        )
+    if not read.checksum_valid:
+        return (
+            Outcome.CORRUPTED,
+            checksum_valid,
+            f"the marker at {path} {where} no longer matches its checksum "
+            f"(content sha256 {str(read.actual_checksum)[:12]}…, stored {written_sum}…)",
+        )
+    return found, checksum_valid, f"the marker sha256 {written_sum}… was read back intact {where}"
+
+
+def _container_outcome(observation: Observation) -> tuple[ContainerOutcome, str]:
+    before, after = observation.instance_before, observation.instance_after
+    if not observation.proven or after is None:
+        return ContainerOutcome.INCONCLUSIVE, f"no proof that the event happened: {observation.error}"
+    if before.hostname is None or after.hostname is None:
+        return ContainerOutcome.INCONCLUSIVE, "the probe did not report its container hostname"
+    move = f"container {before.hostname} -> {after.hostname}"
+    if before.instance_id != after.instance_id:
+        return ContainerOutcome.NEW_INSTANCE, (
+            f"instance {_short(before.instance_id)} -> {_short(after.instance_id)}, {move}; "
+            f"{observation.proof}"
+        )
+    if before.hostname != after.hostname:
+        return ContainerOutcome.RECREATED, f"{move} on the same instance; {observation.proof}"
+    return ContainerOutcome.KEPT, f"{move} (same container); {observation.proof}"
+
+
+def _verdict(
+    observation: Observation,
+    *,
+    hypothesis: str,
+    path: str,
+    expected: str,
+    observed: str,
+    checksum_valid: str,
+    explanation: str,
+    backend: str,
+) -> Verdict:
+    before, after = observation.instance_before, observation.instance_after
+    properties: list[tuple[str, str]] = [
+        ("hypothesis", hypothesis),
+        ("event", observation.event.value),
+        ("path", path),
+        ("expected", expected),
+        ("observed", observed),
+        ("checksum_valid", checksum_valid),
+        ("container_before", before.hostname or ""),
+        ("container_after", after.hostname or "" if after else ""),
+        ("container_recreated", _recreated(before, after)),
+        ("instance_before", before.instance_id or ""),
+        ("instance_after", after.instance_id or "" if after else ""),
+        ("backend", backend),
+        ("run_id", observation.run_id),
+    ]
+    properties += [(key, value) for key, value in sorted(observation.facts.items()) if value]
+    if observation.event_seconds is not None:
+        properties.append(("event_seconds", f"{observation.event_seconds:.3f}"))
+    if observation.ready_seconds is not None:
+        properties.append(("ready_seconds", f"{observation.ready_seconds:.3f}"))
+    properties += [
+        ("trigger_count", str(observation.trigger_count)),
+        ("proof", observation.proof or f"not proven: {observation.error}"),
+        ("nonce", observation.nonce),
+        ("explanation", explanation),
+    ]
+    return Verdict(
+        hypothesis=hypothesis,
+        event=observation.event,
+        path=path,
+        expected=expected,
+        observed=observed,
+        explanation=explanation,
+        properties=tuple(properties),
+    )
+
+
+def _recreated(before: Identity, after: Identity | None) -> str:
+    if after is None or before.hostname is None or after.hostname is None:
+        return "unknown"
+    return "true" if before.hostname != after.hostname else "false"
+
+
+def _where(identity: Identity | None) -> str:
+    if identity is None:
+        return ""
+    return f"in container {identity.hostname} (instance {_short(identity.instance_id)})"
+
+
+def _short(instance_id: str | None) -> str:
+    return f"{instance_id[:12]}…" if instance_id else "unknown"

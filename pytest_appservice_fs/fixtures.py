@@ -1,0 +1,134 @@
+"""Layered, overridable fixtures: settings -> backend -> app (trigger controller) -> verdict."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_appservice_fs.backends import create_backend
+from pytest_appservice_fs.backends.protocol import BackendError
+from pytest_appservice_fs.evidence import judge_container, judge_path
+from pytest_appservice_fs.expectations import ContainerCell, PathCell
+from pytest_appservice_fs.plugin import BACKENDS_KEY, SETTINGS_KEY, VERDICTS_KEY
+from pytest_appservice_fs.probe_client import ProbeError
+from pytest_appservice_fs.probe_package import build_package, default_probe_dir
+from pytest_appservice_fs.triggers import TriggerController
+
+if TYPE_CHECKING:
+    from pytest_appservice_fs.backends.protocol import Backend
+    from pytest_appservice_fs.config import Settings
+    from pytest_appservice_fs.evidence import Verdict
+    from pytest_appservice_fs.model import Event, Observation
+
+log = logging.getLogger(__name__)
+
+
+@pytest.fixture(scope="session")
+def appservice_settings(pytestconfig: pytest.Config) -> Settings:
+    """The run's settings, resolved once from command line, ini file and environment."""
+    return pytestconfig.stash[SETTINGS_KEY]
+
+
+@pytest.fixture(scope="session")
+def appservice_probe_dir() -> Path:
+    """The probe folder to deploy (override to deploy another probe)."""
+    return default_probe_dir()
+
+
+@pytest.fixture(scope="session")
+def appservice_paths(appservice_settings: Settings) -> tuple[str, ...]:
+    """The paths markers are written to: every path in the expectation matrix."""
+    cells = appservice_settings.expectations.paths
+    return tuple(dict.fromkeys(cell.path for cell in cells))
+
+
+@pytest.fixture(scope="session")
+def appservice_backend(
+    pytestconfig: pytest.Config,
+    appservice_settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Backend]:
+    """The backend the settings name; everything it creates is removed at the end."""
+    workdir = tmp_path_factory.mktemp("appservice-fs", numbered=True)
+    backend = create_backend(appservice_settings, workdir)
+    created = pytestconfig.stash[BACKENDS_KEY]
+    created.append(backend)
+    try:
+        yield backend
+    finally:
+        created.remove(backend)
+        if appservice_settings.keep_resources:
+            _say(pytestconfig, backend.kept_resources())
+        else:
+            backend.teardown()
+
+
+@pytest.fixture(scope="session")
+def appservice_app(
+    appservice_backend: Backend,
+    appservice_settings: Settings,
+    appservice_probe_dir: Path,
+    appservice_paths: tuple[str, ...],
+) -> Iterator[TriggerController]:
+    """The app with the probe deployed: a trigger controller that fires each event once."""
+    controller = TriggerController(
+        appservice_backend,
+        run_id=appservice_settings.run_id,
+        paths=appservice_paths,
+        package_factory=lambda: build_package(appservice_probe_dir),
+        ready_timeouts=dict(appservice_settings.ready_timeouts),
+    )
+    try:
+        controller.start()
+    except (BackendError, ProbeError) as exc:
+        pytest.fail(f"could not set up the {appservice_backend.name} app: {exc}", pytrace=False)
+    yield controller
+    try:
+        controller.restore()
+    except BackendError as exc:
+        log.warning("could not restore the app's capacity: %s", exc)
+
+
+@pytest.fixture
+def appservice_observe(appservice_app: TriggerController) -> Callable[[Event], Observation]:
+    """Observe an event: fired on first use in the run, the same observation after."""
+    return appservice_app.observe
+
+
+@pytest.fixture
+def appservice_cell(request: pytest.FixtureRequest) -> PathCell | ContainerCell:
+    """The expectation cell under test (parametrized by ``appservice_cells``)."""
+    cell: PathCell | ContainerCell = request.param
+    return cell
+
+
+@pytest.fixture
+def appservice_verdict(
+    pytestconfig: pytest.Config,
+    appservice_cell: PathCell | ContainerCell,
+    appservice_observe: Callable[[Event], Observation],
+    appservice_settings: Settings,
+    record_property: Callable[[str, object], None],
+) -> Verdict:
+    """The cell's verdict, its proof recorded as JUnit properties and for the report."""
+    observation = appservice_observe(appservice_cell.event)
+    backend = appservice_settings.backend
+    if isinstance(appservice_cell, ContainerCell):
+        verdict = judge_container(observation, appservice_cell, backend=backend)
+    else:
+        verdict = judge_path(observation, appservice_cell, backend=backend)
+    for name, value in verdict.properties:
+        record_property(name, value)
+    pytestconfig.stash[VERDICTS_KEY].append(verdict)
+    return verdict
+
+
+def _say(config: pytest.Config, message: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(message)
+    log.warning("%s", message)

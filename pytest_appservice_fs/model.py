@@ -1,0 +1,132 @@
+"""The experiment's vocabulary: events, outcomes, identities and observations."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Event(str, enum.Enum):
+    """A lifecycle event the harness fires once per run."""
+
+    RESTART = "restart"
+    STOP_START = "stop_start"
+    DEPLOY = "deploy"
+    SCALE_OUT = "scale_out"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def parse(cls, text: str) -> Event:
+        """Return the event named ``text`` (``stop-start`` and ``stop_start`` both work)."""
+        return cls(text.strip().lower().replace("-", "_"))
+
+
+class Outcome(str, enum.Enum):
+    """What happened to a marker file, as recorded in the ``observed`` property."""
+
+    PERSISTS = "persists"
+    LOST = "lost"
+    CORRUPTED = "corrupted"
+    VISIBLE = "visible"
+    NOT_VISIBLE = "not_visible"
+    INCONCLUSIVE = "inconclusive"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ContainerOutcome(str, enum.Enum):
+    """What happened to the container that served the probe before the event."""
+
+    KEPT = "kept"
+    RECREATED = "recreated"
+    NEW_INSTANCE = "new_instance"
+    INCONCLUSIVE = "inconclusive"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who answered a probe request: the instance, the container and the process."""
+
+    instance_id: str | None
+    hostname: str | None
+    pid: int | None = None
+    process_start: str | None = None
+    deployment_id: str | None = None
+
+    @property
+    def process_key(self) -> tuple[str | None, int | None] | None:
+        """What tells one probe process from the next, or None when the probe hides it."""
+        if self.process_start is None and self.pid is None:
+            return None
+        return (self.process_start, self.pid)
+
+
+@dataclass(frozen=True)
+class MarkerWrite:
+    """The harness's record of one marker it wrote (or failed to write)."""
+
+    path: str
+    checksum: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class MarkerRead:
+    """What the probe found at one path when the harness read it back."""
+
+    path: str
+    exists: bool = False
+    checksum_valid: bool | None = None
+    stored_checksum: str | None = None
+    actual_checksum: str | None = None
+    nonce_matches: bool | None = None
+    error: str | None = None
+
+    def is_our_marker(self, written: MarkerWrite) -> bool:
+        """True when the file found is the very marker written, not a leftover."""
+        if self.nonce_matches is False:
+            return False
+        # The write-time checksum covers the payload's random marker and timestamp, so a file
+        # from an earlier write cannot match it even when the probe cannot check nonces.
+        return written.checksum is not None and self.stored_checksum == written.checksum
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything seen around one firing of one event: the evidence every verdict draws on."""
+
+    event: Event
+    run_id: str
+    nonce: str
+    trigger_count: int
+    instance_before: Identity
+    instance_after: Identity | None
+    written: Mapping[str, MarkerWrite]
+    read: Mapping[str, MarkerRead]
+    proven: bool
+    proof: str
+    event_seconds: float | None = None
+    ready_seconds: float | None = None
+    error: str | None = None
+    facts: Mapping[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly summary, for logs and reports."""
+        return {
+            "event": self.event.value,
+            "run_id": self.run_id,
+            "trigger_count": self.trigger_count,
+            "proven": self.proven,
+            "proof": self.proof,
+            "error": self.error,
+            "event_seconds": self.event_seconds,
+            "ready_seconds": self.ready_seconds,
+        }

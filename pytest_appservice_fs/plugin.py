@@ -1,0 +1,129 @@
+"""pytest wiring: options, ini keys, markers and hooks. The work happens in the engine."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_appservice_fs.config import OPTIONS, Settings, SettingsError, resolve
+from pytest_appservice_fs.expectations import HYPOTHESES
+from pytest_appservice_fs.report import render_markdown, render_text
+
+if TYPE_CHECKING:
+    from pytest_appservice_fs.backends.protocol import Backend
+    from pytest_appservice_fs.evidence import Verdict
+
+pytest_plugins = ["pytest_appservice_fs.fixtures"]
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+VERDICTS_KEY = pytest.StashKey["list[Verdict]"]()
+#: Backends created this session, so unconfigure can tear down what a fixture could not.
+BACKENDS_KEY = pytest.StashKey["list[Backend]"]()
+REPORT_WRITTEN_KEY = pytest.StashKey[str]()
+
+EXPECT_INI = "appservice_fs_expect"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register every option with its ini key (environment variables are read in config)."""
+    group = parser.getgroup("appservice-fs", "App Service filesystem evidence (pytest -m live)")
+    for spec in OPTIONS:
+        dest = f"appservice_fs_{spec.dest}"
+        if spec.kind == "flag":
+            group.addoption(spec.flag, action="store_true", dest=dest, help=spec.help)
+        elif spec.kind == "list":
+            group.addoption(
+                spec.flag, action="append", dest=dest, metavar=spec.metavar, help=spec.help
+            )
+        else:
+            group.addoption(spec.flag, dest=dest, metavar=spec.metavar, help=spec.help)
+        ini_type = "linelist" if spec.kind == "list" else "string"
+        env = f" (env {' or '.join(spec.env)})" if spec.env else ""
+        parser.addini(spec.ini, f"default for {spec.flag}{env}", type=ini_type)
+    parser.addini(
+        EXPECT_INI,
+        "expectation overrides, one per line: EVENT PATH = OUTCOME (PATH may be 'container')",
+        type="linelist",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register markers and resolve the settings once; bad values stop the run (exit 4)."""
+    config.addinivalue_line("markers", "live: fires real lifecycle events (run with -m live)")
+    config.addinivalue_line(
+        "markers",
+        "appservice_cells(hypothesis): parametrize over that hypothesis' cells of the "
+        "expectation matrix (" + ", ".join(HYPOTHESES) + ")",
+    )
+    cli = {spec.dest: config.getoption(f"appservice_fs_{spec.dest}") for spec in OPTIONS}
+    try:
+        settings = resolve(
+            cli, config.getini, os.environ, expectation_lines=config.getini(EXPECT_INI)
+        )
+    except SettingsError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SETTINGS_KEY] = settings
+    config.stash[VERDICTS_KEY] = []
+    config.stash[BACKENDS_KEY] = []
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``appservice_cell`` over the marked hypothesis' cells."""
+    if "appservice_cell" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("appservice_cells")
+    if marker is None or not marker.args:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid} uses appservice_cell without "
+            "@pytest.mark.appservice_cells(HYPOTHESIS)."
+        )
+    hypothesis = str(marker.args[0])
+    if hypothesis not in HYPOTHESES:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: appservice_cells({hypothesis!r}) names no "
+            f"hypothesis; valid are {', '.join(HYPOTHESES)}."
+        )
+    settings = metafunc.config.stash[SETTINGS_KEY]
+    cells = settings.expectations.cells(hypothesis, settings.events)
+    if not cells:
+        chosen = ", ".join(e.value for e in settings.events)
+        skip = pytest.mark.skip(reason=f"{hypothesis} has no cell for the events chosen ({chosen})")
+        metafunc.parametrize("appservice_cell", [pytest.param(None, marks=skip)], indirect=True)
+        return
+    metafunc.parametrize("appservice_cell", cells, ids=[c.id for c in cells], indirect=True)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write the Markdown evidence report, when asked for and when any cell ran."""
+    config = session.config
+    settings = config.stash.get(SETTINGS_KEY, None)
+    verdicts = config.stash.get(VERDICTS_KEY, [])
+    if settings is None or settings.evidence_report is None or not verdicts:
+        return
+    path = settings.evidence_report
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_markdown(verdicts), encoding="utf-8")
+    config.stash[REPORT_WRITTEN_KEY] = str(path)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Show the evidence matrix after a live run."""
+    verdicts = config.stash.get(VERDICTS_KEY, [])
+    if not verdicts:
+        return
+    terminalreporter.section("App Service filesystem evidence")
+    terminalreporter.write_line(render_text(verdicts))
+    written = config.stash.get(REPORT_WRITTEN_KEY, None)
+    if written:
+        terminalreporter.write_line(f"evidence report written to {written}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Tear down any backend whose fixture did not (a crash between setup and teardown)."""
+    settings = config.stash.get(SETTINGS_KEY, None)
+    for backend in config.stash.get(BACKENDS_KEY, []):
+        if settings is not None and settings.keep_resources:
+            continue
+        backend.teardown()

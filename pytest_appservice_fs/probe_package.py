@@ -1,0 +1,62 @@
+"""The probe as a deployable ZIP package with a fresh deployment id."""
+
+from __future__ import annotations
+
+import io
+import secrets
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Files of a probe folder that go into the package; anything else there is left out.
+PROBE_FILES = ("app.py", "requirements.txt")
+DEPLOYMENT_ID_FILE = "DEPLOYMENT_ID"
+#: How App Service (Oryx) is told to start the probe: gunicorn on the app factory.
+STARTUP_COMMAND = 'gunicorn --bind=0.0.0.0:8000 --workers=1 --timeout=120 "app:create_app()"'
+
+
+class ProbePackageError(ValueError):
+    """A probe folder that cannot be packaged."""
+
+
+@dataclass(frozen=True)
+class ProbePackage:
+    """A ZIP of the probe whose DEPLOYMENT_ID file proves which deployment is running."""
+
+    deployment_id: str
+    data: bytes
+
+    def __repr__(self) -> str:
+        return f"ProbePackage(deployment_id={self.deployment_id!r}, {len(self.data)} bytes)"
+
+
+def default_probe_dir() -> Path:
+    """The probe shipped with this package (wheel), or the checkout's ``probe/`` folder."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_probe", here.parent / "probe"):
+        if (candidate / "app.py").is_file():
+            return candidate
+    raise ProbePackageError(f"no probe app.py next to {here}: the installation is incomplete.")
+
+
+def build_package(probe_dir: Path, deployment_id: str | None = None) -> ProbePackage:
+    """Zip the probe's files with a new deployment id."""
+    if not (probe_dir / "app.py").is_file():
+        raise ProbePackageError(f"probe folder {probe_dir} has no app.py.")
+    deployment_id = deployment_id or secrets.token_hex(8)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in PROBE_FILES:
+            source = probe_dir / name
+            if source.is_file():
+                archive.writestr(_entry(name), source.read_bytes())
+        archive.writestr(_entry(DEPLOYMENT_ID_FILE), deployment_id + "\n")
+    return ProbePackage(deployment_id=deployment_id, data=buffer.getvalue())
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    # A fixed timestamp keeps a package's bytes a function of its content and deployment id.
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    info.external_attr = 0o644 << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
