@@ -221,7 +221,9 @@ def resolve(
     )
 
 
-def _pick(spec: OptionSpec, cli: Mapping[str, Any], ini: IniGetter, environ: Mapping[str, str]) -> Any:
+def _pick(
+    spec: OptionSpec, cli: Mapping[str, Any], ini: IniGetter, environ: Mapping[str, str]
+) -> Any:
     value = cli.get(spec.dest)
     if value not in (None, [], False):
         return value

@@ -122,7 +122,10 @@ def _path_outcome(observation: Observation, path: str) -> tuple[Outcome, str, st
 def _container_outcome(observation: Observation) -> tuple[ContainerOutcome, str]:
     before, after = observation.instance_before, observation.instance_after
     if not observation.proven or after is None:
-        return ContainerOutcome.INCONCLUSIVE, f"no proof that the event happened: {observation.error}"
+        return (
+            ContainerOutcome.INCONCLUSIVE,
+            f"no proof that the event happened: {observation.error}",
+        )
     if before.hostname is None or after.hostname is None:
         return ContainerOutcome.INCONCLUSIVE, "the probe did not report its container hostname"
     move = f"container {before.hostname} -> {after.hostname}"

@@ -66,7 +66,9 @@ class Expectations:
     paths: tuple[PathCell, ...]
     containers: tuple[ContainerCell, ...]
 
-    def cells(self, hypothesis: str, events: Iterable[Event]) -> list[PathCell] | list[ContainerCell]:
+    def cells(
+        self, hypothesis: str, events: Iterable[Event]
+    ) -> list[PathCell] | list[ContainerCell]:
         """The cells a test of ``hypothesis`` is parametrized over (``lifecycle``: containers)."""
         if hypothesis == LIFECYCLE:
             return self.container_cells(events)
@@ -145,7 +147,9 @@ def _bad_value(line: str, value: str, kind: type[Outcome] | type[ContainerOutcom
 def _lab_matrix() -> Expectations:
     # Observed on B1 Linux, Python 3.11, koreacentral (2026-04-10); DESIGN.md section 2.
     recreating = (Event.STOP_START, Event.DEPLOY)
-    paths = [PathCell("H1", event, HOME, Outcome.PERSISTS) for event in (Event.RESTART, *recreating)]
+    paths = [
+        PathCell("H1", event, HOME, Outcome.PERSISTS) for event in (Event.RESTART, *recreating)
+    ]
     paths += [
         PathCell("H2", event, path, Outcome.PERSISTS if event is Event.RESTART else Outcome.LOST)
         for event in (Event.RESTART, *recreating)

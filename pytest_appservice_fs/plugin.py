@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import Literal
 
 import pytest
 
+from pytest_appservice_fs.backends.protocol import Backend
 from pytest_appservice_fs.config import OPTIONS, Settings, SettingsError, resolve
+from pytest_appservice_fs.evidence import Verdict
 from pytest_appservice_fs.expectations import HYPOTHESES
 from pytest_appservice_fs.report import render_markdown, render_text
-
-if TYPE_CHECKING:
-    from pytest_appservice_fs.backends.protocol import Backend
-    from pytest_appservice_fs.evidence import Verdict
 
 pytest_plugins = ["pytest_appservice_fs.fixtures"]
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
-VERDICTS_KEY = pytest.StashKey["list[Verdict]"]()
+VERDICTS_KEY = pytest.StashKey[list[Verdict]]()
 #: Backends created this session, so unconfigure can tear down what a fixture could not.
-BACKENDS_KEY = pytest.StashKey["list[Backend]"]()
+BACKENDS_KEY = pytest.StashKey[list[Backend]]()
 REPORT_WRITTEN_KEY = pytest.StashKey[str]()
 
 EXPECT_INI = "appservice_fs_expect"
@@ -39,7 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             )
         else:
             group.addoption(spec.flag, dest=dest, metavar=spec.metavar, help=spec.help)
-        ini_type = "linelist" if spec.kind == "list" else "string"
+        ini_type: Literal["linelist", "string"] = "linelist" if spec.kind == "list" else "string"
         env = f" (env {' or '.join(spec.env)})" if spec.env else ""
         parser.addini(spec.ini, f"default for {spec.flag}{env}", type=ini_type)
     parser.addini(
@@ -108,7 +106,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     config.stash[REPORT_WRITTEN_KEY] = str(path)
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
     """Show the evidence matrix after a live run."""
     verdicts = config.stash.get(VERDICTS_KEY, [])
     if not verdicts:

@@ -22,7 +22,7 @@ from pytest_appservice_fs.model import Identity, MarkerRead, MarkerWrite
 
 log = logging.getLogger(__name__)
 
-TOKEN_HEADER = "X-Probe-Token"
+TOKEN_HEADER = "X-Probe-Token"  # noqa: S105 - a header name, not a secret
 #: What a probe answers while its container or App Service's front end is (re)starting.
 RETRY_STATUSES = frozenset({502, 503, 504})
 

@@ -8,7 +8,7 @@ from pytest_appservice_fs.evidence import Verdict
 from pytest_appservice_fs.expectations import CONTAINER
 from pytest_appservice_fs.model import Event
 
-PASS_MARK = "ok"
+PASS_MARK = "ok"  # noqa: S105 - a table mark, not a secret
 FAIL_MARK = "FAIL"
 
 
@@ -56,7 +56,10 @@ def render_text(verdicts: Sequence[Verdict]) -> str:
         for event in _rows(verdicts)
     ]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = [" | ".join(text.ljust(w) for text, w in zip(row, widths)) for row in [header, *rows]]
+    lines = [
+        " | ".join(text.ljust(w) for text, w in zip(row, widths, strict=True))
+        for row in [header, *rows]
+    ]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     facts = ", ".join(f"{name} {value}" for name, value in _facts(verdicts))
     passed = sum(v.passed for v in verdicts)

@@ -107,7 +107,9 @@ class TriggerController:
         try:
             self._fire(event)
         except BackendError as exc:
-            return self._failed(event, nonce, f"{event} failed: {exc}", before, written)
+            return self._failed(
+                event, nonce, f"{event} failed: {exc}", before=before, written=written
+            )
         event_seconds = time.monotonic() - fired
         try:
             proof = self._await_proof(event, instance_id, before)
@@ -115,7 +117,9 @@ class TriggerController:
             reader, read = self.backend.probe(proof.instance_id).read(nonce, self.paths)
         except (EventNotProven, ProbeError) as exc:
             reason = str(exc) if isinstance(exc, EventNotProven) else f"read failed: {exc}"
-            return self._failed(event, nonce, reason, before, written, event_seconds)
+            return self._failed(
+                event, nonce, reason, before=before, written=written, event_seconds=event_seconds
+            )
         return Observation(
             event=event,
             run_id=self.run_id,
@@ -236,6 +240,7 @@ class TriggerController:
         event: Event,
         nonce: str,
         error: str,
+        *,
         before: Identity | None = None,
         written: dict[str, MarkerWrite] | None = None,
         event_seconds: float | None = None,
@@ -283,4 +288,3 @@ def _awaited(event: Event) -> str:
     if event is Event.DEPLOY:
         return "awaited the new deployment answering"
     return "awaited a new probe process"
-

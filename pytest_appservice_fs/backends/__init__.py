@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 def create_backend(settings: Settings, workdir: Path) -> Backend:
     """The backend the settings name; its SDK is imported only when chosen."""
     if settings.backend == "fake":
-        from pytest_appservice_fs.backends.fake import FakeBackend, FakeFaults
+        # Imported on demand: each backend pulls in only its own dependencies.
+        from pytest_appservice_fs.backends.fake import FakeBackend, FakeFaults  # noqa: PLC0415
 
         return FakeBackend(
             workdir,

@@ -33,8 +33,8 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
-from pytest_appservice_fs.probe_client import ProbeClient, ProbeTiming
 from pytest_appservice_fs.expectations import LAB_PATHS
+from pytest_appservice_fs.probe_client import ProbeClient, ProbeTiming
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.probe_package import ProbePackage
@@ -156,7 +156,7 @@ class FakeBackend:
                 target = (wwwroot / member).resolve()
                 if not target.is_relative_to(wwwroot.resolve()):
                     raise BackendError(f"package entry {member!r} points outside wwwroot.")
-            archive.extractall(wwwroot)  # noqa: S202 - members checked above
+            archive.extractall(wwwroot)
         self._recreate_all()
 
     def restart(self) -> None:
@@ -211,7 +211,9 @@ class FakeBackend:
 
     def kept_resources(self) -> str:
         """Where the kept folders are and how to remove them."""
-        return f"kept the fake app {self.app_name} in {self.root}; remove it with: rm -rf {self.root}"
+        return (
+            f"kept the fake app {self.app_name} in {self.root}; remove it with: rm -rf {self.root}"
+        )
 
     def teardown(self) -> None:
         """Stop every process and delete every folder of the app."""
@@ -402,7 +404,9 @@ def _plant_stale_markers(folders: list[Path]) -> None:
 
 
 def _mountinfo(*, home_mounted: bool) -> str:
-    lines = ["21 1 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/fake/lower,upperdir=/fake/upper"]
+    lines = [
+        "21 1 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/fake/lower,upperdir=/fake/upper"
+    ]
     if home_mounted:
         lines.append(
             "22 21 0:60 / /home rw,relatime - cifs //fakestorage.file.core.windows.net/fake-share "
@@ -417,4 +421,3 @@ def _under(path: str, prefix: str) -> bool:
 
 def _new_instance_id() -> str:
     return secrets.token_hex(32)
-

@@ -25,7 +25,7 @@ class BackendTiming:
     ready_timeouts: Mapping[Event, float] = field(default_factory=dict)
     default_ready_timeout: float = 300.0
     poll_interval: float = 2.0
-    probe: ProbeTiming = ProbeTiming()
+    probe: ProbeTiming = field(default_factory=ProbeTiming)
 
     def ready_timeout(self, event: Event) -> float:
         """The backend's default deadline for proof that ``event`` took effect."""
