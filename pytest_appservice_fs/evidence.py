@@ -37,6 +37,12 @@ class Verdict:
     explanation: str
     properties: tuple[tuple[str, str], ...]
 
+    def __repr__(self) -> str:
+        return (
+            f"Verdict({self.hypothesis} {self.event} {self.path}: expected {self.expected}, "
+            f"observed {self.observed})"
+        )
+
     @property
     def passed(self) -> bool:
         """A verdict passes only when proven and equal to the expectation."""

@@ -13,7 +13,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 
 from pytest_appservice_fs.backends.protocol import BackendError
 from pytest_appservice_fs.model import Event, Identity, MarkerWrite, Observation
-from pytest_appservice_fs.probe_client import ProbeError
+from pytest_appservice_fs.probe_client import ProbeError, ProbeUnavailable
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.backends.protocol import Backend
@@ -66,7 +66,15 @@ class TriggerController:
         package = self._package_factory()
         self.backend.deploy(package)
         self._deployment_id = package.deployment_id
-        self._capacity = max(1, len(self.backend.instances()))
+        instances = self.backend.instances()
+        if not instances:
+            raise BackendError("the app has no running instance after the probe was deployed")
+        self._capacity = len(instances)
+        # The probe must answer (with the harness's token) before any event is fired.
+        try:
+            self._await_proof(Event.DEPLOY, instances[0], Identity(None, None))
+        except EventNotProven as exc:
+            raise BackendError(f"the probe did not come up: {exc}") from None
 
     def observe(self, event: Event) -> Observation:
         """The observation of ``event``, firing it on first use only."""
@@ -171,9 +179,13 @@ class TriggerController:
         def attempt() -> _Proof | None:
             try:
                 return self._proof(event, instance_id, before, last_seen)
-            except ProbeError as exc:
+            except ProbeUnavailable as exc:
+                # Not answering yet is what an app looks like while an event settles.
                 last_seen[0] = str(exc)
                 return None
+            except ProbeError as exc:
+                # A refused token or a malformed answer will not get better by waiting.
+                raise EventNotProven(f"{event} cannot be proven: {exc}") from None
 
         retrying = Retrying(
             stop=stop_after_delay(deadline),

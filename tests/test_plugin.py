@@ -1,0 +1,326 @@
+"""The plugin end to end through pytester: the live suite on the fake backend, its evidence,
+its faults and its handling of bad input."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from pytest_appservice_fs.evidence import REQUIRED_PROPERTIES
+from pytest_appservice_fs.expectations import CONTAINER, LAB_MATRIX
+
+LIVE_SUITE = Path(__file__).resolve().parents[1] / "tests_live"
+
+
+@pytest.fixture
+def live_suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester folder holding a copy of the project's live suite."""
+    for source in LIVE_SUITE.glob("test_*.py"):
+        pytester.makepyfile(**{source.stem: source.read_text(encoding="utf-8")})
+    pytester.makeini("[pytest]\njunit_family = xunit1\n")
+    return pytester
+
+
+def run_live(
+    pytester: pytest.Pytester, *args: str
+) -> tuple[pytest.RunResult, list[dict[str, str]]]:
+    """Run the live suite on the fake backend; return the result and each testcase's properties."""
+    junit = pytester.path / "out.xml"
+    result = pytester.runpytest("-m", "live", "--backend", "fake", f"--junitxml={junit}", *args)
+    return result, read_junit(junit)
+
+
+def read_junit(path: Path) -> list[dict[str, str]]:
+    """Each testcase of a JUnit file as its properties plus its name and outcome."""
+    cases = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        props = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
+        props["_name"] = case.get("name", "")
+        props["_outcome"] = next(
+            (child.tag for child in case if child.tag in ("failure", "error", "skipped")), "passed"
+        )
+        props["_message"] = next(
+            (child.get("message", "") for child in case if child.tag in ("failure", "error")), ""
+        )
+        cases.append(props)
+    return cases
+
+
+def cell(cases: list[dict[str, str]], event: str, path: str) -> dict[str, str]:
+    """The one testcase of a cell."""
+    found = [c for c in cases if c.get("event") == event and c.get("path") == path]
+    assert len(found) == 1, f"expected one testcase for {event} {path}, found {len(found)}"
+    return found[0]
+
+
+def test_live_suite_reproduces_the_lab_matrix(live_suite: pytest.Pytester) -> None:
+    """Every cell of the lab's matrix comes out as published, each with all its evidence."""
+    result, cases = run_live(live_suite)
+    result.assert_outcomes(passed=16)
+    assert len(cases) == 16
+    for case in cases:
+        missing = [name for name in REQUIRED_PROPERTIES if name not in case]
+        assert not missing, f"{case['_name']} lacks {missing}"
+        assert case["backend"] == "fake"
+        assert case["observed"] == case["expected"]
+    for path_cell in LAB_MATRIX.paths:
+        found = cell(cases, path_cell.event.value, path_cell.path)
+        assert found["observed"] == path_cell.expected.value
+        assert found["hypothesis"] == path_cell.hypothesis
+    for container_cell in LAB_MATRIX.containers:
+        found = cell(cases, container_cell.event.value, CONTAINER)
+        assert found["observed"] == container_cell.expected.value
+    assert {c["event"] for c in cases} == {"restart", "stop_start", "deploy", "scale_out"}
+    assert {c["path"] for c in cases} >= {"/home/data", "/tmp/data", "/var/local/data"}
+    assert len({c["run_id"] for c in cases}) == 1
+
+
+def test_each_event_fires_once_per_run(live_suite: pytest.Pytester) -> None:
+    """All cells of one event share one firing: same trigger count, nonce and containers."""
+    _, cases = run_live(live_suite)
+    by_event: dict[str, list[dict[str, str]]] = {}
+    for case in cases:
+        by_event.setdefault(case["event"], []).append(case)
+    assert set(by_event) == {"restart", "stop_start", "deploy", "scale_out"}
+    for event, event_cases in by_event.items():
+        assert {c["trigger_count"] for c in event_cases} == {"1"}, event
+        assert len({c["nonce"] for c in event_cases}) == 1, event
+        assert len({(c["container_before"], c["container_after"]) for c in event_cases}) == 1
+    assert len({c["nonce"] for c in cases}) == 4
+
+
+def test_container_evidence_matches_the_events(live_suite: pytest.Pytester) -> None:
+    """Hostnames and instance ids before and after prove what each event did."""
+    _, cases = run_live(live_suite)
+    restart = cell(cases, "restart", CONTAINER)
+    assert restart["container_before"] == restart["container_after"]
+    assert restart["container_recreated"] == "false"
+    for event in ("stop_start", "deploy"):
+        case = cell(cases, event, CONTAINER)
+        assert case["container_before"] != case["container_after"]
+        assert case["instance_before"] == case["instance_after"]
+        assert case["container_recreated"] == "true"
+    scale_out = cell(cases, "scale_out", CONTAINER)
+    assert scale_out["instance_before"] != scale_out["instance_after"]
+    for case in cases:
+        assert len(case["instance_before"]) == 64
+        assert len(case["container_before"]) == 12
+        assert float(case["ready_seconds"]) >= float(case["event_seconds"]) >= 0
+
+
+def test_terminal_matrix_and_markdown_report(live_suite: pytest.Pytester) -> None:
+    """The terminal shows the matrix; --evidence-report writes it as Markdown."""
+    report = live_suite.path / "reports" / "evidence.md"
+    result, _ = run_live(live_suite, f"--evidence-report={report}")
+    result.stdout.fnmatch_lines(
+        [
+            "*App Service filesystem evidence*",
+            "event*/home/data*/tmp/data*/var/local/data*container*fired*",
+            "restart*persists ok*persists ok*persists ok*kept ok*1x*",
+            "stop_start*persists ok*lost ok*lost ok*recreated ok*1x*",
+            "deploy*persists ok*lost ok*lost ok*recreated ok*1x*",
+            "scale_out*visible ok*not_visible ok*not_visible ok*new_instance ok*1x*",
+            "16 of 16 cells as expected*",
+            f"evidence report written to {report}",
+        ]
+    )
+    text = report.read_text(encoding="utf-8")
+    assert "| stop_start | persists ok | lost ok | lost ok | recreated ok | 1x |" in text
+    assert text.count("- **ok**") == 16
+
+
+def test_home_not_persistent_fails_h1_as_lost(live_suite: pytest.Pytester) -> None:
+    """A /home that does not persist fails every H1 cell with observed=lost."""
+    result, cases = run_live(live_suite, "--fake-fault", "home-not-persistent")
+    h1 = [c for c in cases if c["hypothesis"] == "H1"]
+    assert len(h1) == 3
+    for case in h1:
+        assert case["_outcome"] == "failure", case["_name"]
+        assert case["observed"] == "lost"
+        assert "expected persists, observed lost" in case["_message"]
+    assert cell(cases, "scale_out", "/home/data")["observed"] == "not_visible"
+    result.assert_outcomes(passed=12, failed=4)
+
+
+def test_noop_restart_is_inconclusive_not_a_pass(live_suite: pytest.Pytester) -> None:
+    """A restart that does nothing fails every restart cell as inconclusive, saying why."""
+    result, cases = run_live(
+        live_suite, "--fake-fault", "noop-restart", "--ready-timeout", "restart=0.5"
+    )
+    restart = [c for c in cases if c["event"] == "restart"]
+    assert len(restart) == 4
+    for case in restart:
+        assert case["_outcome"] == "failure"
+        assert case["observed"] == "inconclusive"
+        assert "restart not proven within 0.5 s" in case["_message"]
+        assert "awaited a new probe process" in case["_message"]
+    result.assert_outcomes(passed=12, failed=4)
+
+
+def test_transient_503s_are_retried_and_the_run_passes(live_suite: pytest.Pytester) -> None:
+    """503s while an event settles are retried: the whole matrix still passes."""
+    result, cases = run_live(live_suite, "--fake-fault", "transient-503")
+    result.assert_outcomes(passed=16)
+    assert all(c["observed"] == c["expected"] for c in cases)
+
+
+def test_leftover_marker_never_counts_as_persisted(live_suite: pytest.Pytester) -> None:
+    """A valid marker from an earlier run is found but judged lost, never persisted."""
+    result, cases = run_live(
+        live_suite, "--fake-fault", "stale-marker", "--fake-fault", "home-not-persistent"
+    )
+    home = cell(cases, "restart", "/home/data")
+    assert home["observed"] == "lost"
+    assert home["checksum_valid"] == "true"
+    assert "leftover" in home["_message"]
+    for event in ("stop_start", "deploy"):
+        local = cell(cases, event, "/tmp/data")
+        assert local["observed"] == "lost"
+        assert "leftover" in local["explanation"]
+    result.assert_outcomes(passed=12, failed=4)
+
+
+def test_events_option_selects_cells(live_suite: pytest.Pytester) -> None:
+    """--events restart runs the restart cells only; H3 says why it has none."""
+    result, cases = run_live(live_suite, "--events", "restart", "-rs")
+    result.assert_outcomes(passed=4, skipped=1)
+    assert {c["event"] for c in cases if c["_outcome"] == "passed"} == {"restart"}
+    result.stdout.fnmatch_lines(["*H3 has no cell for the events chosen (restart)*"])
+
+
+def test_ini_overrides_expectations(live_suite: pytest.Pytester) -> None:
+    """An expectation set in the ini file is what the cell is judged against."""
+    live_suite.makeini(
+        "[pytest]\njunit_family = xunit1\nappservice_fs_expect =\n    restart /tmp/data = lost\n"
+    )
+    result, cases = run_live(live_suite, "--events", "restart")
+    case = cell(cases, "restart", "/tmp/data")
+    assert case["expected"] == "lost"
+    assert case["observed"] == "persists"
+    assert case["_outcome"] == "failure"
+    result.assert_outcomes(passed=3, failed=1, skipped=1)
+
+
+def test_probe_token_is_used_and_never_shown(live_suite: pytest.Pytester) -> None:
+    """With PROBE_TOKEN set the run passes, and the token appears in no output or evidence."""
+    secret = "s3cret-token-value-7f1d"
+    result, cases = run_live(live_suite, "--app-setting", f"PROBE_TOKEN={secret}", "-rA")
+    result.assert_outcomes(passed=16)
+    assert secret not in result.stdout.str() + result.stderr.str()
+    assert secret not in (live_suite.path / "out.xml").read_text(encoding="utf-8")
+    assert all(secret not in value for case in cases for value in case.values())
+
+
+def test_wrong_token_fails_setup_with_a_reason(live_suite: pytest.Pytester) -> None:
+    """A probe that refuses the harness's token stops the run with errors that say so."""
+    live_suite.makeconftest(
+        """
+        import pytest
+        from pytest_appservice_fs.backends.fake import FakeBackend
+
+        class MistypedTokenBackend(FakeBackend):
+            def probe(self, instance_id=None):
+                client = super().probe(instance_id)
+                client._token = "mistyped-zz9"
+                return client
+
+        @pytest.fixture(scope="session")
+        def appservice_backend(tmp_path_factory):
+            backend = MistypedTokenBackend(
+                tmp_path_factory.mktemp("fake"), app_settings={"PROBE_TOKEN": "right-zz8"}
+            )
+            yield backend
+            backend.teardown()
+        """
+    )
+    result, _ = run_live(live_suite, "--events", "restart")
+    result.assert_outcomes(errors=4, skipped=1)
+    result.stdout.fnmatch_lines(["*could not set up the fake app: the probe did not come up*"])
+    result.stdout.fnmatch_lines(["*refused the token on GET /identity (HTTP 401)*"])
+    output = result.stdout.str() + (live_suite.path / "out.xml").read_text(encoding="utf-8")
+    assert "mistyped-zz9" not in output
+    assert "right-zz8" not in output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backend", "nimbus"], "--backend got 'nimbus'; valid backends are fake, local, azure."),
+        (
+            ["--events", "restart,reboot"],
+            "--events got unknown event 'reboot'; valid events are restart, stop_start, deploy, "
+            "scale_out.",
+        ),
+        (["--provision"], "--provision needs --region, an Azure region such as westeurope."),
+        (["--app-setting", "NOEQUALSIGN"], "--app-setting got a value that is not KEY=VALUE*"),
+        (["--fake-fault", "gremlins"], "--fake-fault got 'gremlins'; valid faults are *"),
+    ],
+)
+def test_bad_input_exits_4_with_one_sentence(
+    live_suite: pytest.Pytester, args: list[str], message: str
+) -> None:
+    """Bad input: exit status 4, one sentence naming the option, no traceback, nothing made."""
+    result = live_suite.runpytest_subprocess("-m", "live", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    output = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in output
+    assert not list(live_suite.path.glob("**/appservice-fs*"))
+
+
+def test_malformed_app_setting_does_not_echo_the_value(live_suite: pytest.Pytester) -> None:
+    """A malformed --app-setting is refused without printing its (possibly secret) value."""
+    result = live_suite.runpytest("-m", "live", "--app-setting", "hunter2-is-my-password")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "hunter2" not in result.stdout.str() + result.stderr.str()
+
+
+def test_environment_and_ini_fallbacks(
+    live_suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment fills what ini and command line leave; the command line wins."""
+    monkeypatch.setenv("APPSERVICE_FS_EVENTS", "deploy")
+    _, cases = run_live(live_suite)
+    assert {c["event"] for c in cases if c["_outcome"] == "passed"} == {"deploy"}
+    _, cases = run_live(live_suite, "--events", "restart")
+    assert {c["event"] for c in cases if c["_outcome"] == "passed"} == {"restart"}
+
+
+def test_backend_folders_are_removed_after_failure_and_interrupt(
+    live_suite: pytest.Pytester,
+) -> None:
+    """A failing run and a run interrupted mid-suite both leave no fake app behind."""
+    live_suite.makepyfile(
+        test_zz_interrupt="""
+        import pytest
+
+        @pytest.mark.live
+        def test_interrupt(appservice_app):
+            raise KeyboardInterrupt
+        """
+    )
+    basetemp = live_suite.path / "basetemp"
+    result = live_suite.runpytest_subprocess(
+        "-m",
+        "live",
+        "--backend",
+        "fake",
+        f"--basetemp={basetemp}",
+        "--fake-fault",
+        "home-not-persistent",
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    leftovers = [p for p in basetemp.glob("appservice-fs*/*")]
+    assert leftovers == []
+
+
+def test_keep_resources_keeps_and_says_how_to_remove(live_suite: pytest.Pytester) -> None:
+    """--keep-resources keeps the app and prints the command that removes it."""
+    basetemp = live_suite.path / "basetemp"
+    result, _ = run_live(
+        live_suite, "--events", "restart", "--keep-resources", f"--basetemp={basetemp}"
+    )
+    result.stdout.fnmatch_lines(["*kept the fake app * in *; remove it with: rm -rf *"])
+    assert list(basetemp.glob("appservice-fs*/home"))
