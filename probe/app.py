@@ -586,6 +586,11 @@ _ROUTES: dict[str, tuple[Callable[[], flask.Response], tuple[str, ...]]] = {
 
 def _authenticate_and_check_parameters() -> flask.Response | None:
     token, request = _config().token, flask.request
+    if request.method == "HEAD" and request.path != "/health":
+        # Werkzeug answers HEAD wherever GET is allowed; a HEAD must never write a marker.
+        response = _error(f"method HEAD is not allowed on {_clip(request.path)}; use GET", 405)
+        response.headers["Allow"] = "GET"
+        return response
     if token and request.path != "/health":
         provided = request.headers.get(TOKEN_HEADER, "").encode("utf-8", "surrogatepass")
         if not hmac.compare_digest(provided, token.encode("utf-8", "surrogatepass")):

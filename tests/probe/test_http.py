@@ -206,3 +206,12 @@ def test_nothing_is_written_to_the_real_logical_paths(client: FlaskClient, tmp_p
     assert client.get("/io-latency?iterations=1").status_code == 200
     assert [os.path.lexists(marker) for marker in markers] == before
     assert {entry.split("/")[0] for entry in tree(tmp_path)} == {"mountinfo", "home", "layer"}
+
+
+def test_head_never_writes_a_marker(client: FlaskClient, tmp_path: Path) -> None:
+    """HEAD, which Werkzeug allows wherever GET is, is refused on every endpoint but /health."""
+    response = client.head("/write")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET"
+    assert not list(tmp_path.rglob("persistence-test.json"))
+    assert client.head("/health").status_code == 200
