@@ -324,3 +324,11 @@ def test_keep_resources_keeps_and_says_how_to_remove(live_suite: pytest.Pytester
     )
     result.stdout.fnmatch_lines(["*kept the fake app * in *; remove it with: rm -rf *"])
     assert list(basetemp.glob("appservice-fs*/home"))
+
+
+def test_region_and_sku_label_the_evidence(live_suite: pytest.Pytester) -> None:
+    """--region and --sku given to a fake run appear as evidence properties."""
+    _, cases = run_live(live_suite, "--events", "restart", "--region", "westeurope", "--sku", "B1")
+    ran = [c for c in cases if c["_outcome"] == "passed"]
+    assert ran
+    assert {(c["region"], c["sku"]) for c in ran} == {("westeurope", "B1")}

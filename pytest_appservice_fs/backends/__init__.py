@@ -23,6 +23,8 @@ def create_backend(settings: Settings, workdir: Path) -> Backend:
             app_name=settings.app_name or f"fake-{settings.run_id}".lower()[:59],
             app_settings=settings.app_settings,
             faults=FakeFaults.from_names(settings.fake_faults),
+            # --region/--sku label a fake run, so reports can tell runs apart.
+            labels={k: v for k, v in (("region", settings.region), ("sku", settings.sku)) if v},
         )
     raise BackendError(f"the {settings.backend} backend is not available in this version.")
 

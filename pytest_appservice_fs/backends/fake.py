@@ -114,8 +114,10 @@ class FakeBackend:
         app_settings: Mapping[str, str] | None = None,
         faults: FakeFaults = FakeFaults(),
         timing: BackendTiming = FAKE_TIMING,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         self.root = root
+        self._labels = dict(labels or {})
         self.app_name = app_name
         self.app_settings = dict(app_settings or {})
         self.faults = faults
@@ -135,8 +137,8 @@ class FakeBackend:
 
     @property
     def facts(self) -> Mapping[str, str]:
-        """The fake has no region or SKU."""
-        return {}
+        """The fake has no region or SKU of its own: only the labels it was given."""
+        return dict(self._labels)
 
     def create(self) -> None:
         """Create the app's shared /home and its first instance."""
