@@ -332,3 +332,13 @@ def test_region_and_sku_label_the_evidence(live_suite: pytest.Pytester) -> None:
     ran = [c for c in cases if c["_outcome"] == "passed"]
     assert ran
     assert {(c["region"], c["sku"]) for c in ran} == {("westeurope", "B1")}
+
+
+def test_readme_fixture_example_runs(pytester: pytest.Pytester) -> None:
+    """The README's example of a test of one's own passes as written."""
+    readme = (LIVE_SUITE.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Using the fixtures in your own tests", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    pytester.makepyfile(test_example=example)
+    result = pytester.runpytest("-m", "live", "--backend", "fake")
+    result.assert_outcomes(passed=1)
