@@ -262,7 +262,8 @@ def _optional(value: Any, flag: str, pattern: re.Pattern[str], valid: str) -> st
 
 def _backend(value: Any, *, app_name: str | None, provision: bool) -> str:
     if value is None:
-        return "azure" if (app_name or provision) else "fake"
+        # Naming an Azure app (or asking for one) means Azure; otherwise stay off the cloud.
+        value = "azure" if (app_name or provision) else "fake"
     name = str(value).strip().lower()
     if name not in BACKENDS:
         raise SettingsError(

@@ -29,8 +29,10 @@ def _cell(verdicts: Sequence[Verdict], event: Event, column: str) -> str:
     if not found:
         return "-"
     verdict = found[0]
+    if verdict.passed:
+        return f"{verdict.observed} {PASS_MARK}"
     if verdict.expected == verdict.observed:
-        return f"{verdict.observed} {PASS_MARK}" if verdict.passed else verdict.observed
+        return f"{verdict.observed} {FAIL_MARK}"
     return f"{verdict.observed} (expected {verdict.expected}) {FAIL_MARK}"
 
 

@@ -123,7 +123,8 @@ class FakeBackend:
         self.faults = faults
         self.timing = timing
         self.operations = _Operations()
-        self.host = f"{app_name}.fake.invalid"
+        # Host names compare in lower case, as URLs carry them.
+        self.host = f"{app_name.lower()}.fake.invalid"
         self._home = root / "home"
         self._instances: list[str] = []
         self._containers: dict[str, _Container] = {}  # instance id -> its container
@@ -151,13 +152,14 @@ class FakeBackend:
         """Unpack the package into /home/site/wwwroot and recreate the containers."""
         self.operations.add("deploy")
         wwwroot = self._home / "site" / "wwwroot"
-        shutil.rmtree(wwwroot, ignore_errors=True)
-        wwwroot.mkdir(parents=True)
         with zipfile.ZipFile(io.BytesIO(package.data)) as archive:
+            # Check every entry before touching wwwroot, so a refused package changes nothing.
             for member in archive.namelist():
                 target = (wwwroot / member).resolve()
                 if not target.is_relative_to(wwwroot.resolve()):
                     raise BackendError(f"package entry {member!r} points outside wwwroot.")
+            shutil.rmtree(wwwroot, ignore_errors=True)
+            wwwroot.mkdir(parents=True)
             archive.extractall(wwwroot)
         self._recreate_all()
 

@@ -1,0 +1,454 @@
+"""Settings resolution: precedence, defaults and one-sentence errors (config.resolve)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_appservice_fs import config
+from pytest_appservice_fs.config import MAX_READY_TIMEOUT, OPTIONS, SettingsError, resolve
+from pytest_appservice_fs.expectations import LAB_MATRIX, TMP
+from pytest_appservice_fs.model import Event, Outcome
+
+_LIST_KEYS = {spec.ini for spec in OPTIONS if spec.kind == "list"}
+
+
+def _ini(values: Mapping[str, Any] | None = None):
+    """An ini getter like pytest's getini: '' for unset text and flag keys, [] for lists."""
+    values = dict(values or {})
+
+    def getini(name: str) -> Any:
+        if name in values:
+            return values[name]
+        return [] if name in _LIST_KEYS else ""
+
+    return getini
+
+
+def _resolve(
+    cli: Mapping[str, Any] | None = None,
+    ini: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> config.Settings:
+    return resolve(dict(cli or {}), _ini(ini), dict(env or {}), **kwargs)
+
+
+def _error(
+    cli: Mapping[str, Any] | None = None,
+    ini: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> str:
+    with pytest.raises(SettingsError) as excinfo:
+        _resolve(cli, ini, env, **kwargs)
+    return str(excinfo.value)
+
+
+def _assert_one_sentence(message: str) -> None:
+    assert "\n" not in message
+    assert message.endswith(".")
+    # A second sentence would start after '. ' with a capital letter.
+    assert re.search(r"\.\s+[A-Z]", message) is None, message
+
+
+# --- precedence --------------------------------------------------------------------------
+
+
+def test_text_option_cli_wins_over_ini_and_environment() -> None:
+    """A text option from the command line beats the ini file and the environment."""
+    settings = _resolve(
+        {"run_id": "from-cli"},
+        {"appservice_fs_run_id": "from-ini"},
+        {"APPSERVICE_FS_RUN_ID": "from-env"},
+    )
+    assert settings.run_id == "from-cli"
+
+
+def test_text_option_ini_wins_over_environment() -> None:
+    """Without a command-line value, the ini file beats the environment."""
+    settings = _resolve({}, {"appservice_fs_run_id": "from-ini"}, {"APPSERVICE_FS_RUN_ID": "env"})
+    assert settings.run_id == "from-ini"
+
+
+def test_text_option_from_environment_is_stripped() -> None:
+    """The environment is the last source, and its value is stripped."""
+    settings = _resolve(env={"APPSERVICE_FS_RUN_ID": "  from-env \n"})
+    assert settings.run_id == "from-env"
+
+
+def test_blank_environment_value_counts_as_unset() -> None:
+    """An environment variable of only spaces does not set anything."""
+    settings = _resolve(env={"APPSERVICE_FS_SKU": "   "})
+    assert settings.sku is None
+
+
+def test_flag_cli_wins_over_ini_and_environment() -> None:
+    """A flag given on the command line is on, whatever the ini file and environment say."""
+    settings = _resolve(
+        {"keep_resources": True},
+        {"appservice_fs_keep_resources": "false"},
+        {"APPSERVICE_FS_KEEP_RESOURCES": "false"},
+    )
+    assert settings.keep_resources is True
+
+
+def test_flag_ini_wins_over_environment() -> None:
+    """An ini 'false' beats an environment 'true' when the flag is not on the command line."""
+    settings = _resolve(
+        {"keep_resources": False},
+        {"appservice_fs_keep_resources": "false"},
+        {"APPSERVICE_FS_KEEP_RESOURCES": "true"},
+    )
+    assert settings.keep_resources is False
+
+
+def test_flag_from_environment() -> None:
+    """With no command line and no ini value, the environment sets the flag."""
+    settings = _resolve(env={"APPSERVICE_FS_KEEP_RESOURCES": "true"})
+    assert settings.keep_resources is True
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("true", True),
+        ("TRUE", True),
+        ("1", True),
+        ("yes", True),
+        ("on", True),
+        ("false", False),
+        ("0", False),
+        ("no", False),
+        ("off", False),
+    ],
+)
+def test_flag_strings_from_ini(text: str, expected: bool) -> None:
+    """Flags from the ini file are strings: the usual true and false words are understood."""
+    settings = _resolve(ini={"appservice_fs_keep_resources": text})
+    assert settings.keep_resources is expected
+
+
+@pytest.mark.parametrize(
+    ("ini", "env"),
+    [
+        ({"appservice_fs_keep_resources": "maybe"}, {}),
+        ({}, {"APPSERVICE_FS_KEEP_RESOURCES": "maybe"}),
+    ],
+)
+def test_flag_with_a_bad_word_is_refused(ini: dict[str, str], env: dict[str, str]) -> None:
+    """A flag that is neither true nor false fails with one sentence naming the option."""
+    message = _error(ini=ini, env=env)
+    assert message == "--keep-resources got 'maybe'; valid values are true or false."
+
+
+def test_list_option_cli_wins_whole() -> None:
+    """A list from the command line replaces the ini list entirely, not merged."""
+    settings = _resolve(
+        {"events": ["deploy"]},
+        {"appservice_fs_events": ["restart", "stop_start"]},
+        {"APPSERVICE_FS_EVENTS": "scale_out"},
+    )
+    assert settings.events == (Event.DEPLOY,)
+
+
+def test_list_option_ini_wins_whole_over_environment() -> None:
+    """An ini list replaces the environment's list entirely."""
+    settings = _resolve(
+        {"events": []},
+        {"appservice_fs_events": ["restart", "stop_start"]},
+        {"APPSERVICE_FS_EVENTS": "scale_out,deploy"},
+    )
+    assert settings.events == (Event.RESTART, Event.STOP_START)
+
+
+def test_list_option_from_environment_is_comma_separated() -> None:
+    """The environment gives a list as comma-separated text."""
+    settings = _resolve(env={"APPSERVICE_FS_EVENTS": "scale_out, deploy"})
+    assert settings.events == (Event.SCALE_OUT, Event.DEPLOY)
+
+
+def test_app_settings_from_environment_are_one_per_line() -> None:
+    """App settings in the environment are separated by newlines, so values may hold commas."""
+    settings = _resolve(env={"APPSERVICE_FS_APP_SETTINGS": "A=1,2\nB=x=y\n"})
+    assert dict(settings.app_settings) == {"A": "1,2", "B": "x=y"}
+
+
+def test_subscription_id_falls_back_to_azure_subscription_id() -> None:
+    """AZURE_SUBSCRIPTION_ID is read when the plugin's own variable is not set."""
+    settings = _resolve(env={"AZURE_SUBSCRIPTION_ID": "sub-azure"})
+    assert settings.subscription_id == "sub-azure"
+
+
+def test_plugin_subscription_variable_wins_over_azure_one() -> None:
+    """APPSERVICE_FS_SUBSCRIPTION_ID comes before AZURE_SUBSCRIPTION_ID."""
+    settings = _resolve(
+        env={"APPSERVICE_FS_SUBSCRIPTION_ID": "sub-plugin", "AZURE_SUBSCRIPTION_ID": "sub-azure"}
+    )
+    assert settings.subscription_id == "sub-plugin"
+
+
+# --- defaults ----------------------------------------------------------------------------
+
+
+def test_defaults_with_nothing_given() -> None:
+    """With no option anywhere: the fake backend, every event, the lab matrix."""
+    settings = _resolve()
+    assert settings.backend == "fake"
+    assert settings.events == (Event.RESTART, Event.STOP_START, Event.DEPLOY, Event.SCALE_OUT)
+    assert settings.expectations == LAB_MATRIX
+    assert settings.provision is False
+    assert settings.keep_resources is False
+    assert settings.app_name is None
+    assert dict(settings.app_settings) == {}
+    assert dict(settings.ready_timeouts) == {}
+    assert settings.fake_faults == frozenset()
+    assert settings.evidence_report is None
+
+
+def test_default_run_id_is_fresh_and_valid() -> None:
+    """Without --run-id each resolution makes a new id that --run-id itself would accept."""
+    first, second = _resolve().run_id, _resolve().run_id
+    assert first != second
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", first)
+    assert _resolve({"run_id": first}).run_id == first
+
+
+def test_evidence_report_becomes_a_path() -> None:
+    """--evidence-report is resolved to a Path."""
+    settings = _resolve({"evidence_report": "out/evidence.md"})
+    assert settings.evidence_report == Path("out/evidence.md")
+
+
+def test_explicit_fake_backend_keeps_app_name() -> None:
+    """An explicit --backend fake wins over the azure default that --app-name implies."""
+    settings = _resolve({"backend": "FAKE", "app_name": "my-app"})
+    assert (settings.backend, settings.app_name) == ("fake", "my-app")
+
+
+@pytest.mark.parametrize("backend", ["azure", "local"])
+def test_backend_not_implemented_is_refused(backend: str) -> None:
+    """A known but unimplemented backend fails with one sentence saying it is not available."""
+    message = _error({"backend": backend})
+    _assert_one_sentence(message)
+    assert message.startswith(f"--backend {backend} is not available")
+    assert "fake" in message
+
+
+@pytest.mark.parametrize(
+    "cli",
+    [{"app_name": "my-app"}, {"provision": True, "region": "westeurope"}],
+    ids=["app-name", "provision"],
+)
+def test_implied_azure_backend_is_refused(cli: dict[str, Any]) -> None:
+    """--app-name or --provision imply azure, which is not available: a SettingsError."""
+    message = _error(cli)
+    _assert_one_sentence(message)
+    assert "azure" in message
+    assert "not available" in message
+
+
+def test_unknown_backend_is_refused() -> None:
+    """An unknown backend name fails with one sentence listing the valid backends."""
+    message = _error({"backend": "kubernetes"})
+    assert message == "--backend got 'kubernetes'; valid backends are fake, local, azure."
+
+
+def test_provision_without_region_is_refused() -> None:
+    """--provision needs --region; the sentence names both."""
+    message = _error({"provision": True})
+    _assert_one_sentence(message)
+    assert message == "--provision needs --region, an Azure region such as westeurope."
+
+
+def test_bad_region_is_refused() -> None:
+    """A region that is not a lowercase Azure name is refused."""
+    message = _error({"region": "West Europe"})
+    _assert_one_sentence(message)
+    assert message.startswith("--region got 'West Europe'")
+
+
+def test_bad_sku_is_refused() -> None:
+    """A SKU with spaces is refused, naming --sku."""
+    message = _error({"sku": "B 1"})
+    _assert_one_sentence(message)
+    assert message.startswith("--sku got 'B 1'")
+
+
+# --- events ------------------------------------------------------------------------------
+
+
+def test_events_accept_comma_lists_repeats_and_alias() -> None:
+    """Comma lists and repeated options combine, duplicates drop, and stop-start is accepted."""
+    settings = _resolve({"events": ["stop-start,restart", " Deploy ", "stop_start", "restart"]})
+    assert settings.events == (Event.STOP_START, Event.RESTART, Event.DEPLOY)
+
+
+@pytest.mark.parametrize("value", [["reboot"], ["restart,reboot"], ["restart", "reboot"]])
+def test_unknown_event_is_refused(value: list[str]) -> None:
+    """An unknown event fails with one sentence naming it and the valid events."""
+    message = _error({"events": value})
+    _assert_one_sentence(message)
+    assert message == (
+        "--events got unknown event 'reboot'; valid events are restart, stop_start, deploy, "
+        "scale_out."
+    )
+
+
+# --- app settings ------------------------------------------------------------------------
+
+
+def test_app_settings_are_parsed() -> None:
+    """KEY=VALUE pairs become a mapping; the value keeps any '=' it holds."""
+    settings = _resolve({"app_settings": ["PROBE_TOKEN=s3cr=t", "WEBSITE.X_1="]})
+    assert dict(settings.app_settings) == {"PROBE_TOKEN": "s3cr=t", "WEBSITE.X_1": ""}
+
+
+@pytest.mark.parametrize(
+    ("value", "shown_key"),
+    [
+        ("hunter2-without-equals", None),
+        ("1KEY=hunter2-secret", "1KEY"),
+        ("BAD KEY=hunter2-secret", "BAD KEY"),
+        ("=hunter2-secret", ""),
+    ],
+)
+def test_malformed_app_setting_never_shows_its_value(value: str, shown_key: str | None) -> None:
+    """A malformed app setting names the option and the key rule, never the value."""
+    message = _error({"app_settings": [value]})
+    _assert_one_sentence(message)
+    assert message.startswith("--app-setting got a value that is not KEY=VALUE")
+    assert "hunter2" not in message
+    if shown_key is not None:
+        assert f"(key {shown_key!r})" in message
+    else:
+        assert "(key" not in message
+
+
+def test_app_setting_values_stay_out_of_repr() -> None:
+    """repr(settings) shows no app setting value."""
+    settings = _resolve({"app_settings": ["PROBE_TOKEN=hunter2-secret"]})
+    assert settings.app_settings["PROBE_TOKEN"] == "hunter2-secret"
+    assert "hunter2" not in repr(settings)
+    assert "hunter2" not in str(settings)
+
+
+# --- ready timeouts ----------------------------------------------------------------------
+
+
+def test_ready_timeout_seconds_apply_to_every_event() -> None:
+    """A bare SECONDS value sets the deadline of every event."""
+    settings = _resolve({"ready_timeout": ["90"]})
+    assert dict(settings.ready_timeouts) == dict.fromkeys(Event, 90.0)
+
+
+def test_ready_timeout_per_event() -> None:
+    """EVENT=SECONDS sets one event's deadline; the others keep the backend's default."""
+    settings = _resolve({"ready_timeout": ["stop-start=12.5", "deploy=600"]})
+    assert dict(settings.ready_timeouts) == {Event.STOP_START: 12.5, Event.DEPLOY: 600.0}
+    assert settings.ready_timeout(Event.STOP_START, 1.0) == 12.5
+    assert settings.ready_timeout(Event.RESTART, 1.0) == 1.0
+
+
+def test_ready_timeout_later_entry_wins() -> None:
+    """Entries apply in order: a per-event value after a bare one overrides it."""
+    settings = _resolve(env={"APPSERVICE_FS_READY_TIMEOUT": "30,restart=5"})
+    assert settings.ready_timeouts[Event.RESTART] == 5.0
+    assert settings.ready_timeouts[Event.DEPLOY] == 30.0
+
+
+@pytest.mark.parametrize("value", ["soon", "restart=", "reboot=5", "restart=5=6"])
+def test_bad_ready_timeout_is_refused(value: str) -> None:
+    """A value that is not SECONDS or EVENT=SECONDS fails with one sentence of the forms."""
+    message = _error({"ready_timeout": [value]})
+    _assert_one_sentence(message)
+    assert message.startswith(f"--ready-timeout got {value!r}; valid is SECONDS or EVENT=SECONDS")
+    assert "restart, stop_start, deploy, scale_out" in message
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "restart=7201", "nan", "inf"])
+def test_ready_timeout_out_of_range_is_refused(value: str) -> None:
+    """Zero, negative, NaN, infinite and too-large deadlines are refused with the range."""
+    message = _error({"ready_timeout": [value]})
+    _assert_one_sentence(message)
+    assert message.startswith("--ready-timeout got ")
+    assert f"at most {MAX_READY_TIMEOUT:.0f}" in message
+
+
+def test_ready_timeout_at_the_maximum_is_accepted() -> None:
+    """The largest valid deadline is accepted."""
+    settings = _resolve({"ready_timeout": [f"deploy={MAX_READY_TIMEOUT:.0f}"]})
+    assert settings.ready_timeouts == {Event.DEPLOY: MAX_READY_TIMEOUT}
+
+
+# --- fake faults -------------------------------------------------------------------------
+
+
+def test_fake_faults_with_fake_backend() -> None:
+    """Fake faults are accepted, comma-separated or repeated, with the fake backend."""
+    settings = _resolve({"fake_faults": ["noop-restart,stale-marker", "transient-503"]})
+    assert settings.fake_faults == frozenset({"noop-restart", "stale-marker", "transient-503"})
+
+
+def test_unknown_fake_fault_is_refused() -> None:
+    """An unknown fault fails with one sentence listing the valid ones."""
+    message = _error({"fake_faults": ["disk-full"]})
+    _assert_one_sentence(message)
+    assert message == (
+        "--fake-fault got 'disk-full'; valid faults are home-not-persistent, noop-restart, "
+        "transient-503, stale-marker."
+    )
+
+
+def test_fake_fault_with_another_backend_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fake fault with a (runnable) non-fake backend fails, naming both options."""
+    # No other backend is implemented yet; pretend 'local' is, to reach this check.
+    monkeypatch.setattr(config, "IMPLEMENTED_BACKENDS", ("fake", "local"))
+    message = _error({"backend": "local", "fake_faults": ["noop-restart"]})
+    _assert_one_sentence(message)
+    assert message == "--fake-fault works only with --backend fake, not local."
+
+
+# --- run id and app name -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["has space", "a" * 41, "semi;colon", "ünïcode"])
+def test_bad_run_id_is_refused(value: str) -> None:
+    """A run id outside 1 to 40 of A-Z a-z 0-9 _ - fails with one sentence naming --run-id."""
+    message = _error({"run_id": value})
+    _assert_one_sentence(message)
+    assert message.startswith("--run-id got ")
+    assert message.endswith("valid is 1 to 40 of A-Z a-z 0-9 _ -.")
+
+
+def test_run_id_of_forty_characters_is_accepted() -> None:
+    """A run id of exactly 40 valid characters is accepted."""
+    assert _resolve({"run_id": "A_-9" * 10}).run_id == "A_-9" * 10
+
+
+def test_bad_app_name_is_refused() -> None:
+    """An app name with a dot is refused, naming --app-name."""
+    message = _error({"backend": "fake", "app_name": "my.app"})
+    _assert_one_sentence(message)
+    assert message.startswith("--app-name got 'my.app'")
+
+
+# --- expectation overrides ---------------------------------------------------------------
+
+
+def test_expectation_lines_are_applied() -> None:
+    """Override lines change the matrix in the settings."""
+    settings = _resolve(expectation_lines=["restart /tmp/data = lost"])
+    assert settings.expectations.expected(Event.RESTART, TMP) is Outcome.LOST
+    assert LAB_MATRIX.expected(Event.RESTART, TMP) is Outcome.PERSISTS
+
+
+def test_bad_expectation_line_is_a_settings_error() -> None:
+    """A bad override line surfaces as a SettingsError with its one sentence."""
+    message = _error(expectation_lines=["restart /tmp/data lost"])
+    _assert_one_sentence(message)
+    assert message.startswith("appservice_fs_expect line 'restart /tmp/data lost'")

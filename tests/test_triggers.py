@@ -1,0 +1,363 @@
+"""The trigger controller on the fake backend: fire once, prove it, read the markers back."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_appservice_fs.backends.fake import FakeBackend, FakeFaults
+from pytest_appservice_fs.backends.protocol import BackendError
+from pytest_appservice_fs.evidence import judge_container, judge_path
+from pytest_appservice_fs.expectations import HOME, LAB_MATRIX, LAB_PATHS, TMP, VAR_LOCAL
+from pytest_appservice_fs.model import Event, Observation
+from pytest_appservice_fs.probe_client import ProbeClient, ProbeError
+from pytest_appservice_fs.probe_package import ProbePackage, build_package, default_probe_dir
+from pytest_appservice_fs.triggers import TriggerController
+
+MakeController = Callable[..., TriggerController]
+
+
+class _RefusingRestart(FakeBackend):
+    """A fake whose platform refuses to restart."""
+
+    def restart(self) -> None:
+        """Count the request, then refuse it."""
+        self.operations.add("restart")
+        raise BackendError("the platform refused the restart (HTTP 409)")
+
+
+class _RefusingScaleIn(FakeBackend):
+    """A fake that can scale out but not back in."""
+
+    def scale(self, count: int) -> None:
+        """Refuse to scale to fewer instances than running."""
+        if count < len(self.instances()):
+            raise BackendError("scale-in refused")
+        super().scale(count)
+
+
+@pytest.fixture
+def make_controller(tmp_path: Path) -> Iterator[MakeController]:
+    """Build started controllers on fresh fake backends; tear the backends down afterwards."""
+    backends: list[FakeBackend] = []
+
+    def make(
+        *,
+        backend_class: type[FakeBackend] = FakeBackend,
+        faults: FakeFaults | None = None,
+        ready_timeouts: dict[Event, float] | None = None,
+        packages: list[ProbePackage] | None = None,
+    ) -> TriggerController:
+        backend = backend_class(tmp_path / f"app{len(backends)}", faults=faults or FakeFaults())
+        backends.append(backend)
+
+        def package_factory() -> ProbePackage:
+            package = build_package(default_probe_dir())
+            if packages is not None:
+                packages.append(package)
+            return package
+
+        controller = TriggerController(
+            backend,
+            run_id="run-1",
+            paths=LAB_PATHS,
+            package_factory=package_factory,
+            ready_timeouts=ready_timeouts,
+        )
+        controller.start()
+        return controller
+
+    yield make
+    for backend in backends:
+        backend.teardown()
+
+
+def _fake(controller: TriggerController) -> FakeBackend:
+    backend = controller.backend
+    assert isinstance(backend, FakeBackend)
+    return backend
+
+
+def _survivors(observation: Observation) -> set[str]:
+    return {
+        path
+        for path, read in observation.read.items()
+        if read.exists and read.checksum_valid and read.nonce_matches
+    }
+
+
+def _observed(observation: Observation) -> dict[str, str]:
+    """What the evidence module makes of each lab cell of this observation's event."""
+    cells = [c for c in LAB_MATRIX.paths if c.event is observation.event]
+    observed = {c.path: judge_path(observation, c, backend="fake").observed for c in cells}
+    container = LAB_MATRIX.container_cells([observation.event])[0]
+    observed["container"] = judge_container(observation, container, backend="fake").observed
+    return observed
+
+
+# --- every event, proven -----------------------------------------------------------------
+
+
+def test_start_creates_and_deploys(make_controller: MakeController) -> None:
+    """start() creates the app and deploys the probe once: one instance answers."""
+    controller = make_controller()
+    backend = _fake(controller)
+    assert backend.operations.counts == {"create": 1, "deploy": 1}
+    assert len(backend.instances()) == 1
+    assert controller.trigger_counts == {}
+
+
+@pytest.mark.parametrize("event", list(Event))
+def test_each_event_is_proven_once(make_controller: MakeController, event: Event) -> None:
+    """observe(event) fires the event once and returns a proven observation with timings."""
+    controller = make_controller()
+    observation = controller.observe(event)
+    assert observation.proven is True, observation.error
+    assert observation.error is None
+    assert observation.trigger_count == 1
+    assert controller.trigger_counts == {event: 1}
+    assert observation.event is event
+    assert observation.run_id == "run-1"
+    assert set(observation.written) == set(LAB_PATHS)
+    assert all(w.checksum for w in observation.written.values())
+    assert set(observation.read) == set(LAB_PATHS)
+    assert observation.event_seconds is not None
+    assert observation.ready_seconds is not None
+    assert observation.ready_seconds >= observation.event_seconds
+    assert observation.instance_after is not None
+    assert observation.proof
+
+
+def test_all_events_reproduce_the_lab_matrix(make_controller: MakeController) -> None:
+    """Observing every event in turn on one app gives the lab's outcome in every cell."""
+    controller = make_controller()
+    for event in Event:
+        observation = controller.observe(event)
+        observed = _observed(observation)
+        expected = {path: str(LAB_MATRIX.expected(event, path)) for path in observed}
+        assert observed == expected, event
+    assert controller.trigger_counts == dict.fromkeys(Event, 1)
+    assert _fake(controller).operations.counts == {
+        "create": 1,
+        "deploy": 2,
+        "restart": 1,
+        "stop": 1,
+        "start": 1,
+        "scale_to_2": 1,
+        "scale_to_1": 1,
+    }
+
+
+def test_restart_proof_is_a_new_process(make_controller: MakeController) -> None:
+    """The restart is proven by a new pid in the same container; all markers survive."""
+    observation = make_controller().observe(Event.RESTART)
+    before, after = observation.instance_before, observation.instance_after
+    assert after is not None
+    assert after.hostname == before.hostname
+    assert after.pid != before.pid
+    assert observation.proof.startswith("new probe process: started ")
+    assert f"(pid {before.pid}) -> " in observation.proof
+    assert _survivors(observation) == set(LAB_PATHS)
+
+
+def test_stop_start_keeps_only_home(make_controller: MakeController) -> None:
+    """After stop+start the container is new on the same instance and only /home survives."""
+    observation = make_controller().observe(Event.STOP_START)
+    after = observation.instance_after
+    assert after is not None
+    assert after.instance_id == observation.instance_before.instance_id
+    assert after.hostname != observation.instance_before.hostname
+    assert _survivors(observation) == {HOME}
+    assert not observation.read[TMP].exists
+    assert not observation.read[VAR_LOCAL].exists
+
+
+def test_deploy_proof_is_the_new_deployment(make_controller: MakeController) -> None:
+    """The deploy ships a fresh package and is proven by its deployment id answering."""
+    packages: list[ProbePackage] = []
+    controller = make_controller(packages=packages)
+    observation = controller.observe(Event.DEPLOY)
+    assert len(packages) == 2
+    assert observation.instance_before.deployment_id == packages[0].deployment_id
+    assert observation.instance_after is not None
+    assert observation.instance_after.deployment_id == packages[1].deployment_id
+    assert observation.proof == f"deployment {packages[1].deployment_id} answers"
+    assert _survivors(observation) == {HOME}
+
+
+def test_scale_out_reads_on_the_new_instance_then_scales_back(
+    make_controller: MakeController,
+) -> None:
+    """Scale-out reads on the new instance (only /home visible), then returns to 1 instance."""
+    controller = make_controller()
+    backend = _fake(controller)
+    first = backend.instances()[0]
+    observation = controller.observe(Event.SCALE_OUT)
+    after = observation.instance_after
+    assert after is not None
+    assert after.instance_id != first
+    assert observation.instance_before.instance_id == first
+    assert observation.proof == f"new instance {str(after.instance_id)[:12]} answers"
+    assert _survivors(observation) == {HOME}
+    assert backend.instances() == [first]
+    assert backend.operations.counts["scale_to_2"] == 1
+    assert backend.operations.counts["scale_to_1"] == 1
+
+
+def test_failed_scale_in_is_logged_and_observation_kept(
+    make_controller: MakeController, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If scaling back fails, the scale-out observation still stands and a warning says why."""
+    caplog.set_level(logging.WARNING, logger="pytest_appservice_fs.triggers")
+    controller = make_controller(backend_class=_RefusingScaleIn)
+    observation = controller.observe(Event.SCALE_OUT)
+    assert observation.proven is True
+    assert len(controller.backend.instances()) == 2
+    assert "could not scale back to 1 instance(s): scale-in refused" in caplog.text
+
+
+# --- at most once ------------------------------------------------------------------------
+
+
+def test_same_event_twice_fires_once(make_controller: MakeController) -> None:
+    """A second observe() of one event returns the same observation without firing again."""
+    controller = make_controller()
+    first = controller.observe(Event.RESTART)
+    second = controller.observe(Event.RESTART)
+    assert second is first
+    assert controller.trigger_counts == {Event.RESTART: 1}
+    assert _fake(controller).operations.counts["restart"] == 1
+
+
+def test_failed_event_is_not_fired_again(make_controller: MakeController) -> None:
+    """An unproven observation is kept too: the event is still fired only once."""
+    controller = make_controller(
+        faults=FakeFaults(noop_restart=True), ready_timeouts={Event.RESTART: 0.05}
+    )
+    first = controller.observe(Event.RESTART)
+    assert controller.observe(Event.RESTART) is first
+    assert _fake(controller).operations.counts["restart"] == 1
+
+
+# --- not proven --------------------------------------------------------------------------
+
+
+def test_noop_restart_is_not_proven(make_controller: MakeController) -> None:
+    """A restart that changes nothing is not proven: the error says what was awaited and seen."""
+    controller = make_controller(
+        faults=FakeFaults(noop_restart=True), ready_timeouts={Event.RESTART: 0.3}
+    )
+    assert controller.ready_timeout(Event.RESTART) == 0.3
+    observation = controller.observe(Event.RESTART)
+    assert observation.proven is False
+    assert observation.trigger_count == 1
+    assert observation.instance_after is None
+    assert observation.read == {}
+    assert observation.error is not None
+    pid = observation.instance_before.pid
+    assert observation.error.startswith(
+        "restart not proven within 0.3 s: awaited a new probe process; last seen: instance "
+    )
+    assert f"pid {pid}," in observation.error
+    assert str(observation.instance_before.hostname) in observation.error
+    assert observation.event_seconds is not None
+    observed = _observed(observation)
+    assert set(observed.values()) == {"inconclusive"}
+
+
+def test_default_ready_timeout_comes_from_the_backend(make_controller: MakeController) -> None:
+    """Without an override, the deadline is the backend's default for the event."""
+    controller = make_controller(ready_timeouts={Event.DEPLOY: 9.0})
+    assert controller.ready_timeout(Event.DEPLOY) == 9.0
+    assert controller.ready_timeout(Event.RESTART) == _fake(controller).timing.ready_timeout(
+        Event.RESTART
+    )
+
+
+def test_transient_503s_still_prove_every_event(make_controller: MakeController) -> None:
+    """503s after each event are retried through: every event is still proven."""
+    controller = make_controller(faults=FakeFaults(transient_503s=3))
+    for event in Event:
+        observation = controller.observe(event)
+        assert observation.proven is True, observation.error
+        assert observation.trigger_count == 1
+
+
+def test_backend_error_on_fire_is_unproven(make_controller: MakeController) -> None:
+    """A restart the backend refuses gives an unproven observation with the reason."""
+    controller = make_controller(backend_class=_RefusingRestart)
+    observation = controller.observe(Event.RESTART)
+    assert observation.proven is False
+    assert observation.error == "restart failed: the platform refused the restart (HTTP 409)"
+    assert observation.trigger_count == 1
+    assert observation.instance_before.hostname is not None
+    assert set(observation.written) == set(LAB_PATHS)
+    assert observation.read == {}
+    assert observation.event_seconds is None
+
+
+def test_write_failure_does_not_fire(
+    make_controller: MakeController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the markers cannot be written, the event is not fired and the reason is recorded."""
+    controller = make_controller()
+
+    def refuse(self: ProbeClient, nonce: str, paths: Any) -> Any:
+        raise ProbeError("disk full")
+
+    monkeypatch.setattr(ProbeClient, "write", refuse)
+    observation = controller.observe(Event.RESTART)
+    assert observation.proven is False
+    assert observation.error == "could not write markers before restart: disk full"
+    assert observation.trigger_count == 0
+    assert controller.trigger_counts == {}
+    assert "restart" not in _fake(controller).operations.counts
+    assert observation.written == {}
+
+
+def test_no_running_instance_does_not_fire(make_controller: MakeController) -> None:
+    """With the app stopped there is nowhere to write: the event is not fired."""
+    controller = make_controller()
+    backend = _fake(controller)
+    backend.stop()
+    observation = controller.observe(Event.DEPLOY)
+    assert observation.proven is False
+    assert observation.error == (
+        "could not write markers before deploy: the app has no running instance"
+    )
+    assert backend.operations.counts["deploy"] == 1  # the one from start()
+
+
+# --- faults seen through the evidence ----------------------------------------------------
+
+
+def test_stale_marker_is_judged_lost(make_controller: MakeController) -> None:
+    """A leftover marker in a recreated container never counts as a survivor."""
+    controller = make_controller(faults=FakeFaults(stale_marker=True))
+    observation = controller.observe(Event.STOP_START)
+    assert observation.read[TMP].exists is True
+    assert observation.read[TMP].nonce_matches is False
+    assert _observed(observation)[TMP] == "lost"
+    assert _observed(observation)[VAR_LOCAL] == "lost"
+
+
+def test_home_not_persistent_is_judged_lost(make_controller: MakeController) -> None:
+    """A /home that is not the shared mount loses its marker on restart: H1 fails."""
+    controller = make_controller(faults=FakeFaults(home_not_persistent=True))
+    observation = controller.observe(Event.RESTART)
+    assert observation.proven is True
+    assert _observed(observation)[HOME] == "lost"
+    cell = LAB_MATRIX.path_cells("H1", [Event.RESTART])[0]
+    assert judge_path(observation, cell, backend="fake").passed is False
+
+
+def test_observations_carry_backend_facts(make_controller: MakeController) -> None:
+    """Each observation copies the backend's facts (none for the fake)."""
+    observation = make_controller().observe(Event.RESTART)
+    assert dict(observation.facts) == {}
+    assert observation.as_dict()["trigger_count"] == 1
+    assert observation.as_dict()["proven"] is True
