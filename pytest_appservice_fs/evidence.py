@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pytest_appservice_fs.expectations import CONTAINER, ContainerCell, PathCell
-from pytest_appservice_fs.model import ContainerOutcome, Event, Identity, Observation, Outcome
+from pytest_appservice_fs.model import (
+    ContainerOutcome,
+    Event,
+    Identity,
+    MarkerMatch,
+    Observation,
+    Outcome,
+)
 
 #: Properties every live testcase carries, in this order (DESIGN.md section 4).
 REQUIRED_PROPERTIES = (
@@ -107,7 +114,8 @@ def _path_outcome(observation: Observation, path: str) -> tuple[Outcome, str, st
     if not read.exists:
         return missing, "n/a", f"no marker at {path} {where}; sha256 {written_sum}… was written"
     checksum_valid = "true" if read.checksum_valid else "false"
-    if not read.is_our_marker(written):
+    match = read.compare(written)
+    if match is MarkerMatch.FOREIGN:
         return (
             missing,
             checksum_valid,
@@ -115,12 +123,13 @@ def _path_outcome(observation: Observation, path: str) -> tuple[Outcome, str, st
             f"(stored sha256 {str(read.stored_checksum)[:12]}…, written {written_sum}…, "
             f"nonce matches: {read.nonce_matches})",
         )
-    if not read.checksum_valid:
+    if match is MarkerMatch.DAMAGED:
         return (
             Outcome.CORRUPTED,
             checksum_valid,
-            f"the marker at {path} {where} no longer matches its checksum "
-            f"(content sha256 {str(read.actual_checksum)[:12]}…, stored {written_sum}…)",
+            f"the marker at {path} {where} was damaged: written sha256 {written_sum}…, "
+            f"content now {str(read.actual_checksum)[:12]}…, "
+            f"stored checksum now {str(read.stored_checksum)[:12]}…",
         )
     return found, checksum_valid, f"the marker sha256 {written_sum}… was read back intact {where}"
 

@@ -69,6 +69,14 @@ class Identity:
         return (self.process_start, self.pid)
 
 
+class MarkerMatch(str, enum.Enum):
+    """Whether a marker read back is the one written, intact or damaged, or another one."""
+
+    INTACT = "intact"
+    DAMAGED = "damaged"
+    FOREIGN = "foreign"
+
+
 @dataclass(frozen=True)
 class MarkerWrite:
     """The harness's record of one marker it wrote (or failed to write)."""
@@ -90,13 +98,18 @@ class MarkerRead:
     nonce_matches: bool | None = None
     error: str | None = None
 
-    def is_our_marker(self, written: MarkerWrite) -> bool:
-        """True when the file found is the very marker written, not a leftover."""
-        if self.nonce_matches is False:
-            return False
-        # The write-time checksum covers the payload's random marker and timestamp, so a file
+    def compare(self, written: MarkerWrite) -> MarkerMatch:
+        """How the files found relate to the marker written before the event."""
+        # The write-time checksum covers the payload's random marker and timestamp, so files
         # from an earlier write cannot match it even when the probe cannot check nonces.
-        return written.checksum is not None and self.stored_checksum == written.checksum
+        ours = written.checksum
+        if ours is None or ours not in (self.stored_checksum, self.actual_checksum):
+            return MarkerMatch.FOREIGN
+        if self.stored_checksum == self.actual_checksum == ours:
+            # Identical bytes carry the nonce written; a probe saying otherwise is not believed.
+            return MarkerMatch.FOREIGN if self.nonce_matches is False else MarkerMatch.INTACT
+        # One of the two files is ours and the other changed: the marker was damaged.
+        return MarkerMatch.DAMAGED
 
 
 @dataclass(frozen=True)

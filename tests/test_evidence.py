@@ -168,7 +168,7 @@ def test_scale_out_marker_missing_is_not_visible() -> None:
 
 def test_scale_out_leftover_is_not_visible() -> None:
     """After scale-out, a stale marker on the new instance is not_visible, not visible."""
-    read = _intact(nonce_matches=False, stored_checksum=OTHER_SUM)
+    read = _intact(nonce_matches=False, stored_checksum=OTHER_SUM, actual_checksum=OTHER_SUM)
     observation = _observation(Event.SCALE_OUT, read=read, instance_after=NEW_INSTANCE)
     verdict = judge_path(observation, _cell(Event.SCALE_OUT, expected=Outcome.VISIBLE), backend="x")
     assert verdict.observed == "not_visible"
@@ -385,4 +385,20 @@ def test_container_inconclusive(changes: dict[str, Any]) -> None:
     observation = _observation(**changes)
     verdict = judge_container(observation, _container_cell(Event.RESTART), backend="fake")
     assert verdict.observed == "inconclusive"
+    assert verdict.passed is False
+
+
+def test_garbled_marker_with_our_checksum_is_corrupted_not_a_leftover() -> None:
+    """Content no longer JSON (so no nonce can match) beside our checksum file: corrupted."""
+    read = _intact(checksum_valid=False, actual_checksum=OTHER_SUM, nonce_matches=False)
+    verdict = judge_path(_observation(read=read), _cell(), backend="fake")
+    assert verdict.observed == "corrupted"
+    assert "damaged" in verdict.explanation
+
+
+def test_intact_marker_with_damaged_checksum_file_is_corrupted() -> None:
+    """Our exact content beside a checksum file that changed: corrupted, not persists."""
+    read = _intact(checksum_valid=False, stored_checksum=OTHER_SUM)
+    verdict = judge_path(_observation(read=read), _cell(), backend="fake")
+    assert verdict.observed == "corrupted"
     assert verdict.passed is False
