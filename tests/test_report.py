@@ -46,7 +46,9 @@ def _lab_verdicts(*, lost_on_restart: bool = False) -> list[Verdict]:
         for path in (HOME, TMP, VAR_LOCAL):
             kept = path == HOME or (event is Event.RESTART and not lost_on_restart)
             reads[path] = (
-                MarkerRead(path, exists=True, checksum_valid=True, stored_checksum=SUM)
+                MarkerRead(
+                    path, exists=True, checksum_valid=True, stored_checksum=SUM, actual_checksum=SUM
+                )
                 if kept
                 else MarkerRead(path, exists=False)
             )
