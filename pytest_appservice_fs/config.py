@@ -168,10 +168,6 @@ class Settings:
     fake_faults: frozenset[str] = frozenset()
     expectations: Expectations = LAB_MATRIX
 
-    def ready_timeout(self, event: Event, default: float) -> float:
-        """The deadline for proof that ``event`` took effect."""
-        return self.ready_timeouts.get(event, default)
-
 
 IniGetter = Callable[[str], Any]
 

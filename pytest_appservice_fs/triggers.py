@@ -176,6 +176,8 @@ class TriggerController:
         deadline = self.ready_timeout(event)
         last_seen = ["nothing yet"]
 
+        # Each look may itself retry a transient probe failure for up to the probe's retry
+        # deadline, so the wait is bounded by the ready timeout plus one probe deadline.
         def attempt() -> _Proof | None:
             try:
                 return self._proof(event, instance_id, before, last_seen)
