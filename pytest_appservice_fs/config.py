@@ -16,7 +16,7 @@ from pytest_appservice_fs.model import Event
 
 BACKENDS = ("fake", "local", "azure")
 #: Backends this version can run; the others are accepted names that fail with a clear reason.
-IMPLEMENTED_BACKENDS = ("fake",)
+IMPLEMENTED_BACKENDS = ("fake", "local")
 FAKE_FAULTS = ("home-not-persistent", "noop-restart", "transient-503", "stale-marker")
 MAX_READY_TIMEOUT = 7200.0
 
@@ -25,6 +25,7 @@ _REGION = re.compile(r"[a-z0-9]{2,40}\Z")
 _SKU = re.compile(r"[A-Za-z0-9]{1,16}\Z")
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,40}\Z")
 _APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,58}\Z")
+_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}\Z")
 
 
 class SettingsError(ValueError):
@@ -53,7 +54,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "backend",
         "--backend",
         "where the app runs: fake, local or azure (default: azure when --app-name or "
-        "--provision is given, otherwise fake)",
+        "--provision is given, otherwise local)",
         env=("APPSERVICE_FS_BACKEND",),
         metavar="NAME",
     ),
@@ -136,6 +137,22 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="ID",
     ),
     OptionSpec(
+        "probe_dir",
+        "--probe-dir",
+        "deploy the probe in this folder (app.py and requirements.txt) instead of the "
+        "bundled one; a lab probe with only its four endpoints works, with less evidence",
+        env=("APPSERVICE_FS_PROBE_DIR",),
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "local_base_image",
+        "--local-base-image",
+        "local backend: the image the probe runtime builds on (default: python:3.11-slim, "
+        "else the Debian-built " + "pytest-appservice-fs/base:bookworm)",
+        env=("APPSERVICE_FS_LOCAL_BASE_IMAGE",),
+        metavar="IMAGE",
+    ),
+    OptionSpec(
         "fake_faults",
         "--fake-fault",
         "fake backend only: inject a fault to see the harness catch it (repeatable): "
@@ -167,6 +184,8 @@ class Settings:
     ready_timeouts: Mapping[Event, float] = field(default_factory=dict)
     fake_faults: frozenset[str] = frozenset()
     expectations: Expectations = LAB_MATRIX
+    probe_dir: Path | None = None
+    local_base_image: str | None = None
 
 
 IniGetter = Callable[[str], Any]
@@ -214,6 +233,13 @@ def resolve(
         ready_timeouts=_ready_timeouts(raw["ready_timeout"]),
         fake_faults=faults,
         expectations=expectations,
+        probe_dir=_probe_dir(raw["probe_dir"]),
+        local_base_image=_optional(
+            raw["local_base_image"],
+            "--local-base-image",
+            _IMAGE,
+            "an image reference like name:tag",
+        ),
     )
 
 
@@ -259,7 +285,7 @@ def _optional(value: Any, flag: str, pattern: re.Pattern[str], valid: str) -> st
 def _backend(value: Any, *, app_name: str | None, provision: bool) -> str:
     if value is None:
         # Naming an Azure app (or asking for one) means Azure; otherwise stay off the cloud.
-        value = "azure" if (app_name or provision) else "fake"
+        value = "azure" if (app_name or provision) else "local"
     name = str(value).strip().lower()
     if name not in BACKENDS:
         raise SettingsError(
@@ -341,6 +367,19 @@ def _fake_faults(values: Sequence[str], backend: str) -> list[str]:
     if faults and backend != "fake":
         raise SettingsError(f"--fake-fault works only with --backend fake, not {backend}.")
     return faults
+
+
+def _probe_dir(value: Any) -> Path | None:
+    if value is None or str(value).strip() == "":
+        return None
+    folder = Path(str(value)).expanduser()
+    missing = [name for name in ("app.py", "requirements.txt") if not (folder / name).is_file()]
+    if missing:
+        raise SettingsError(
+            f"--probe-dir {str(value)[:120]!r} has no {' or '.join(missing)}; give a folder with "
+            "the probe's app.py and requirements.txt."
+        )
+    return folder.resolve()
 
 
 def _new_run_id() -> str:

@@ -34,9 +34,9 @@ def appservice_settings(pytestconfig: pytest.Config) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def appservice_probe_dir() -> Path:
-    """The probe folder to deploy (override to deploy another probe)."""
-    return default_probe_dir()
+def appservice_probe_dir(appservice_settings: Settings) -> Path:
+    """The probe folder to deploy: --probe-dir, else the bundled probe (override at will)."""
+    return appservice_settings.probe_dir or default_probe_dir()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@ from typing import Literal
 
 import pytest
 
-from pytest_appservice_fs.backends.protocol import Backend
+from pytest_appservice_fs.backends import preflight
+from pytest_appservice_fs.backends.protocol import Backend, BackendError
 from pytest_appservice_fs.config import OPTIONS, Settings, SettingsError, resolve
 from pytest_appservice_fs.evidence import Verdict
 from pytest_appservice_fs.expectations import HYPOTHESES
@@ -91,6 +92,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("appservice_cell", [pytest.param(None, marks=skip)], indirect=True)
         return
     metafunc.parametrize("appservice_cell", cells, ids=[c.id for c in cells], indirect=True)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Before any live test runs, check that its backend can work (exit 4 when not)."""
+    if not any("appservice_backend" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    try:
+        preflight(session.config.stash[SETTINGS_KEY])
+    except BackendError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -11,8 +11,9 @@ from pathlib import Path
 #: Files of a probe folder that go into the package; anything else there is left out.
 PROBE_FILES = ("app.py", "requirements.txt")
 DEPLOYMENT_ID_FILE = "DEPLOYMENT_ID"
-#: How App Service (Oryx) is told to start the probe: gunicorn on the app factory.
-STARTUP_COMMAND = 'gunicorn --bind=0.0.0.0:8000 --workers=1 --timeout=120 "app:create_app()"'
+#: The WSGI target of the project's probe (an app factory) and of the lab's (a module-level app).
+FACTORY_TARGET = "app:create_app()"
+LAB_TARGET = "app:app"
 
 
 class ProbePackageError(ValueError):
@@ -25,9 +26,27 @@ class ProbePackage:
 
     deployment_id: str
     data: bytes
+    wsgi_target: str = FACTORY_TARGET
+    requirements: bytes = b""
 
     def __repr__(self) -> str:
         return f"ProbePackage(deployment_id={self.deployment_id!r}, {len(self.data)} bytes)"
+
+    def startup_command(self, code_dir: str) -> list[str]:
+        """The gunicorn command line that serves this probe from ``code_dir``.
+
+        One worker, so that the process the harness sees is the one that serves: a restart
+        is proven by that process changing.
+        """
+        return [
+            "gunicorn",
+            "--bind=0.0.0.0:8000",
+            "--workers=1",
+            "--timeout=120",
+            "--graceful-timeout=5",
+            f"--chdir={code_dir}",
+            self.wsgi_target,
+        ]
 
 
 def default_probe_dir() -> Path:
@@ -44,6 +63,10 @@ def build_package(probe_dir: Path, deployment_id: str | None = None) -> ProbePac
     if not (probe_dir / "app.py").is_file():
         raise ProbePackageError(f"probe folder {probe_dir} has no app.py.")
     deployment_id = deployment_id or secrets.token_hex(8)
+    app_source = (probe_dir / "app.py").read_text(encoding="utf-8", errors="replace")
+    # The lab's probe exposes a module-level Flask app; the project's probe an app factory.
+    target = FACTORY_TARGET if "def create_app(" in app_source else LAB_TARGET
+    requirements_file = probe_dir / "requirements.txt"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in PROBE_FILES:
@@ -51,7 +74,12 @@ def build_package(probe_dir: Path, deployment_id: str | None = None) -> ProbePac
             if source.is_file():
                 archive.writestr(_entry(name), source.read_bytes())
         archive.writestr(_entry(DEPLOYMENT_ID_FILE), deployment_id + "\n")
-    return ProbePackage(deployment_id=deployment_id, data=buffer.getvalue())
+    return ProbePackage(
+        deployment_id=deployment_id,
+        data=buffer.getvalue(),
+        wsgi_target=target,
+        requirements=requirements_file.read_bytes() if requirements_file.is_file() else b"",
+    )
 
 
 def _entry(name: str) -> zipfile.ZipInfo:

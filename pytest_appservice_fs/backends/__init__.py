@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import TYPE_CHECKING
 
 from pytest_appservice_fs.backends.protocol import Backend, BackendError, BackendTiming
@@ -12,21 +13,59 @@ if TYPE_CHECKING:
     from pytest_appservice_fs.config import Settings
 
 
+def _labels(settings: Settings) -> dict[str, str]:
+    # --region/--sku label an emulated run, so reports can tell runs apart.
+    return {k: v for k, v in (("region", settings.region), ("sku", settings.sku)) if v}
+
+
+def _app_name(settings: Settings, prefix: str) -> str:
+    return settings.app_name or f"{prefix}-{settings.run_id}".lower()[:59]
+
+
+def _require(module: str, extra: str) -> None:
+    # Backends are imported on demand, each pulling in only its own SDK; a missing one is
+    # named with the extra that brings it.
+    if importlib.util.find_spec(module) is None:
+        raise BackendError(
+            f"the {extra} backend needs the {module} package: "
+            f"pip install 'pytest-appservice-fs[{extra}]'."
+        )
+
+
+def preflight(settings: Settings) -> None:
+    """Check what a backend needs before anything is created; BackendError says what is off."""
+    if settings.backend == "local":
+        _require("docker", "local")
+        from pytest_appservice_fs.backends.local import preflight as local_preflight  # noqa: PLC0415
+
+        local_preflight(settings.local_base_image)
+
+
 def create_backend(settings: Settings, workdir: Path) -> Backend:
     """The backend the settings name; its SDK is imported only when chosen."""
+    if settings.backend == "local":
+        _require("docker", "local")
+        from pytest_appservice_fs.backends.local import LocalBackend  # noqa: PLC0415
+
+        return LocalBackend(
+            app_name=_app_name(settings, "local"),
+            run_id=settings.run_id,
+            app_settings=settings.app_settings,
+            base_image=settings.local_base_image,
+            keep=settings.keep_resources,
+            labels=_labels(settings),
+        )
     if settings.backend == "fake":
-        # Imported on demand: each backend pulls in only its own dependencies.
         from pytest_appservice_fs.backends.fake import FakeBackend, FakeFaults  # noqa: PLC0415
 
         return FakeBackend(
             workdir,
-            app_name=settings.app_name or f"fake-{settings.run_id}".lower()[:59],
+            app_name=_app_name(settings, "fake"),
             app_settings=settings.app_settings,
             faults=FakeFaults.from_names(settings.fake_faults),
-            # --region/--sku label a fake run, so reports can tell runs apart.
-            labels={k: v for k, v in (("region", settings.region), ("sku", settings.sku)) if v},
+            labels=_labels(settings),
         )
     raise BackendError(f"the {settings.backend} backend is not available in this version.")
 
 
-__all__ = ["Backend", "BackendError", "BackendTiming", "create_backend"]
+__all__ = ["Backend", "BackendError", "BackendTiming", "create_backend", "preflight"]

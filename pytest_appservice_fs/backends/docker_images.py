@@ -1,0 +1,206 @@
+"""Images for the local backend: the base image, the wheelhouse and the probe runtime.
+
+The runtime image is App Service's Python stack in miniature: a Python with the probe's
+requirements installed, and no probe code (that is deployed to /home/site/wwwroot on the
+app's volume, as App Service runs what was deployed). It is built with no network inside the
+build: the host downloads the wheels, and the image is tagged by a hash of everything that
+goes into it, so a second run builds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+
+from pytest_appservice_fs.backends.protocol import BackendError
+
+log = logging.getLogger(__name__)
+
+LABEL_PREFIX = "io.github.pytest-appservice-fs"
+DEFAULT_BASE_IMAGE = "python:3.11-slim"
+#: Built from Debian packages by scripts/build-base-image.sh where Docker Hub is out of reach.
+DEBIAN_BASE_IMAGE = "pytest-appservice-fs/base:bookworm"
+RUNTIME_REPOSITORY = "pytest-appservice-fs/probe-runtime"
+WHEEL_DOWNLOAD_SECONDS = 600
+BUILD_SECONDS = 600
+
+DOCKERFILE = """\
+FROM {base}
+COPY requirements.txt /opt/probe-runtime/requirements.txt
+COPY wheels /opt/probe-runtime/wheels
+RUN python3 -m venv /opt/probe-venv \\
+ && /opt/probe-venv/bin/pip install --no-index --no-cache-dir --disable-pip-version-check \\
+      --find-links /opt/probe-runtime/wheels -r /opt/probe-runtime/requirements.txt \\
+ && rm -rf /opt/probe-runtime/wheels
+ENV PATH=/opt/probe-venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 LANG=C.UTF-8
+"""
+
+_PYTHON_FACTS = (
+    "import json, platform, sys; "
+    "print(json.dumps({'version': '%d.%d' % sys.version_info[:2], "
+    "'machine': platform.machine(), 'libc': platform.libc_ver()}))"
+)
+
+
+class ImageError(BackendError):
+    """An image the local backend needs cannot be found or built."""
+
+
+def resolve_base_image(client: Any, requested: str | None) -> str:
+    """The base image to build on: the one asked for, else the default, else the Debian one."""
+    if requested is not None:
+        if _present_or_pulled(client, requested):
+            return requested
+        raise ImageError(
+            f"--local-base-image {requested!r} is neither on this machine nor pullable; name an "
+            f"image that exists, or build {DEBIAN_BASE_IMAGE} with scripts/build-base-image.sh."
+        )
+    for candidate in (DEFAULT_BASE_IMAGE, DEBIAN_BASE_IMAGE):
+        if _present_or_pulled(client, candidate):
+            return candidate
+    raise ImageError(
+        f"neither {DEFAULT_BASE_IMAGE} nor {DEBIAN_BASE_IMAGE} is available and Docker Hub cannot "
+        "be reached; build the Debian base with scripts/build-base-image.sh (make base-image)."
+    )
+
+
+def runtime_image(client: Any, base: str, requirements: bytes, cache_dir: Path) -> str:
+    """The tag of the probe runtime image for ``base`` and ``requirements``, built if missing."""
+    base_id = client.images.get(base).id
+    key = hashlib.sha256(
+        b"\0".join([base_id.encode(), requirements, DOCKERFILE.encode()])
+    ).hexdigest()
+    tag = f"{RUNTIME_REPOSITORY}:{key[:16]}"
+    try:
+        client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        pass
+    else:
+        return tag
+    python = _python_of(client, base)
+    wheels = _wheelhouse(requirements, python, cache_dir / "wheels" / key[:16])
+    context = _build_context(DOCKERFILE.format(base=base), requirements, wheels)
+    log.info("building %s from %s (Python %s)", tag, base, python["version"])
+    try:
+        client.images.build(
+            fileobj=context,
+            custom_context=True,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            network_mode="none",
+            labels={
+                f"{LABEL_PREFIX}.project": "pytest-appservice-fs",
+                f"{LABEL_PREFIX}.base": base,
+            },
+            timeout=BUILD_SECONDS,
+        )
+    except docker.errors.BuildError as exc:
+        tail = "".join(str(chunk.get("stream", "")) for chunk in list(exc.build_log)[-12:])
+        raise ImageError(f"building the probe runtime on {base} failed: {exc}; {tail}") from None
+    return tag
+
+
+def default_cache_dir() -> Path:
+    """Where wheels for the probe runtime are kept between runs."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "pytest-appservice-fs"
+
+
+def _present_or_pulled(client: Any, image: str) -> bool:
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        pass
+    else:
+        return True
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag:  # no tag: the colon, if any, belonged to a registry port
+        name, tag = image, "latest"
+    try:
+        client.images.pull(name, tag=tag)
+    except docker.errors.APIError as exc:
+        log.info("cannot pull %s: %s", image, exc)
+        return False
+    return True
+
+
+def _python_of(client: Any, base: str) -> dict[str, Any]:
+    try:
+        output = client.containers.run(
+            base, ["python3", "-c", _PYTHON_FACTS], remove=True, network_mode="none"
+        )
+    except docker.errors.ContainerError as exc:
+        raise ImageError(f"the base image {base} has no working python3: {exc}") from None
+    facts: dict[str, Any] = json.loads(output.decode("utf-8").strip().splitlines()[-1])
+    if facts.get("libc", ["", ""])[0] != "glibc":
+        raise ImageError(f"the base image {base} is not glibc-based; use a Debian-based image.")
+    return facts
+
+
+def _platforms(python: dict[str, Any]) -> list[str]:
+    machine = python["machine"]
+    glibc_minor = int(str(python["libc"][1]).split(".")[1])
+    tags = [f"manylinux_2_{minor}_{machine}" for minor in range(17, glibc_minor + 1)]
+    return [*tags, f"manylinux2014_{machine}"]
+
+
+def _wheelhouse(requirements: bytes, python: dict[str, Any], folder: Path) -> Path:
+    """Download wheels for the image's Python on the host: the build itself has no network."""
+    done = folder / ".complete"
+    if done.is_file():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    listing = folder / "requirements.txt"
+    listing.write_bytes(requirements)
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
+    command += ["--only-binary=:all:", "--python-version", python["version"]]
+    command += ["--implementation", "cp", "--dest", str(folder), "-r", str(listing)]
+    for platform in _platforms(python):
+        command += ["--platform", platform]
+    try:
+        subprocess.run(  # noqa: S603 - our own interpreter, arguments built above
+            command, check=True, capture_output=True, text=True, timeout=WHEEL_DOWNLOAD_SECONDS
+        )
+    except subprocess.TimeoutExpired:
+        raise ImageError(
+            f"downloading the probe's wheels took over {WHEEL_DOWNLOAD_SECONDS} s; "
+            "check that this machine reaches its package index."
+        ) from None
+    except subprocess.CalledProcessError as exc:
+        reason = (exc.stderr or "").strip().splitlines()[-1:] or ["no output"]
+        raise ImageError(f"downloading the probe's wheels failed: {reason[0]}") from None
+    done.write_text("ok\n")
+    return folder
+
+
+def _build_context(dockerfile: str, requirements: bytes, wheels: Path) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        _add(archive, "Dockerfile", dockerfile.encode())
+        _add(archive, "requirements.txt", requirements)
+        folder = tarfile.TarInfo("wheels")
+        folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+        archive.addfile(folder)
+        for wheel in sorted(wheels.glob("*.whl")):
+            _add(archive, f"wheels/{wheel.name}", wheel.read_bytes())
+    buffer.seek(0)
+    return buffer
+
+
+def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    archive.addfile(info, io.BytesIO(data))

@@ -1,0 +1,403 @@
+"""Local backend: a Docker emulator of App Service's storage model.
+
+Per app, one named volume stands for the app's /home share and is mounted by every instance;
+per instance, one container with its own writable layer (so /tmp and /var/local are its own),
+a 64-hex WEBSITE_INSTANCE_ID and Docker's container id as hostname, as on App Service. The
+probe answers on a port bound to 127.0.0.1 only. Every resource carries labels naming the
+project, the app and the run, so teardown (and the next run, after a crash) finds it all.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import secrets
+import socket
+import tarfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import docker
+import docker.errors
+import requests
+
+from pytest_appservice_fs.backends.docker_images import (
+    LABEL_PREFIX,
+    default_cache_dir,
+    resolve_base_image,
+    runtime_image,
+)
+from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
+from pytest_appservice_fs.probe_client import ProbeClient, ProbeTiming, ProbeUnavailable
+
+if TYPE_CHECKING:
+    from pytest_appservice_fs.probe_package import ProbePackage
+
+log = logging.getLogger(__name__)
+
+PROJECT = "pytest-appservice-fs"
+PROBE_PORT = "8000/tcp"
+#: Where the app's volume is mounted when /home is not App Service storage: the deployed code
+#: stays reachable (read-only) while /home becomes part of the container's own layer.
+DEPLOYED_CODE_MOUNT = "/opt/appservice-deployed"
+STORAGE_SETTING = "WEBSITES_ENABLE_APP_SERVICE_STORAGE"
+DEPLOY_SECONDS = 120
+STOP_SECONDS = 5
+
+LOCAL_TIMING = BackendTiming(
+    default_ready_timeout=60.0,
+    poll_interval=0.1,
+    probe=ProbeTiming(request_timeout=10.0, retry_deadline=30.0, wait_initial=0.05, wait_max=0.5),
+)
+
+# Unpacks the package the way Kudu's OneDeploy does: wwwroot is replaced as a whole.
+_DEPLOY_SCRIPT = """
+import io, os, shutil, sys, zipfile
+root = '/home/site/wwwroot'
+with zipfile.ZipFile('/tmp/appservice-fs-package.zip') as package:
+    for name in package.namelist():
+        if not os.path.realpath(os.path.join(root, name)).startswith(root + '/'):
+            sys.exit('package entry points outside wwwroot: ' + name)
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    package.extractall(root)
+"""
+
+
+def label(name: str) -> str:
+    """A label key in the project's namespace."""
+    return f"{LABEL_PREFIX}.{name}"
+
+
+def docker_client() -> Any:
+    """A Docker client that has answered a ping, or BackendError naming what to start."""
+    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+    except docker.errors.DockerException:
+        raise BackendError(
+            f"Docker is not reachable at {where}; start the Docker Engine (as root: dockerd &, "
+            "or make docker) or set DOCKER_HOST."
+        ) from None
+    return client
+
+
+def preflight(base_image: str | None) -> None:
+    """Check, before anything is created, that Docker answers and a base image is at hand."""
+    resolve_base_image(docker_client(), base_image)
+
+
+@dataclass
+class _Instance:
+    instance_id: str
+    container: Any = None
+
+
+@dataclass
+class _Owner:
+    """Who created a run's resources: a run whose process is gone is swept."""
+
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+
+    @property
+    def tag(self) -> str:
+        return f"{self.host}:{self.pid}:{_process_start(self.pid)}"
+
+
+class LocalBackend:
+    """An App Service app emulated with Docker containers and a volume; satisfies Backend."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        app_name: str,
+        run_id: str,
+        app_settings: Mapping[str, str] | None = None,
+        base_image: str | None = None,
+        keep: bool = False,
+        labels: Mapping[str, str] | None = None,
+        timing: BackendTiming = LOCAL_TIMING,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.app_name = app_name
+        self.run_id = run_id
+        self.app_settings = dict(app_settings or {})
+        self.timing = timing
+        self._base_image = base_image
+        self._keep = keep
+        self._facts = dict(labels or {})
+        self._cache_dir = cache_dir or default_cache_dir()
+        self._client: Any = None
+        self._volume = f"appservice-fs-{run_id}-{app_name}-home".lower()
+        self._instances: list[_Instance] = []
+        self._running = False
+        self._package: ProbePackage | None = None
+        self._image: str | None = None
+        self._images: dict[bytes, str] = {}
+        self._sequence = 0
+        self._session = requests.Session()
+
+    @property
+    def facts(self) -> Mapping[str, str]:
+        """The local backend has no region or SKU: only the labels it was given."""
+        return dict(self._facts)
+
+    @property
+    def home_is_app_storage(self) -> bool:
+        """False when WEBSITES_ENABLE_APP_SERVICE_STORAGE=false makes /home container-local."""
+        return self.app_settings.get(STORAGE_SETTING, "true").strip().lower() != "false"
+
+    def create(self) -> None:
+        """Sweep dead runs' leftovers, then create the app's /home volume."""
+        self._client = docker_client()
+        sweep_dead_runs(self._client)
+        self._client.volumes.create(self._volume, labels=self._labels("home"))
+        self._instances = [_Instance(_new_instance_id())]
+        self._running = True
+
+    def deploy(self, package: ProbePackage) -> None:
+        """Unpack the package into /home/site/wwwroot on the volume; recreate the containers."""
+        self._image = self._runtime_image(package)
+        self._unpack(package)
+        self._package = package
+        for instance in self._instances:
+            self._remove_container(instance)
+        self._start_containers()
+
+    def restart(self) -> None:
+        """Restart each container: the same container and writable layer, a new process."""
+        for instance in self._instances:
+            if instance.container is not None:
+                instance.container.restart(timeout=STOP_SECONDS)
+
+    def stop(self) -> None:
+        """Stop and remove every container, as App Service does when an app is stopped."""
+        for instance in self._instances:
+            self._remove_container(instance)
+        self._running = False
+
+    def start(self) -> None:
+        """Create a new container on each instance (same instance ids)."""
+        self._running = True
+        self._start_containers()
+
+    def scale(self, count: int) -> None:
+        """Add instances (new ids, new containers, same volume) or remove the newest."""
+        if count < 1:
+            raise BackendError(f"cannot scale to {count} instances; the least is 1.")
+        while len(self._instances) > count:
+            self._remove_container(self._instances.pop())
+        while len(self._instances) < count:
+            self._instances.append(_Instance(_new_instance_id()))
+        self._start_containers()
+
+    def instances(self) -> list[str]:
+        """Instance ids serving the app, oldest first."""
+        return [i.instance_id for i in self._instances] if self._running else []
+
+    def probe(self, instance_id: str | None = None) -> ProbeClient:
+        """A probe client for the instance's container (each container has its own port)."""
+        instance = self._instance(instance_id)
+        port = self._port_of(instance)
+        return ProbeClient(
+            f"http://127.0.0.1:{port}",
+            session=self._session,
+            token=self.app_settings.get("PROBE_TOKEN") or None,
+            instance_id=instance_id,
+            timing=self.timing.probe,
+        )
+
+    def kept_resources(self) -> str:
+        """What was kept and the commands that inspect and remove it."""
+        run = f"label={label('run')}={self.run_id}"
+        return (
+            f"kept the local app {self.app_name}: inspect with `docker ps -a --filter {run}` and "
+            f"`docker volume ls --filter {run}`; remove with `docker rm -f $(docker ps -aq "
+            f"--filter {run}) && docker volume rm $(docker volume ls -q --filter {run})`"
+        )
+
+    def teardown(self) -> None:
+        """Remove every container and volume of this run and app; safe to call twice."""
+        self._running = False
+        for instance in self._instances:
+            instance.container = None
+        if self._client is None:
+            return
+        remove_resources(self._client, {label("run"): self.run_id, label("app"): self.app_name})
+
+    def _labels(self, role: str, **extra: str) -> dict[str, str]:
+        return {
+            label("project"): PROJECT,
+            label("app"): self.app_name,
+            label("run"): self.run_id,
+            label("role"): role,
+            label("owner"): _Owner().tag,
+            label("keep"): "true" if self._keep else "false",
+            **{label(k): v for k, v in extra.items()},
+        }
+
+    def _runtime_image(self, package: ProbePackage) -> str:
+        if package.requirements not in self._images:
+            base = resolve_base_image(self._client, self._base_image)
+            self._images[package.requirements] = runtime_image(
+                self._client, base, package.requirements, self._cache_dir
+            )
+        return self._images[package.requirements]
+
+    def _unpack(self, package: ProbePackage) -> None:
+        deployer = self._client.containers.create(
+            self._image,
+            ["python3", "-c", _DEPLOY_SCRIPT],
+            volumes={self._volume: {"bind": "/home", "mode": "rw"}},
+            labels=self._labels("deployer"),
+            network_disabled=True,
+        )
+        try:
+            deployer.put_archive("/tmp", _tar({"appservice-fs-package.zip": package.data}))  # noqa: S108
+            deployer.start()
+            try:
+                result = deployer.wait(timeout=DEPLOY_SECONDS)
+            except requests.RequestException:
+                raise BackendError(f"deploy did not finish within {DEPLOY_SECONDS} s.") from None
+            if result.get("StatusCode") != 0:
+                output = deployer.logs().decode("utf-8", "replace").strip()[-500:]
+                raise BackendError(f"deploy failed: {output or result}")
+        finally:
+            deployer.remove(force=True)
+
+    def _start_containers(self) -> None:
+        if not self._running or self._package is None:
+            return
+        for instance in self._instances:
+            if instance.container is None:
+                instance.container = self._run_container(instance.instance_id)
+
+    def _run_container(self, instance_id: str) -> Any:
+        if self._package is None:
+            raise BackendError("no probe is deployed yet; deploy before starting containers.")
+        if self.home_is_app_storage:
+            volumes = {self._volume: {"bind": "/home", "mode": "rw"}}
+            code_dir = "/home/site/wwwroot"
+        else:
+            volumes = {self._volume: {"bind": DEPLOYED_CODE_MOUNT, "mode": "ro"}}
+            code_dir = f"{DEPLOYED_CODE_MOUNT}/site/wwwroot"
+        self._sequence += 1
+        environment = {
+            **self.app_settings,
+            "WEBSITE_INSTANCE_ID": instance_id,
+            "WEBSITE_SITE_NAME": self.app_name,
+        }
+        return self._client.containers.run(
+            self._image,
+            self._package.startup_command(code_dir),
+            detach=True,
+            name=f"appservice-fs-{self.run_id}-{self.app_name}-{instance_id[:8]}-{self._sequence}",
+            environment=environment,
+            labels=self._labels("instance", instance=instance_id),
+            ports={PROBE_PORT: ("127.0.0.1", None)},
+            volumes=volumes,
+        )
+
+    def _remove_container(self, instance: _Instance) -> None:
+        container, instance.container = instance.container, None
+        if container is None:
+            return
+        try:
+            container.stop(timeout=STOP_SECONDS)
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass  # gone already is as good as removed
+        except docker.errors.APIError as exc:
+            raise BackendError(f"could not remove container {container.short_id}: {exc}") from None
+
+    def _instance(self, instance_id: str | None) -> _Instance:
+        for instance in self._instances:
+            if instance_id is None or instance.instance_id == instance_id:
+                return instance
+        raise ProbeUnavailable(f"instance {str(instance_id)[:12]} is not part of the app")
+
+    def _port_of(self, instance: _Instance) -> str:
+        container = instance.container
+        if container is None or not self._running:
+            raise ProbeUnavailable(f"instance {instance.instance_id[:12]} has no container")
+        container.reload()
+        bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(PROBE_PORT) or []
+        if container.status != "running" or not bindings:
+            raise ProbeUnavailable(
+                f"container {container.short_id} is {container.status}, not serving"
+            )
+        return str(bindings[0]["HostPort"])
+
+
+def remove_resources(client: Any, labels: Mapping[str, str]) -> int:
+    """Remove containers, then volumes, carrying all ``labels``; return how many went."""
+    filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+    removed = 0
+    for container in client.containers.list(all=True, filters=filters):
+        container.remove(force=True)
+        removed += 1
+    for volume in client.volumes.list(filters=filters):
+        volume.remove(force=True)
+        removed += 1
+    return removed
+
+
+def sweep_dead_runs(client: Any) -> int:
+    """Remove what runs left behind when their process died (a crash, a kill -9)."""
+    filters = {"label": [f"{label('project')}={PROJECT}"]}
+    dead_runs: set[tuple[str, str]] = set()
+    for resource in [
+        *client.containers.list(all=True, filters=filters),
+        *client.volumes.list(filters=filters),
+    ]:
+        labels = resource.attrs.get("Labels") or resource.attrs.get("Config", {}).get("Labels")
+        labels = labels or {}
+        if labels.get(label("keep")) == "true" or not _owner_is_dead(labels.get(label("owner"))):
+            continue
+        dead_runs.add((labels.get(label("run"), ""), labels.get(label("app"), "")))
+    removed = 0
+    for run, app in sorted(dead_runs):
+        log.warning("removing leftovers of dead run %s (app %s)", run, app)
+        removed += remove_resources(client, {label("run"): run, label("app"): app})
+    return removed
+
+
+def _owner_is_dead(owner: str | None) -> bool:
+    if not owner or owner.count(":") < 2:
+        return False
+    host, pid_text, started = owner.rsplit(":", 2)
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False  # another machine's run: not ours to judge
+    if not Path("/proc/self/stat").exists():
+        return False  # cannot tell on this system: leave it
+    return _process_start(int(pid_text)) != started
+
+
+def _process_start(pid: int) -> str:
+    # The start time tells a live owner from a reused pid.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "gone"
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _tar(files: Mapping[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _new_instance_id() -> str:
+    return secrets.token_hex(32)
