@@ -5,9 +5,13 @@ PY := $(VENV)/bin/python
 REPORTS ?= reports
 # Extra pytest arguments for `make live`, for example: make live ARGS="--events restart"
 ARGS ?=
-BACKEND ?=
+# The backend for `make live`: local (Docker, the default) or fake (in-process, no Docker).
+BACKEND ?= local
+# The local backend's base image; empty means python:3.11-slim, else one built from Debian.
+LOCAL_BASE_IMAGE ?=
+export LOCAL_BASE_IMAGE
 
-.PHONY: venv test lint live bench clean
+.PHONY: venv test test-docker lint live docker docker-stop base-image bench bench-local clean
 
 venv: $(VENV)/.installed
 
@@ -28,13 +32,32 @@ lint: venv
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-live: venv
+live: venv $(if $(filter local,$(BACKEND)),docker base-image)
 	@mkdir -p $(REPORTS)
-	$(PY) -m pytest -m live $(if $(BACKEND),--backend $(BACKEND)) \
-		--junitxml=$(REPORTS)/live.xml --evidence-report=$(REPORTS)/live.md $(ARGS)
+	$(PY) -m pytest -m live --backend $(BACKEND) \
+		$(if $(LOCAL_BASE_IMAGE),--local-base-image $(LOCAL_BASE_IMAGE)) \
+		--junitxml=$(REPORTS)/live.xml --evidence-report=$(REPORTS)/live.md $(ARGS) tests_live
+
+# Docker integration tests of the local backend: cleanup, bad input, storage settings.
+test-docker: venv docker base-image
+	$(PY) -m pytest -m docker
+
+# Install Docker (Debian's docker.io) if missing and allowed, and start it if it is not running.
+docker:
+	@scripts/ensure-docker.sh
+
+# Stop the dockerd that `make docker` started, and nothing else.
+docker-stop:
+	@scripts/ensure-docker.sh --stop
+
+base-image: docker
+	@scripts/ensure-base-image.sh
 
 bench: venv
 	$(PY) bench/bench_fake.py
 
+bench-local: venv docker base-image
+	$(PY) bench/bench_local.py
+
 clean:
-	rm -rf $(VENV) $(REPORTS) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(REPORTS) .pytest_cache .mypy_cache .ruff_cache .hypothesis .docker
