@@ -182,6 +182,10 @@ def _verdict(
         ("run_id", observation.run_id),
     ]
     properties += [(key, value) for key, value in sorted(observation.facts.items()) if value]
+    mount = observation.mounts.get(path, {})
+    properties += [
+        (f"mount_{key}", mount[key]) for key in ("fstype", "source", "mount_point") if key in mount
+    ]
     if observation.event_seconds is not None:
         properties.append(("event_seconds", f"{observation.event_seconds:.3f}"))
     if observation.ready_seconds is not None:

@@ -130,6 +130,8 @@ class Observation:
     ready_seconds: float | None = None
     error: str | None = None
     facts: Mapping[str, str] = field(default_factory=dict)
+    #: Per path: ``fstype``, ``source`` and ``mount_point`` as the reading instance saw them.
+    mounts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly summary, for logs and reports."""

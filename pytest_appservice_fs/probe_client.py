@@ -101,6 +101,22 @@ class ProbeClient:
             deployment_id=body.get("deployment_id"),
         )
 
+    def whoami(self) -> Identity:
+        """The instance and container answering, from /mount-info, which the lab probe has."""
+        return _identity_of(self.get("/mount-info"))
+
+    def mounts(self, paths: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Mount facts per path (file system type, source, mount point); empty for a lab probe."""
+        facts = self.get("/mount-info", {"path": list(paths)}).get("paths")
+        if not isinstance(facts, dict):
+            return {}
+        keys = ("fstype", "source", "mount_point")
+        return {
+            str(path): {key: str(fact[key]) for key in keys if fact.get(key)}
+            for path, fact in facts.items()
+            if isinstance(fact, dict)
+        }
+
     def write(self, nonce: str, paths: Iterable[str]) -> tuple[Identity, dict[str, MarkerWrite]]:
         """Write fresh markers to ``paths``; return who wrote them and each path's checksum."""
         body = self.get("/write", {"nonce": nonce, "path": list(paths)})

@@ -13,7 +13,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 
 from pytest_appservice_fs.backends.protocol import BackendError
 from pytest_appservice_fs.model import Event, Identity, MarkerWrite, Observation
-from pytest_appservice_fs.probe_client import ProbeError, ProbeUnavailable
+from pytest_appservice_fs.probe_client import ProbeClient, ProbeError, ProbeUnavailable
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.backends.protocol import Backend
@@ -122,7 +122,8 @@ class TriggerController:
         try:
             proof = self._await_proof(event, instance_id, before)
             ready_seconds = time.monotonic() - fired
-            reader, read = self.backend.probe(proof.instance_id).read(nonce, self.paths)
+            reader_probe = self.backend.probe(proof.instance_id)
+            reader, read = reader_probe.read(nonce, self.paths)
         except (EventNotProven, ProbeError) as exc:
             reason = str(exc) if isinstance(exc, EventNotProven) else f"read failed: {exc}"
             return self._failed(
@@ -142,6 +143,7 @@ class TriggerController:
             event_seconds=event_seconds,
             ready_seconds=ready_seconds,
             facts=dict(self.backend.facts),
+            mounts=_mount_facts(reader_probe, self.paths),
         )
 
     def _write_markers(self, nonce: str) -> tuple[str, Identity, dict[str, MarkerWrite]]:
@@ -213,8 +215,7 @@ class TriggerController:
         probe = self.backend.probe(instance_id)
         now = probe.identity()
         if now is None:
-            last_seen[0] = "the probe has no /identity endpoint, so no process can be told apart"
-            return None
+            return self._lab_probe_proof(event, probe.whoami(), instance_id, before, last_seen)
         last_seen[0] = _describe(now)
         if event is Event.DEPLOY and now.deployment_id is not None:
             if now.deployment_id != self._deployment_id:
@@ -235,12 +236,31 @@ class TriggerController:
         last_seen[0] = f"{len(instances)} instance(s)"
         if not new:
             return None
-        identity = self.backend.probe(new[-1]).identity()
-        if identity is None:
-            # A lab probe: the pinned read itself proves which instance answers.
-            identity = Identity(instance_id=new[-1], hostname=None)
+        probe = self.backend.probe(new[-1])
+        # The pinned client has checked that the new instance itself answered.
+        identity = probe.identity() or probe.whoami()
         last_seen[0] = f"new instance {new[-1][:12]}: {_describe(identity)}"
         return _Proof(f"new instance {new[-1][:12]} answers", identity, new[-1])
+
+    def _lab_probe_proof(
+        self, event: Event, now: Identity, instance_id: str, before: Identity, last_seen: list[str]
+    ) -> _Proof | None:
+        """Proof from a probe without /identity: only a new container can be seen."""
+        last_seen[0] = _describe(now)
+        if now.hostname and now.hostname != before.hostname:
+            return _Proof(
+                f"new container {before.hostname} -> {now.hostname} (the probe has no /identity "
+                "endpoint: a new container is the only proof it can give)",
+                now,
+                instance_id,
+            )
+        if event is Event.RESTART:
+            # A restart keeps the container; without the process start time nothing shows it.
+            raise EventNotProven(
+                "restart cannot be proven with this probe: it has no /identity endpoint, so a "
+                "new process in the same container cannot be told apart"
+            )
+        return None
 
     def _restore_after_scale_out(self) -> None:
         try:
@@ -275,6 +295,15 @@ class TriggerController:
             error=error,
             facts=dict(self.backend.facts),
         )
+
+
+def _mount_facts(probe: ProbeClient, paths: Sequence[str]) -> dict[str, dict[str, str]]:
+    """What each path is mounted on, as the reading instance sees it; evidence, not proof."""
+    try:
+        return probe.mounts(paths)
+    except ProbeError as exc:
+        log.info("no mount facts: %s", exc)
+        return {}
 
 
 def _merge(identity: Identity | None, seen: Identity) -> Identity:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -399,3 +400,18 @@ def test_refused_package_keeps_the_deployed_probe(backend: FakeBackend) -> None:
     assert before is not None
     assert after is not None
     assert after.deployment_id == before.deployment_id
+
+
+def test_fake_refuses_a_lab_probe(tmp_path: Path) -> None:
+    """A probe without create_app(ProbeConfig) would write to the real /home: refused."""
+    lab_probe = Path(__file__).parent / "data" / "lab_probe"
+    backend = FakeBackend(tmp_path / "app")
+    loaded = {name for name in sys.modules if name.startswith("_appservice_fs_fake_probe_")}
+    try:
+        backend.create()
+        with pytest.raises(BackendError, match="run a lab probe with --backend local"):
+            backend.deploy(build_package(lab_probe))
+        now = {name for name in sys.modules if name.startswith("_appservice_fs_fake_probe_")}
+        assert now == loaded
+    finally:
+        backend.teardown()

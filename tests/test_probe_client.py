@@ -429,3 +429,50 @@ def test_health_false_when_down(answer: Answer) -> None:
     client, transport = _client([answer])
     assert client.health() is False
     assert len(transport.requests) == 1
+
+
+# --- mount facts and whoami ----------------------------------------------------------------
+
+
+def test_mounts_keep_type_source_and_mount_point_per_path() -> None:
+    """mounts() asks /mount-info for the paths and keeps the three facts the evidence uses."""
+    body = {
+        "instance_id": PINNED,
+        "hostname": "0123456789ab",
+        "paths": {
+            "/home/data": {
+                "path": "/home/data",
+                "fstype": "cifs",
+                "source": "//acct.file.core.windows.net/share",
+                "mount_point": "/home",
+                "options": "rw",
+                "total_bytes": 1,
+            },
+            "/tmp/data": {"path": "/tmp/data", "fstype": None, "source": None},
+        },
+    }
+    client, transport = _client([(200, body)])
+    facts = client.mounts(["/home/data", "/tmp/data"])
+    assert facts == {
+        "/home/data": {
+            "fstype": "cifs",
+            "source": "//acct.file.core.windows.net/share",
+            "mount_point": "/home",
+        },
+        "/tmp/data": {},
+    }
+    assert transport.requests[0].path_url == "/mount-info?path=%2Fhome%2Fdata&path=%2Ftmp%2Fdata"
+
+
+def test_mounts_of_a_lab_probe_are_empty() -> None:
+    """The lab's /mount-info has only df and mount text: no facts, no error."""
+    client, _ = _client([(200, {"instance_id": PINNED, "hostname": "h", "df": "", "mount": ""})])
+    assert client.mounts(["/home/data"]) == {}
+
+
+def test_whoami_reads_the_lab_mount_info_identity() -> None:
+    """whoami() names the instance and container from /mount-info, which the lab probe has."""
+    client, transport = _client([(200, {"instance_id": PINNED, "hostname": "abcdef012345"})])
+    identity = client.whoami()
+    assert (identity.instance_id, identity.hostname) == (PINNED, "abcdef012345")
+    assert transport.requests[0].path_url == "/mount-info"

@@ -272,6 +272,13 @@ class FakeBackend:
         wwwroot = self._home / "site" / "wwwroot"
         module_name = f"_appservice_fs_fake_probe_{container.container_id}_{pid}"
         module = _load_module(module_name, wwwroot / "app.py")
+        if not hasattr(module, "create_app") or not hasattr(module, "ProbeConfig"):
+            sys.modules.pop(module_name, None)
+            # A lab probe writes to the real /home/data, /tmp/data: never in this process.
+            raise BackendError(
+                "the fake backend runs only probes with create_app(ProbeConfig), which it can "
+                "point at temporary folders; run a lab probe with --backend local."
+            )
         environ = {
             **self.app_settings,
             "WEBSITE_INSTANCE_ID": container.instance_id,

@@ -1,0 +1,46 @@
+"""A probe with only the lab's four endpoints, deployed with --probe-dir on the local backend."""
+
+from __future__ import annotations
+
+import secrets
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.docker
+
+REPO = Path(__file__).resolve().parents[2]
+LAB_PROBE = REPO / "tests" / "data" / "lab_probe"
+
+
+def test_lab_probe_proves_what_it_can(pytester: pytest.Pytester) -> None:
+    """Every verdict a lab probe can prove comes out; restart is inconclusive with the reason."""
+    for source in (REPO / "tests_live").glob("test_*.py"):
+        pytester.makepyfile(**{source.stem: source.read_text(encoding="utf-8")})
+    pytester.makeini("[pytest]\njunit_family = xunit1\n")
+    junit = pytester.path / "lab.xml"
+    result = pytester.runpytest_subprocess(
+        "-m",
+        "live",
+        "--backend",
+        "local",
+        f"--run-id=labprobe-{secrets.token_hex(4)}",
+        f"--probe-dir={LAB_PROBE}",
+        f"--junitxml={junit}",
+    )
+    result.assert_outcomes(passed=12, failed=4)
+    cases = []
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        props = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
+        failure = case.find("failure")
+        props["_message"] = failure.get("message", "") if failure is not None else ""
+        cases.append(props)
+    assert len(cases) == 16
+    for case in cases:
+        if case["event"] == "restart":
+            assert case["observed"] == "inconclusive"
+            assert "has no /identity endpoint" in case["_message"]
+        else:
+            assert case["observed"] == case["expected"], case
+            assert "new container" in case["proof"] or "new instance" in case["proof"]
