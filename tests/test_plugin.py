@@ -342,3 +342,29 @@ def test_readme_fixture_example_runs(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_example=example)
     result = pytester.runpytest("-m", "live", "--backend", "fake")
     result.assert_outcomes(passed=1)
+
+
+def test_unreachable_docker_is_a_usage_error(
+    live_suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local backend without a Docker Engine: exit 4 and what to start, before anything."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    result = live_suite.runpytest_subprocess("-m", "live", "--backend", "local")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: Docker is not reachable at unix:///nonexistent/docker.sock; start the Docker "
+            "Engine (as root: dockerd &, or make docker) or set DOCKER_HOST."
+        ]
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_offline_runs_never_contact_docker(
+    live_suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without live tests selected, no backend is checked: offline runs need no Docker."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    live_suite.makepyfile(test_offline="def test_plain():\n    assert 1 + 1 == 2\n")
+    result = live_suite.runpytest("-m", "not live", "--backend", "local")
+    result.assert_outcomes(passed=1, deselected=16)
