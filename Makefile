@@ -34,7 +34,7 @@ lint: venv
 
 live: venv $(if $(filter local,$(BACKEND)),docker base-image)
 	@mkdir -p $(REPORTS)
-	$(PY) -m pytest -m live --backend $(BACKEND) \
+	$(PY) -m pytest -p no:hypothesispytest -m live --backend $(BACKEND) \
 		$(if $(LOCAL_BASE_IMAGE),--local-base-image $(LOCAL_BASE_IMAGE)) \
 		--junitxml=$(REPORTS)/live.xml --evidence-report=$(REPORTS)/live.md $(ARGS) tests_live
 

@@ -65,9 +65,12 @@ def resolve_base_image(client: Any, requested: str | None) -> str:
             f"--local-base-image {requested!r} is neither on this machine nor pullable; name an "
             f"image that exists, or build {DEBIAN_BASE_IMAGE} with scripts/build-base-image.sh."
         )
+    # What is already here comes first: a pull that cannot succeed costs time on every run.
     for candidate in (DEFAULT_BASE_IMAGE, DEBIAN_BASE_IMAGE):
-        if _present_or_pulled(client, candidate):
+        if _present(client, candidate):
             return candidate
+    if _present_or_pulled(client, DEFAULT_BASE_IMAGE):
+        return DEFAULT_BASE_IMAGE
     raise ImageError(
         f"neither {DEFAULT_BASE_IMAGE} nor {DEBIAN_BASE_IMAGE} is available and Docker Hub cannot "
         "be reached; build the Debian base with scripts/build-base-image.sh (make base-image)."
@@ -118,12 +121,16 @@ def default_cache_dir() -> Path:
     return Path(root) / "pytest-appservice-fs"
 
 
-def _present_or_pulled(client: Any, image: str) -> bool:
+def _present(client: Any, image: str) -> bool:
     try:
         client.images.get(image)
     except docker.errors.ImageNotFound:
-        pass
-    else:
+        return False
+    return True
+
+
+def _present_or_pulled(client: Any, image: str) -> bool:
+    if _present(client, image):
         return True
     name, _, tag = image.rpartition(":")
     if not name or "/" in tag:  # no tag: the colon, if any, belonged to a registry port

@@ -16,7 +16,7 @@ import secrets
 import socket
 import tarfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +54,7 @@ LOCAL_TIMING = BackendTiming(
 )
 
 # Unpacks the package the way Kudu's OneDeploy does: wwwroot is replaced as a whole.
-_DEPLOY_SCRIPT = """
+DEPLOY_SCRIPT = """
 import io, os, shutil, sys, zipfile
 root = '/home/site/wwwroot'
 with zipfile.ZipFile('/tmp/appservice-fs-package.zip') as package:
@@ -97,16 +97,10 @@ class _Instance:
     container: Any = None
 
 
-@dataclass
-class _Owner:
-    """Who created a run's resources: a run whose process is gone is swept."""
-
-    host: str = field(default_factory=socket.gethostname)
-    pid: int = field(default_factory=os.getpid)
-
-    @property
-    def tag(self) -> str:
-        return f"{self.host}:{self.pid}:{_process_start(self.pid)}"
+def owner_tag() -> str:
+    """This process as the owner of what it creates: a run whose process is gone is swept."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid)}"
 
 
 class LocalBackend:
@@ -159,7 +153,7 @@ class LocalBackend:
         self._client = docker_client()
         sweep_dead_runs(self._client)
         self._client.volumes.create(self._volume, labels=self._labels("home"))
-        self._instances = [_Instance(_new_instance_id())]
+        self._instances = [_Instance(new_instance_id())]
         self._running = True
 
     def deploy(self, package: ProbePackage) -> None:
@@ -195,7 +189,7 @@ class LocalBackend:
         while len(self._instances) > count:
             self._remove_container(self._instances.pop())
         while len(self._instances) < count:
-            self._instances.append(_Instance(_new_instance_id()))
+            self._instances.append(_Instance(new_instance_id()))
         self._start_containers()
 
     def instances(self) -> list[str]:
@@ -238,7 +232,7 @@ class LocalBackend:
             label("app"): self.app_name,
             label("run"): self.run_id,
             label("role"): role,
-            label("owner"): _Owner().tag,
+            label("owner"): owner_tag(),
             label("keep"): "true" if self._keep else "false",
             **{label(k): v for k, v in extra.items()},
         }
@@ -254,13 +248,13 @@ class LocalBackend:
     def _unpack(self, package: ProbePackage) -> None:
         deployer = self._client.containers.create(
             self._image,
-            ["python3", "-c", _DEPLOY_SCRIPT],
+            ["python3", "-c", DEPLOY_SCRIPT],
             volumes={self._volume: {"bind": "/home", "mode": "rw"}},
             labels=self._labels("deployer"),
             network_disabled=True,
         )
         try:
-            deployer.put_archive("/tmp", _tar({"appservice-fs-package.zip": package.data}))  # noqa: S108
+            deployer.put_archive("/tmp", tar_archive({"appservice-fs-package.zip": package.data}))  # noqa: S108
             deployer.start()
             try:
                 result = deployer.wait(timeout=DEPLOY_SECONDS)
@@ -389,7 +383,8 @@ def _process_start(pid: int) -> str:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
-def _tar(files: Mapping[str, bytes]) -> bytes:
+def tar_archive(files: Mapping[str, bytes]) -> bytes:
+    """A tar archive of ``files`` (name to content), for Docker's put_archive."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         for name, data in files.items():
@@ -399,5 +394,6 @@ def _tar(files: Mapping[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def _new_instance_id() -> str:
+def new_instance_id() -> str:
+    """A fresh 64-hex instance id, like WEBSITE_INSTANCE_ID on App Service."""
     return secrets.token_hex(32)
