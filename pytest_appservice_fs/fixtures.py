@@ -13,7 +13,7 @@ from pytest_appservice_fs.backends import create_backend
 from pytest_appservice_fs.backends.protocol import BackendError
 from pytest_appservice_fs.evidence import judge_container, judge_path
 from pytest_appservice_fs.expectations import ContainerCell, PathCell
-from pytest_appservice_fs.plugin import BACKENDS_KEY, SETTINGS_KEY, VERDICTS_KEY
+from pytest_appservice_fs.plugin import BACKENDS_KEY, KEPT_KEY, SETTINGS_KEY, VERDICTS_KEY
 from pytest_appservice_fs.probe_client import ProbeError
 from pytest_appservice_fs.probe_package import build_package, default_probe_dir
 from pytest_appservice_fs.triggers import TriggerController
@@ -62,7 +62,10 @@ def appservice_backend(
     finally:
         created.remove(backend)
         if appservice_settings.keep_resources:
-            _say(pytestconfig, backend.kept_resources())
+            # Shown in the terminal summary: output here is captured as the last test's.
+            message = backend.kept_resources()
+            pytestconfig.stash[KEPT_KEY].append(message)
+            log.warning("%s", message)
         else:
             backend.teardown()
 
@@ -125,10 +128,3 @@ def appservice_verdict(
         record_property(name, value)
     pytestconfig.stash[VERDICTS_KEY].append(verdict)
     return verdict
-
-
-def _say(config: pytest.Config, message: str) -> None:
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(message)
-    log.warning("%s", message)

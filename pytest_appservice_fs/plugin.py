@@ -21,6 +21,8 @@ VERDICTS_KEY = pytest.StashKey[list[Verdict]]()
 #: Backends created this session, so unconfigure can tear down what a fixture could not.
 BACKENDS_KEY = pytest.StashKey[list[Backend]]()
 REPORT_WRITTEN_KEY = pytest.StashKey[str]()
+#: What --keep-resources kept, and how to remove it, for the terminal summary.
+KEPT_KEY = pytest.StashKey[list[str]]()
 
 EXPECT_INI = "appservice_fs_expect"
 
@@ -66,6 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS_KEY] = settings
     config.stash[VERDICTS_KEY] = []
     config.stash[BACKENDS_KEY] = []
+    config.stash[KEPT_KEY] = []
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -120,7 +123,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
-    """Show the evidence matrix after a live run."""
+    """Show the evidence matrix after a live run, and what --keep-resources kept."""
+    for message in config.stash.get(KEPT_KEY, []):
+        terminalreporter.write_line(message)
     verdicts = config.stash.get(VERDICTS_KEY, [])
     if not verdicts:
         return

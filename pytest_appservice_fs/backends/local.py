@@ -211,10 +211,13 @@ class LocalBackend:
     def kept_resources(self) -> str:
         """What was kept and the commands that inspect and remove it."""
         run = f"label={label('run')}={self.run_id}"
+        remove = (
+            f"docker ps -aq --filter {run} | xargs -r docker rm -f; "
+            f"docker volume ls -q --filter {run} | xargs -r docker volume rm"
+        )
         return (
             f"kept the local app {self.app_name}: inspect with `docker ps -a --filter {run}` and "
-            f"`docker volume ls --filter {run}`; remove with `docker rm -f $(docker ps -aq "
-            f"--filter {run}) && docker volume rm $(docker volume ls -q --filter {run})`"
+            f"`docker volume ls --filter {run}`; remove with `{remove}`"
         )
 
     def teardown(self) -> None:
