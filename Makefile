@@ -44,14 +44,14 @@ test-docker: venv docker base-image
 
 # Install Docker (Debian's docker.io) if missing and allowed, and start it if it is not running.
 docker:
-	@scripts/ensure-docker.sh
+	@bash scripts/ensure-docker.sh
 
 # Stop the dockerd that `make docker` started, and nothing else.
 docker-stop:
-	@scripts/ensure-docker.sh --stop
+	@bash scripts/ensure-docker.sh --stop
 
 base-image: docker
-	@scripts/ensure-base-image.sh
+	@bash scripts/ensure-base-image.sh
 
 bench: venv
 	$(PY) bench/bench_fake.py
