@@ -16,7 +16,9 @@ from pytest_appservice_fs.model import Event
 
 BACKENDS = ("fake", "local", "azure")
 #: Backends this version can run; the others are accepted names that fail with a clear reason.
-IMPLEMENTED_BACKENDS = ("fake", "local")
+IMPLEMENTED_BACKENDS = ("fake", "local", "azure")
+RESTART_MODES = ("platform", "soft")
+DEFAULT_SKU = "B1"
 FAKE_FAULTS = ("home-not-persistent", "noop-restart", "transient-503", "stale-marker")
 MAX_READY_TIMEOUT = 7200.0
 
@@ -24,7 +26,10 @@ _APP_SETTING_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
 _REGION = re.compile(r"[a-z0-9]{2,40}\Z")
 _SKU = re.compile(r"[A-Za-z0-9]{1,16}\Z")
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,40}\Z")
-_APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,58}\Z")
+# App Service app names: 2 to 60 letters, digits and hyphens, no hyphen at either end.
+_APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,58}[A-Za-z0-9]\Z")
+_RESOURCE_GROUP = re.compile(r"[-\w._()]{1,89}(?<!\.)\Z")
+_SUBSCRIPTION = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
 _IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}\Z")
 
 
@@ -89,6 +94,22 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "create an app for the run and delete it afterwards",
         kind="flag",
         env=("APPSERVICE_FS_PROVISION",),
+    ),
+    OptionSpec(
+        "allow_existing_app",
+        "--allow-existing-app",
+        "azure attach mode: deploy the probe to an app not tagged as a probe app (it replaces "
+        "the app's code)",
+        kind="flag",
+        env=("APPSERVICE_FS_ALLOW_EXISTING_APP",),
+    ),
+    OptionSpec(
+        "restart_mode",
+        "--restart-mode",
+        "azure: 'platform' restarts as az webapp restart does (default); 'soft' sets "
+        "softRestart=true",
+        env=("APPSERVICE_FS_RESTART_MODE",),
+        metavar="MODE",
     ),
     OptionSpec(
         "keep_resources",
@@ -186,6 +207,8 @@ class Settings:
     expectations: Expectations = LAB_MATRIX
     probe_dir: Path | None = None
     local_base_image: str | None = None
+    allow_existing_app: bool = False
+    restart_mode: str = "platform"
 
 
 IniGetter = Callable[[str], Any]
@@ -205,11 +228,25 @@ def resolve(
     """
     raw = {spec.dest: _pick(spec, cli, ini, environ) for spec in OPTIONS}
     provision = _truthy(raw["provision"], "--provision")
-    app_name = _optional(raw["app_name"], "--app-name", _APP_NAME, "1 to 59 letters, digits, '-'")
+    app_name = _optional(
+        raw["app_name"],
+        "--app-name",
+        _APP_NAME,
+        "2 to 60 letters, digits and hyphens, not starting or ending with a hyphen",
+    )
     region = _optional(raw["region"], "--region", _REGION, "an Azure region such as westeurope")
     if provision and region is None:
         raise SettingsError("--provision needs --region, an Azure region such as westeurope.")
     backend = _backend(raw["backend"], app_name=app_name, provision=provision)
+    resource_group = _optional(
+        raw["resource_group"], "--resource-group", _RESOURCE_GROUP, "an Azure resource group name"
+    )
+    subscription_id = _optional(
+        raw["subscription_id"], "--subscription-id", _SUBSCRIPTION, "a subscription GUID"
+    )
+    if backend == "azure":
+        _check_azure_target(app_name, resource_group, subscription_id, provision=provision)
+    sku = _optional(raw["sku"], "--sku", _SKU, "a plan SKU such as B1 or P1v3")
     faults = frozenset(_fake_faults(raw["fake_faults"], backend))
     try:
         expectations = LAB_MATRIX.with_overrides(expectation_lines)
@@ -222,10 +259,10 @@ def resolve(
         or _new_run_id(),
         events=_events(raw["events"]),
         app_name=app_name,
-        resource_group=raw["resource_group"] or None,
-        subscription_id=raw["subscription_id"] or None,
+        resource_group=resource_group,
+        subscription_id=subscription_id,
         region=region,
-        sku=_optional(raw["sku"], "--sku", _SKU, "a plan SKU such as B1 or P1v3"),
+        sku=sku or (DEFAULT_SKU if provision else None),
         provision=provision,
         keep_resources=_truthy(raw["keep_resources"], "--keep-resources"),
         app_settings=_app_settings(raw["app_settings"]),
@@ -240,7 +277,38 @@ def resolve(
             _IMAGE,
             "an image reference like name:tag",
         ),
+        allow_existing_app=_truthy(raw["allow_existing_app"], "--allow-existing-app"),
+        restart_mode=_choice(raw["restart_mode"], "--restart-mode", RESTART_MODES),
     )
+
+
+def _check_azure_target(
+    app_name: str | None,
+    resource_group: str | None,
+    subscription_id: str | None,
+    *,
+    provision: bool,
+) -> None:
+    if not provision and app_name is None:
+        raise SettingsError(
+            "the azure backend needs --app-name and --resource-group (attach to an app) or "
+            "--provision --region REGION (create one)."
+        )
+    if not provision and resource_group is None:
+        raise SettingsError("--app-name needs --resource-group, the resource group of the app.")
+    if subscription_id is None:
+        raise SettingsError(
+            "the azure backend needs --subscription-id or the AZURE_SUBSCRIPTION_ID variable."
+        )
+
+
+def _choice(value: Any, flag: str, valid: Sequence[str]) -> str:
+    if value is None or str(value).strip() == "":
+        return valid[0]
+    text = str(value).strip().lower()
+    if text not in valid:
+        raise SettingsError(f"{flag} got {str(value)[:64]!r}; valid values are {', '.join(valid)}.")
+    return text
 
 
 def _pick(

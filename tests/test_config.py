@@ -16,6 +16,9 @@ from pytest_appservice_fs.model import Event, Outcome
 
 _LIST_KEYS = {spec.ini for spec in OPTIONS if spec.kind == "list"}
 
+SUB_A = "11111111-2222-3333-4444-555555555555"
+SUB_B = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+
 
 def _ini(values: Mapping[str, Any] | None = None):
     """An ini getter like pytest's getini: '' for unset text and flag keys, [] for lists."""
@@ -180,16 +183,16 @@ def test_app_settings_from_environment_are_one_per_line() -> None:
 
 def test_subscription_id_falls_back_to_azure_subscription_id() -> None:
     """AZURE_SUBSCRIPTION_ID is read when the plugin's own variable is not set."""
-    settings = _resolve(env={"AZURE_SUBSCRIPTION_ID": "sub-azure"})
-    assert settings.subscription_id == "sub-azure"
+    settings = _resolve(env={"AZURE_SUBSCRIPTION_ID": SUB_B})
+    assert settings.subscription_id == SUB_B
 
 
 def test_plugin_subscription_variable_wins_over_azure_one() -> None:
     """APPSERVICE_FS_SUBSCRIPTION_ID comes before AZURE_SUBSCRIPTION_ID."""
     settings = _resolve(
-        env={"APPSERVICE_FS_SUBSCRIPTION_ID": "sub-plugin", "AZURE_SUBSCRIPTION_ID": "sub-azure"}
+        env={"APPSERVICE_FS_SUBSCRIPTION_ID": SUB_A, "AZURE_SUBSCRIPTION_ID": SUB_B}
     )
-    assert settings.subscription_id == "sub-plugin"
+    assert settings.subscription_id == SUB_A
 
 
 # --- defaults ----------------------------------------------------------------------------
@@ -230,25 +233,70 @@ def test_explicit_fake_backend_keeps_app_name() -> None:
     assert (settings.backend, settings.app_name) == ("fake", "my-app")
 
 
-def test_backend_not_implemented_is_refused() -> None:
-    """A known but unimplemented backend fails with one sentence saying it is not available."""
-    message = _error({"backend": "azure"})
-    _assert_one_sentence(message)
-    assert message.startswith("--backend azure is not available")
-    assert "fake, local" in message
-
-
 @pytest.mark.parametrize(
-    "cli",
-    [{"app_name": "my-app"}, {"provision": True, "region": "westeurope"}],
-    ids=["app-name", "provision"],
+    ("cli", "message"),
+    [
+        (
+            {"backend": "azure", "subscription_id": SUB_A},
+            "the azure backend needs --app-name and --resource-group (attach to an app) or "
+            "--provision --region REGION (create one).",
+        ),
+        (
+            {"app_name": "my-app", "subscription_id": SUB_A},
+            "--app-name needs --resource-group, the resource group of the app.",
+        ),
+        (
+            {"app_name": "my-app", "resource_group": "rg"},
+            "the azure backend needs --subscription-id or the AZURE_SUBSCRIPTION_ID variable.",
+        ),
+        (
+            {"provision": True, "region": "westeurope"},
+            "the azure backend needs --subscription-id or the AZURE_SUBSCRIPTION_ID variable.",
+        ),
+        (
+            {"app_name": "-bad-", "resource_group": "rg", "subscription_id": SUB_A},
+            "--app-name got '-bad-'; valid is 2 to 60 letters, digits and hyphens, not starting "
+            "or ending with a hyphen.",
+        ),
+        (
+            {"app_name": "app", "resource_group": "rg", "subscription_id": "not-a-guid"},
+            "--subscription-id got 'not-a-guid'; valid is a subscription GUID.",
+        ),
+        (
+            {
+                "app_name": "app",
+                "resource_group": "rg",
+                "subscription_id": SUB_A,
+                "restart_mode": "hard",
+            },
+            "--restart-mode got 'hard'; valid values are platform, soft.",
+        ),
+    ],
+    ids=[
+        "no-target",
+        "no-group",
+        "no-subscription",
+        "provision-no-subscription",
+        "bad-name",
+        "bad-subscription",
+        "bad-restart-mode",
+    ],
 )
-def test_implied_azure_backend_is_refused(cli: dict[str, Any]) -> None:
-    """--app-name or --provision imply azure, which is not available: a SettingsError."""
-    message = _error(cli)
+def test_azure_target_errors(cli: dict[str, Any], message: str) -> None:
+    """An incomplete or malformed Azure target fails with one sentence saying what is needed."""
+    assert _error(cli) == message
     _assert_one_sentence(message)
-    assert "azure" in message
-    assert "not available" in message
+
+
+def test_azure_attach_and_provision_targets() -> None:
+    """--app-name implies azure attach mode; --provision gets the B1 default SKU."""
+    attach = _resolve({"app_name": "my-app", "resource_group": "rg", "subscription_id": SUB_A})
+    assert (attach.backend, attach.provision, attach.sku) == ("azure", False, None)
+    assert attach.restart_mode == "platform"
+    provision = _resolve(
+        {"provision": True, "region": "westeurope"}, env={"AZURE_SUBSCRIPTION_ID": SUB_B}
+    )
+    assert (provision.backend, provision.sku, provision.subscription_id) == ("azure", "B1", SUB_B)
 
 
 def test_unknown_backend_is_refused() -> None:
