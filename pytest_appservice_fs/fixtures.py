@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +18,7 @@ from pytest_appservice_fs.expectations import ContainerCell, PathCell
 from pytest_appservice_fs.plugin import BACKENDS_KEY, KEPT_KEY, SETTINGS_KEY, VERDICTS_KEY
 from pytest_appservice_fs.probe_client import ProbeError
 from pytest_appservice_fs.probe_package import build_package, default_probe_dir
+from pytest_appservice_fs.progress import NoProgress, Progress, ThrottledProgress
 from pytest_appservice_fs.triggers import TriggerController
 
 if TYPE_CHECKING:
@@ -72,6 +75,7 @@ def appservice_backend(
 
 @pytest.fixture(scope="session")
 def appservice_app(
+    pytestconfig: pytest.Config,
     appservice_backend: Backend,
     appservice_settings: Settings,
     appservice_probe_dir: Path,
@@ -84,6 +88,7 @@ def appservice_app(
         paths=appservice_paths,
         package_factory=lambda: build_package(appservice_probe_dir),
         ready_timeouts=dict(appservice_settings.ready_timeouts),
+        progress=_terminal_progress(pytestconfig),
     )
     try:
         controller.start()
@@ -128,3 +133,27 @@ def appservice_verdict(
         record_property(name, value)
     pytestconfig.stash[VERDICTS_KEY].append(verdict)
     return verdict
+
+
+def _terminal_progress(config: pytest.Config) -> Progress:
+    """Wait statuses on the terminal: in place on a TTY, a line every 30 s in CI logs."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return NoProgress()
+
+    def uncaptured(write: Callable[[str], None]) -> Callable[[str], None]:
+        # Waits happen inside fixtures, whose output pytest captures; progress must show.
+        def call(text: str) -> None:
+            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+                write(text)
+
+        return call
+
+    in_place = bool(reporter.isatty) and not os.environ.get("CI")
+    return ThrottledProgress(
+        uncaptured(lambda text: reporter.rewrite(text, erase=True)),
+        uncaptured(reporter.write_line),
+        in_place=in_place,
+        new_line=lambda: uncaptured(reporter.write)("\n"),
+    )

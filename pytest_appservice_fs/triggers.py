@@ -14,6 +14,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 from pytest_appservice_fs.backends.protocol import BackendError
 from pytest_appservice_fs.model import Event, Identity, MarkerWrite, Observation
 from pytest_appservice_fs.probe_client import ProbeClient, ProbeError, ProbeUnavailable
+from pytest_appservice_fs.progress import NoProgress, Progress, WaitStatus
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.backends.protocol import Backend
@@ -49,6 +50,7 @@ class TriggerController:
         paths: Sequence[str],
         package_factory: PackageFactory,
         ready_timeouts: dict[Event, float] | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.backend = backend
         self.run_id = run_id
@@ -59,6 +61,7 @@ class TriggerController:
         self._ready_timeouts = dict(ready_timeouts or {})
         self._capacity = 1
         self._deployment_id: str | None = None
+        self._progress: Progress = progress or NoProgress()
 
     def start(self) -> None:
         """Create the app and deploy the probe; raise with the reason when it cannot."""
@@ -177,6 +180,7 @@ class TriggerController:
         """Poll until the platform shows the event took effect; raise at the deadline."""
         deadline = self.ready_timeout(event)
         last_seen = ["nothing yet"]
+        started = time.monotonic()
 
         # Each look may itself retry a transient probe failure for up to the probe's retry
         # deadline, so the wait is bounded by the ready timeout plus one probe deadline.
@@ -190,6 +194,16 @@ class TriggerController:
             except ProbeError as exc:
                 # A refused token or a malformed answer will not get better by waiting.
                 raise EventNotProven(f"{event} cannot be proven: {exc}") from None
+            finally:
+                status = WaitStatus(
+                    event,
+                    instance_id,
+                    _awaited(event),
+                    time.monotonic() - started,
+                    deadline,
+                    last_seen[0],
+                )
+                self._progress(status)
 
         retrying = Retrying(
             stop=stop_after_delay(deadline),
@@ -200,6 +214,8 @@ class TriggerController:
             proof = retrying(attempt)
         except RetryError:
             proof = None
+        finally:
+            self._progress.done()
         if proof is None:
             raise EventNotProven(
                 f"{event} not proven within {deadline:g} s: {_awaited(event)}; "
