@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -50,14 +50,21 @@ def appservice_paths(appservice_settings: Settings) -> tuple[str, ...]:
 
 
 @pytest.fixture(scope="session")
+def appservice_azure_options() -> dict[str, Any]:
+    """Azure backend options: ``credential`` and SDK ``client_options`` (override in tests)."""
+    return {}
+
+
+@pytest.fixture(scope="session")
 def appservice_backend(
     pytestconfig: pytest.Config,
     appservice_settings: Settings,
+    appservice_azure_options: dict[str, Any],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Backend]:
     """The backend the settings name; everything it creates is removed at the end."""
     workdir = tmp_path_factory.mktemp("appservice-fs", numbered=True)
-    backend = create_backend(appservice_settings, workdir)
+    backend = create_backend(appservice_settings, workdir, azure_options=appservice_azure_options)
     created = pytestconfig.stash[BACKENDS_KEY]
     created.append(backend)
     try:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from pytest_appservice_fs.backends.protocol import Backend, BackendError, BackendTiming
 
@@ -25,7 +26,11 @@ def _app_name(settings: Settings, prefix: str) -> str:
 def _require(module: str, extra: str) -> None:
     # Backends are imported on demand, each pulling in only its own SDK; a missing one is
     # named with the extra that brings it.
-    if importlib.util.find_spec(module) is None:
+    try:
+        found = importlib.util.find_spec(module)
+    except ModuleNotFoundError:  # a parent package is missing too
+        found = None
+    if found is None:
         raise BackendError(
             f"the {extra} backend needs the {module} package: "
             f"pip install 'pytest-appservice-fs[{extra}]'."
@@ -34,6 +39,9 @@ def _require(module: str, extra: str) -> None:
 
 def preflight(settings: Settings) -> None:
     """Check what a backend needs before anything is created; BackendError says what is off."""
+    if settings.backend == "azure":
+        for module in ("azure.mgmt.web", "azure.mgmt.resource", "azure.identity"):
+            _require(module, "azure")
     if settings.backend == "local":
         _require("docker", "local")
         from pytest_appservice_fs.backends.local import preflight as local_preflight  # noqa: PLC0415
@@ -41,8 +49,38 @@ def preflight(settings: Settings) -> None:
         local_preflight(settings.local_base_image)
 
 
-def create_backend(settings: Settings, workdir: Path) -> Backend:
-    """The backend the settings name; its SDK is imported only when chosen."""
+def create_backend(
+    settings: Settings, workdir: Path, *, azure_options: Mapping[str, Any] | None = None
+) -> Backend:
+    """The backend the settings name; its SDK is imported only when chosen.
+
+    ``azure_options`` may carry ``credential`` (a TokenCredential) and ``client_options``
+    (keyword arguments for the SDK clients); without a credential, DefaultAzureCredential.
+    """
+    if settings.backend == "azure":
+        _require("azure.mgmt.web", "azure")
+        from pytest_appservice_fs.backends.azure import AzureBackend, AzureTarget  # noqa: PLC0415
+
+        options = dict(azure_options or {})
+        default_name = f"appservice-fs-{settings.run_id}".lower().replace("_", "-")[:60]
+        target = AzureTarget(
+            subscription_id=settings.subscription_id or "",
+            app_name=settings.app_name or default_name.rstrip("-"),
+            resource_group=settings.resource_group or default_name,
+            provision=settings.provision,
+            region=settings.region,
+            sku=settings.sku or "B1",
+            allow_existing_app=settings.allow_existing_app,
+            soft_restart=settings.restart_mode == "soft",
+            keep=settings.keep_resources,
+        )
+        return AzureBackend(
+            target,
+            run_id=settings.run_id,
+            app_settings=settings.app_settings,
+            credential=options.get("credential"),
+            client_options=options.get("client_options"),
+        )
     if settings.backend == "local":
         _require("docker", "local")
         from pytest_appservice_fs.backends.local import LocalBackend  # noqa: PLC0415

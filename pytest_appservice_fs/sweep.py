@@ -1,0 +1,66 @@
+"""Delete resource groups that provisioned runs left behind, once they have expired.
+
+    python -m pytest_appservice_fs.sweep --subscription-id SUB [--dry-run] [--run-id ID]
+
+Only groups that carry the project's tags are judged: those whose expiry lies in the past are
+deleted, or with --run-id that run's groups, expired or not (for a CI cleanup job). Exit
+status 0 when every deletion due was started, 1 when Azure refused, 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+_SUBSCRIPTION = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
+_RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,40}\Z")
+
+
+def main(
+    argv: Sequence[str] | None = None, *, credential: Any = None, **client_options: Any
+) -> int:
+    """The command line; ``credential`` and ``client_options`` let tests inject mocks."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_appservice_fs.sweep",
+        description="Delete expired resource groups left by provisioned runs.",
+    )
+    parser.add_argument(
+        "--subscription-id",
+        default=os.environ.get("AZURE_SUBSCRIPTION_ID"),
+        help="the subscription (default: AZURE_SUBSCRIPTION_ID)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="say what would go; delete nothing")
+    parser.add_argument("--run-id", help="delete this run's groups, expired or not")
+    args = parser.parse_args(argv)
+    if not args.subscription_id or not _SUBSCRIPTION.match(args.subscription_id):
+        parser.error("--subscription-id (or AZURE_SUBSCRIPTION_ID) must be a subscription GUID")
+    if args.run_id is not None and not _RUN_ID.match(args.run_id):
+        parser.error("--run-id must be 1 to 40 of A-Z a-z 0-9 _ -")
+    try:
+        from azure.core.exceptions import AzureError  # noqa: PLC0415 - the azure extra
+
+        from pytest_appservice_fs.backends.azure.groups import resource_client, sweep  # noqa: PLC0415
+    except ImportError:
+        parser.error("the sweep needs the azure extra: pip install 'pytest-appservice-fs[azure]'")
+    try:
+        resources = resource_client(credential, args.subscription_id, **client_options)
+        sweep(
+            resources,
+            now=dt.datetime.now(dt.timezone.utc),
+            dry_run=args.dry_run,
+            run_id=args.run_id,
+        )
+    except AzureError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"sweep failed: {first[:300]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
