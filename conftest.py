@@ -30,3 +30,13 @@ def _loopback_only(self: socket.socket, address: Any) -> Any:
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test runs with outbound connections limited to loopback."""
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+    try:
+        import azure.identity  # noqa: PLC0415 - the azure extra may be absent
+    except ImportError:
+        return
+    # Its managed-identity probe would contact a non-loopback address: tests inject credentials.
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", _no_default_credential)
+
+
+def _no_default_credential(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("tests must inject a credential, never build DefaultAzureCredential")
