@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -53,6 +54,17 @@ class ProbeTiming:
     wait_max: float = 5.0
 
 
+def probe_session() -> requests.Session:
+    """A session for probe requests that never stores cookies.
+
+    App Service's front end answers with ARR affinity Set-Cookie headers; stored in the
+    session, they would pin every later request and clash with an explicit pin.
+    """
+    session = requests.Session()
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return session
+
+
 class ProbeClient:
     """Talks to one probe app, pinned to one instance when ``instance_id`` is given."""
 
@@ -80,7 +92,7 @@ class ProbeClient:
         try:
             response = self._session.get(
                 f"{self.base_url}/health",
-                cookies=self._cookies(),
+                headers=self._affinity(),
                 timeout=self._timing.request_timeout,
             )
         except requests.RequestException:
@@ -175,8 +187,7 @@ class ProbeClient:
             response = self._session.get(
                 f"{self.base_url}{endpoint}",
                 params=params,
-                headers=headers,
-                cookies=self._cookies(),
+                headers={**headers, **self._affinity()},
                 timeout=self._timing.request_timeout,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
@@ -201,10 +212,13 @@ class ProbeClient:
             raise _Transient(f"answered by instance {_short(answered)}, not the pinned one")
         return body
 
-    def _cookies(self) -> dict[str, str]:
+    def _affinity(self) -> dict[str, str]:
+        # An explicit Cookie header: requests then adds nothing from the session's jar, so a
+        # pinned request carries exactly one affinity (unpinned ones rely on probe_session()).
         if self.instance_id is None:
             return {}
-        return {"ARRAffinity": self.instance_id, "ARRAffinitySameSite": self.instance_id}
+        pinned = self.instance_id
+        return {"Cookie": f"ARRAffinity={pinned}; ARRAffinitySameSite={pinned}"}
 
     def _on(self) -> str:
         return f" on instance {_short(self.instance_id)}" if self.instance_id else ""

@@ -34,7 +34,7 @@ from requests.structures import CaseInsensitiveDict
 
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
 from pytest_appservice_fs.expectations import LAB_PATHS
-from pytest_appservice_fs.probe_client import ProbeClient, ProbeTiming
+from pytest_appservice_fs.probe_client import ProbeClient, ProbeTiming, probe_session
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.probe_package import ProbePackage
@@ -132,7 +132,7 @@ class FakeBackend:
         self._pids = itertools.count(100)
         self._unavailable_answers = 0
         self._round_robin = itertools.count()
-        self.session = requests.Session()
+        self.session = probe_session()
         self.session.mount("http://", _FrontEnd(self))
         self.session.mount("https://", _FrontEnd(self))
 

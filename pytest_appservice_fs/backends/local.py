@@ -31,7 +31,12 @@ from pytest_appservice_fs.backends.docker_images import (
     runtime_image,
 )
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
-from pytest_appservice_fs.probe_client import ProbeClient, ProbeTiming, ProbeUnavailable
+from pytest_appservice_fs.probe_client import (
+    ProbeClient,
+    ProbeTiming,
+    ProbeUnavailable,
+    probe_session,
+)
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.probe_package import ProbePackage
@@ -136,7 +141,7 @@ class LocalBackend:
         self._image: str | None = None
         self._images: dict[bytes, str] = {}
         self._sequence = 0
-        self._session = requests.Session()
+        self._session = probe_session()
 
     @property
     def facts(self) -> Mapping[str, str]:

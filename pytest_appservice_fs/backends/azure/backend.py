@@ -45,7 +45,7 @@ from pytest_appservice_fs.backends.azure.groups import (
 from pytest_appservice_fs.backends.azure.kudu import KuduClient, KuduTiming
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
 from pytest_appservice_fs.model import Event
-from pytest_appservice_fs.probe_client import ProbeClient, ProbeTiming
+from pytest_appservice_fs.probe_client import ProbeClient, ProbeTiming, probe_session
 from pytest_appservice_fs.probe_package import FACTORY_TARGET, ProbePackage
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class AzureBackend:
         self._credential = credential
         self._client_options = dict(client_options or {})
         self._kudu_timing = kudu_timing or KuduTiming()
-        self._session = session or requests.Session()
+        self._session = session or probe_session()
         self._web: Any = None
         self._resources: Any = None
         self._app = _App()
