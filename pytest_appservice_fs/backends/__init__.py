@@ -54,8 +54,9 @@ def create_backend(
 ) -> Backend:
     """The backend the settings name; its SDK is imported only when chosen.
 
-    ``azure_options`` may carry ``credential`` (a TokenCredential) and ``client_options``
-    (keyword arguments for the SDK clients); without a credential, DefaultAzureCredential.
+    ``azure_options`` may carry ``credential`` (a TokenCredential), ``client_options``
+    (keyword arguments for the SDK clients), ``timing`` and ``kudu_timing``; without a
+    credential, DefaultAzureCredential.
     """
     if settings.backend == "azure":
         _require("azure.mgmt.web", "azure")
@@ -80,6 +81,7 @@ def create_backend(
             app_settings=settings.app_settings,
             credential=options.get("credential"),
             client_options=options.get("client_options"),
+            **{key: options[key] for key in ("timing", "kudu_timing") if key in options},
         )
     if settings.backend == "local":
         _require("docker", "local")

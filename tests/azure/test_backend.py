@@ -1,0 +1,439 @@
+"""The Azure backend against the simulator: the real SDK, Kudu and probe code, no network."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("azure.mgmt.web")
+
+from azure.core.exceptions import ClientAuthenticationError  # noqa: E402
+
+from pytest_appservice_fs.backends.azure import AzureBackend, AzureTarget  # noqa: E402
+from pytest_appservice_fs.backends.azure.groups import (  # noqa: E402
+    TAG_CREATOR,
+    TAG_EXPIRES,
+    TAG_PROJECT,
+    TAG_RUN,
+)
+from pytest_appservice_fs.backends.azure.kudu import DeployError, KuduTiming  # noqa: E402
+from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming  # noqa: E402
+from pytest_appservice_fs.evidence import judge_container, judge_path  # noqa: E402
+from pytest_appservice_fs.expectations import LAB_MATRIX, LAB_PATHS  # noqa: E402
+from pytest_appservice_fs.model import Event  # noqa: E402
+from pytest_appservice_fs.probe_client import ProbeTiming  # noqa: E402
+from pytest_appservice_fs.probe_package import build_package, default_probe_dir  # noqa: E402
+from pytest_appservice_fs.triggers import TriggerController  # noqa: E402
+from tests.azure.conftest import FakeCredential  # noqa: E402
+from tests.azure.simulator import AzureSimulator  # noqa: E402
+
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+GROUP = "rg-probe"
+APP = "probe-app"
+#: Fast everything: the simulator answers at once, so no real wait is ever needed.
+CLIENT = {"polling_interval": 0, "retry_backoff_factor": 0.01, "retry_total": 0}
+TIMING = BackendTiming(
+    default_ready_timeout=5.0,
+    poll_interval=0.01,
+    probe=ProbeTiming(request_timeout=5.0, retry_deadline=2.0, wait_initial=0.01, wait_max=0.05),
+)
+KUDU = KuduTiming(start_deadline=2.0, finish_deadline=5.0, poll_interval=0.01, wait_initial=0.01)
+
+MakeBackend = Callable[..., AzureBackend]
+
+
+@pytest.fixture
+def make_backend(credential: FakeCredential) -> Iterator[MakeBackend]:
+    """Build Azure backends on the simulator; tear them down after the test."""
+    made: list[AzureBackend] = []
+
+    def make(*, client: dict[str, Any] | None = None, **target: Any) -> AzureBackend:
+        fields = {"subscription_id": SUBSCRIPTION, "app_name": APP, "resource_group": GROUP}
+        backend = AzureBackend(
+            AzureTarget(**{**fields, **target}),
+            run_id="run-1",
+            credential=credential,
+            client_options=client or CLIENT,
+            timing=TIMING,
+            kudu_timing=KUDU,
+        )
+        made.append(backend)
+        return backend
+
+    yield make
+    for backend in made:
+        try:
+            backend.teardown()
+        except BackendError:
+            pass  # a test that breaks teardown on purpose checks that itself
+
+
+def _controller(backend: AzureBackend) -> TriggerController:
+    return TriggerController(
+        backend,
+        run_id="run-1",
+        paths=LAB_PATHS,
+        package_factory=lambda: build_package(default_probe_dir()),
+    )
+
+
+def _arm(simulator: AzureSimulator) -> list[str]:
+    """ARM calls that change something, as 'METHOD path' (query and LRO polls left out)."""
+    calls = []
+    for method, target in simulator.arm_calls():
+        path = target.split("?")[0]
+        if method in ("GET", "HEAD") or "operationresults" in path.lower():
+            continue
+        calls.append(f"{method} {path.split('/providers/Microsoft.Web/')[-1]}")
+    return calls
+
+
+# --- provision ----------------------------------------------------------------------------
+
+
+def test_provision_creates_tagged_group_plan_and_site_then_deletes_the_group(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend, credential: FakeCredential
+) -> None:
+    """Provision: group (tagged), Linux plan, Python site with token and build setting; teardown
+    deletes the group."""
+    backend = make_backend(provision=True, region="koreacentral", sku="B1")
+    backend.create()
+    group = azure_simulator.group(GROUP)
+    assert group is not None
+    assert group.tags[TAG_PROJECT] == "probe"
+    assert group.tags[TAG_RUN] == "run-1"
+    assert group.tags[TAG_CREATOR]
+    expires = dt.datetime.strptime(group.tags[TAG_EXPIRES], "%Y-%m-%dT%H:%M:%SZ")
+    hours = (
+        expires.replace(tzinfo=dt.timezone.utc) - dt.datetime.now(dt.timezone.utc)
+    ).total_seconds() / 3600
+    assert 5.9 < hours <= 6.0
+    plan = azure_simulator.plan(GROUP, f"{APP}-plan")
+    assert (plan.reserved, plan.sku, plan.capacity) == (True, "B1", 1)
+    site = azure_simulator.site(APP)
+    assert site.site_config["linuxFxVersion"] == "PYTHON|3.11"
+    assert site.site_config["appCommandLine"].startswith("gunicorn --bind=0.0.0.0:8000")
+    assert '"app:create_app()"' in site.site_config["appCommandLine"]
+    assert site.client_affinity is True
+    assert site.app_settings["SCM_DO_BUILD_DURING_DEPLOYMENT"] == "true"
+    assert len(site.app_settings["PROBE_TOKEN"]) >= 32
+    assert backend.facts == {"region": "koreacentral", "sku": "B1"}
+    assert _arm(azure_simulator) == [
+        f"PUT /subscriptions/{SUBSCRIPTION}/resourcegroups/{GROUP}",
+        f"PUT serverfarms/{APP}-plan",
+        f"PUT sites/{APP}",
+    ]
+    assert ("https://management.azure.com/.default",) in credential.scopes
+    backend.teardown()
+    assert azure_simulator.group(GROUP) is None
+    assert (
+        _arm(azure_simulator)[-1] == f"DELETE /subscriptions/{SUBSCRIPTION}/resourcegroups/{GROUP}"
+    )
+
+
+def test_provision_refuses_an_existing_group(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """A group that exists already is never adopted, and so never deleted."""
+    azure_simulator.add_existing_app(GROUP, "other-app")
+    backend = make_backend(provision=True, region="koreacentral")
+    with pytest.raises(BackendError, match=f"resource group {GROUP} exists already"):
+        backend.create()
+    backend.teardown()
+    assert azure_simulator.group(GROUP) is not None
+    assert azure_simulator.site("other-app") is not None
+
+
+@pytest.mark.parametrize("failing", ["serverfarms", "sites"])
+def test_a_failed_provision_step_still_deletes_the_group(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend, failing: str
+) -> None:
+    """When the plan or the site cannot be made, teardown still removes the group."""
+    azure_simulator.fail_next("PUT", rf"/providers/Microsoft\.Web/{failing}/", status=500)
+    backend = make_backend(provision=True, region="koreacentral")
+    with pytest.raises(BackendError, match="could not create the"):
+        backend.create()
+    assert azure_simulator.group(GROUP) is not None
+    backend.teardown()
+    assert azure_simulator.group(GROUP) is None
+
+
+# --- the whole experiment --------------------------------------------------------------------
+
+
+def test_every_event_on_a_provisioned_app_reproduces_the_lab(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend, credential: FakeCredential
+) -> None:
+    """Restart, stop/start, deploy (Kudu) and scale-out (plan capacity) give the lab's matrix."""
+    backend = make_backend(provision=True, region="koreacentral")
+    controller = _controller(backend)
+    controller.start()
+    for event in Event:
+        observation = controller.observe(event)
+        assert observation.proven, observation.error
+        for cell in LAB_MATRIX.path_cells("H1", [event]) + LAB_MATRIX.path_cells("H2", [event]):
+            assert judge_path(observation, cell, backend="azure").passed
+        for cell in LAB_MATRIX.path_cells("H3", [event]):
+            assert judge_path(observation, cell, backend="azure").passed
+        for container in LAB_MATRIX.container_cells([event]):
+            assert judge_container(observation, container, backend="azure").passed
+        assert observation.facts == {"region": "koreacentral", "sku": "B1"}
+    assert len(backend.instances()) == 1  # scaled back after scale-out
+    restarts = [r.query for r in azure_simulator.restarts]
+    assert restarts == [{"api-version": "2025-05-01"}]  # as az webapp restart: no softRestart
+    publishes = [target for method, target in azure_simulator.kudu_calls() if method == "POST"]
+    assert len(publishes) == 2  # the first deploy and the deploy event
+    assert ("https://appservice.azure.com/.default",) in credential.scopes
+    capacities = [call for call in _arm(azure_simulator) if call == f"PUT serverfarms/{APP}-plan"]
+    assert len(capacities) == 3  # create, scale to 2, scale back to 1
+
+
+def test_soft_restart_mode_sets_soft_restart(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """--restart-mode soft sends softRestart=true and nothing else new."""
+    backend = make_backend(provision=True, region="koreacentral", soft_restart=True)
+    backend.create()
+    backend.restart()
+    assert azure_simulator.restarts[-1].query == {
+        "api-version": "2025-05-01",
+        "softRestart": "true",
+    }
+
+
+def test_pinned_probe_requests_reach_each_instance(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """After scale-out each ARM instance name answers as itself through ARR affinity."""
+    backend = make_backend(provision=True, region="koreacentral")
+    _controller(backend).start()
+    backend.scale(2)
+    instances = backend.instances()
+    assert len(instances) == 2
+    for instance in instances:
+        identity = backend.probe(instance).identity()
+        assert identity is not None
+        assert identity.instance_id == instance
+
+
+# --- attach -------------------------------------------------------------------------------
+
+
+def test_attach_changes_settings_and_startup_and_restores_them(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """Attach saves settings, startup command and capacity, and puts all three back."""
+    original = {"CUSTOMER_SETTING": "keep me", "PROBE_TOKEN": "old"}
+    site = azure_simulator.add_existing_app(
+        GROUP,
+        APP,
+        tags={TAG_PROJECT: "probe"},
+        app_settings=original,
+        app_command_line="python app.py",
+        capacity=1,
+    )
+    backend = make_backend()
+    controller = _controller(backend)
+    controller.start()
+    assert site.app_settings["CUSTOMER_SETTING"] == "keep me"
+    assert site.app_settings["PROBE_TOKEN"] != "old"
+    assert site.site_config["appCommandLine"].startswith("gunicorn")
+    controller.observe(Event.SCALE_OUT)
+    backend.scale(2)  # as if scale-back had not happened
+    backend.teardown()
+    assert site.app_settings == original
+    assert site.site_config["appCommandLine"] == "python app.py"
+    assert site.plan.capacity == 1
+    assert azure_simulator.group(GROUP) is not None  # attach never deletes anything
+
+
+@pytest.mark.parametrize(
+    ("seed", "message"),
+    [
+        (
+            {"kind": "app", "windows_fx_version": "DOTNET|8.0"},
+            "app probe-app runs on Windows (kind 'app'); the probe needs App Service for Linux.",
+        ),
+        (
+            {"kind": "app,linux,container", "linux_fx_version": "DOCKER|nginx"},
+            "app probe-app runs a custom container (DOCKER|NGINX); the probe needs the built-in "
+            "Python stack.",
+        ),
+        (
+            {"linux_fx_version": "NODE|20-lts"},
+            "app probe-app runs NODE|20-LTS, not the built-in Python stack (PYTHON|3.x) the probe "
+            "needs.",
+        ),
+        (
+            {"tags": {}},
+            "app probe-app is not tagged pytest-appservice-fs=probe; deploying the probe replaces "
+            "its code, so tag it or pass --allow-existing-app.",
+        ),
+        (
+            {"client_affinity": False},
+            "app probe-app has client affinity off, so requests cannot be pinned to an instance; "
+            "turn it on (az webapp update --client-affinity-enabled true).",
+        ),
+    ],
+    ids=["windows", "container", "node", "untagged", "no-affinity"],
+)
+def test_attach_refuses_unsuitable_apps_and_changes_nothing(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend, seed: dict[str, Any], message: str
+) -> None:
+    """An app the probe must not or cannot replace is refused with one sentence, untouched."""
+    tags = seed.pop("tags", {TAG_PROJECT: "probe"})
+    site = azure_simulator.add_existing_app(GROUP, APP, tags=tags, app_settings={"A": "1"}, **seed)
+    backend = make_backend()
+    with pytest.raises(BackendError) as excinfo:
+        backend.create()
+    assert str(excinfo.value) == message
+    backend.teardown()
+    assert site.app_settings == {"A": "1"}
+    assert not [m for m, _ in azure_simulator.arm_calls() if m in ("PUT", "PATCH", "POST")]
+
+
+def test_allow_existing_app_attaches_to_an_untagged_app(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """--allow-existing-app lifts the tag check, and nothing else."""
+    azure_simulator.add_existing_app(GROUP, APP, tags={})
+    backend = make_backend(allow_existing_app=True)
+    _controller(backend).start()
+    assert backend.probe().identity() is not None
+
+
+def test_attach_to_a_missing_app_is_one_sentence(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """A 404 app names the app, the group and the subscription."""
+    backend = make_backend()
+    with pytest.raises(BackendError) as excinfo:
+        backend.create()
+    assert str(excinfo.value) == (
+        f"--app-name {APP}: no such app in resource group {GROUP} of subscription {SUBSCRIPTION}."
+    )
+
+
+def test_attach_restores_settings_when_a_later_step_fails(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """Settings written, then the startup command refused: teardown still restores settings."""
+    site = azure_simulator.add_existing_app(
+        GROUP, APP, tags={TAG_PROJECT: "probe"}, app_settings={"A": "1"}
+    )
+    azure_simulator.fail_next("PATCH", r"/config/web", status=500)
+    backend = make_backend()
+    with pytest.raises(BackendError, match="could not write the startup command"):
+        backend.create()
+    assert "PROBE_TOKEN" in site.app_settings
+    backend.teardown()
+    assert site.app_settings == {"A": "1"}
+
+
+# --- reliability ---------------------------------------------------------------------------
+
+
+def test_throttling_is_retried_after_the_time_arm_asks(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """A 429 with Retry-After: 1 is retried by azure-core after at least a second."""
+    azure_simulator.add_existing_app(GROUP, APP, tags={TAG_PROJECT: "probe"})
+    azure_simulator.throttle_next("GET", rf"/sites/{APP}\?", retry_after=1)
+    backend = make_backend(client={"polling_interval": 0, "retry_backoff_factor": 0.01})
+    started = time.monotonic()
+    backend.create()
+    assert time.monotonic() - started >= 1.0
+    gets = [
+        s.status
+        for s in azure_simulator.requests
+        if s.method == "GET" and s.url.split("?")[0].endswith(f"/sites/{APP}")
+    ]
+    assert gets[:2] == [429, 200]
+
+
+def test_a_server_error_is_retried(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """A 503 from ARM is retried by azure-core and the call succeeds."""
+    azure_simulator.add_existing_app(GROUP, APP, tags={TAG_PROJECT: "probe"})
+    azure_simulator.fail_next("POST", r"/restart", status=503)
+    backend = make_backend(client={"polling_interval": 0, "retry_backoff_factor": 0.01})
+    _controller(backend).start()
+    backend.restart()
+    restarts = [
+        s.status for s in azure_simulator.requests if s.url.split("?")[0].endswith("/restart")
+    ]
+    assert restarts == [503, 200]
+
+
+def test_deploy_waits_out_a_deployment_in_progress(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """409 (another deployment in progress) is retried; then the deploy succeeds."""
+    azure_simulator.add_existing_app(GROUP, APP, tags={TAG_PROJECT: "probe"})
+    azure_simulator.deploy_conflicts(2)
+    backend = make_backend()
+    _controller(backend).start()
+    publishes = [
+        s.status for s in azure_simulator.requests if s.url.split("?")[0].endswith("/api/publish")
+    ]
+    assert publishes == [409, 409, 202]
+
+
+def test_a_failed_deployment_names_its_log(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """Kudu status 3 ends the deploy with a message that carries the log URL."""
+    azure_simulator.add_existing_app(GROUP, APP, tags={TAG_PROJECT: "probe"})
+    azure_simulator.deploy_fails_next()
+    backend = make_backend()
+    backend.create()
+    with pytest.raises(DeployError) as excinfo:
+        backend.deploy(build_package(default_probe_dir()))
+    message = str(excinfo.value)
+    assert "the deployment failed (status 3" in message
+    assert f"https://{APP}.scm.azurewebsites.net/api/deployments/" in message
+    assert message.rstrip().endswith("/log")
+
+
+def test_missing_credentials_are_one_sentence(
+    azure_simulator: AzureSimulator, tmp_path: Path
+) -> None:
+    """No usable identity: one sentence that says how to log in, and nothing is called."""
+
+    class NoCredential:
+        def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
+
+    backend = AzureBackend(
+        AzureTarget(subscription_id=SUBSCRIPTION, app_name=APP, resource_group=GROUP),
+        run_id="run-1",
+        credential=NoCredential(),
+        client_options=CLIENT,
+    )
+    with pytest.raises(BackendError) as excinfo:
+        backend.create()
+    assert str(excinfo.value).startswith("no Azure credentials are available: run az login")
+    assert azure_simulator.calls == []
+    backend.teardown()
+
+
+def test_the_probe_token_never_reaches_a_log(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Neither the probe token nor the Entra token appears in any log record."""
+    caplog.set_level("DEBUG")
+    backend = make_backend(provision=True, region="koreacentral")
+    controller = _controller(backend)
+    controller.start()
+    controller.observe(Event.RESTART)
+    token = azure_simulator.site(APP).app_settings["PROBE_TOKEN"]
+    logged = caplog.text
+    assert token not in logged
+    assert "fake-token" not in logged
+    assert token not in repr(backend) and token not in repr(backend.probe())
