@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
@@ -12,25 +13,25 @@ import pytest
 
 pytest.importorskip("azure.mgmt.web")
 
-from azure.core.exceptions import ClientAuthenticationError  # noqa: E402
+from azure.core.exceptions import ClientAuthenticationError
 
-from pytest_appservice_fs.backends.azure import AzureBackend, AzureTarget  # noqa: E402
-from pytest_appservice_fs.backends.azure.groups import (  # noqa: E402
+from pytest_appservice_fs.backends.azure import AzureBackend, AzureTarget
+from pytest_appservice_fs.backends.azure.groups import (
     TAG_CREATOR,
     TAG_EXPIRES,
     TAG_PROJECT,
     TAG_RUN,
 )
-from pytest_appservice_fs.backends.azure.kudu import DeployError, KuduTiming  # noqa: E402
-from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming  # noqa: E402
-from pytest_appservice_fs.evidence import judge_container, judge_path  # noqa: E402
-from pytest_appservice_fs.expectations import LAB_MATRIX, LAB_PATHS  # noqa: E402
-from pytest_appservice_fs.model import Event  # noqa: E402
-from pytest_appservice_fs.probe_client import ProbeTiming  # noqa: E402
-from pytest_appservice_fs.probe_package import build_package, default_probe_dir  # noqa: E402
-from pytest_appservice_fs.triggers import TriggerController  # noqa: E402
-from tests.azure.conftest import FakeCredential  # noqa: E402
-from tests.azure.simulator import AzureSimulator  # noqa: E402
+from pytest_appservice_fs.backends.azure.kudu import DeployError, KuduTiming
+from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
+from pytest_appservice_fs.evidence import judge_container, judge_path
+from pytest_appservice_fs.expectations import LAB_MATRIX, LAB_PATHS
+from pytest_appservice_fs.model import Event
+from pytest_appservice_fs.probe_client import ProbeTiming
+from pytest_appservice_fs.probe_package import build_package, default_probe_dir
+from pytest_appservice_fs.triggers import TriggerController
+from tests.azure.conftest import FakeCredential
+from tests.azure.simulator import AzureSimulator
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 GROUP = "rg-probe"
@@ -67,10 +68,9 @@ def make_backend(credential: FakeCredential) -> Iterator[MakeBackend]:
 
     yield make
     for backend in made:
-        try:
+        # A test that breaks teardown on purpose checks that itself.
+        with contextlib.suppress(BackendError):
             backend.teardown()
-        except BackendError:
-            pass  # a test that breaks teardown on purpose checks that itself
 
 
 def _controller(backend: AzureBackend) -> TriggerController:
@@ -436,4 +436,5 @@ def test_the_probe_token_never_reaches_a_log(
     logged = caplog.text
     assert token not in logged
     assert "fake-token" not in logged
-    assert token not in repr(backend) and token not in repr(backend.probe())
+    assert token not in repr(backend)
+    assert token not in repr(backend.probe())
