@@ -15,9 +15,7 @@ Linux plan and a site, and deletes the group at teardown.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import logging
-import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +33,14 @@ from azure.mgmt.resource.resources import models as resource_models
 from azure.mgmt.web import WebSiteManagementClient
 from azure.mgmt.web import models as web_models
 
+from pytest_appservice_fs.backends.azure.arm import (
+    arm_reason,
+    creator,
+    plan_of,
+    refuse_unsuitable,
+    scm_host,
+    startup_command,
+)
 from pytest_appservice_fs.backends.azure.groups import (
     TAG_CREATOR,
     TAG_EXPIRES,
@@ -54,7 +60,6 @@ ARM_SCOPE = "https://management.azure.com/.default"
 PYTHON_STACK = "PYTHON|3.11"
 EXPIRY = dt.timedelta(hours=6)
 LRO_SECONDS = 1200
-CODE_DIR = "/home/site/wwwroot"
 
 AZURE_TIMING = BackendTiming(
     ready_timeouts={
@@ -305,7 +310,7 @@ class AzureBackend:
                 https_only=True,
                 site_config=web_models.SiteConfig(
                     linux_fx_version=PYTHON_STACK,
-                    app_command_line=_startup(FACTORY_TARGET),
+                    app_command_line=startup_command(FACTORY_TARGET),
                     app_settings=[
                         web_models.NameValuePair(name=key, value=value)
                         for key, value in settings.items()
@@ -328,7 +333,7 @@ class AzureBackend:
             return False
         except AzureError as exc:
             raise BackendError(
-                f"could not look up resource group {group}: {_arm_reason(exc)}"
+                f"could not look up resource group {group}: {arm_reason(exc)}"
             ) from None
         return True
 
@@ -340,7 +345,12 @@ class AzureBackend:
             ),
             "read the app's configuration",
         )
-        self._refuse_unsuitable(site, config)
+        refuse_unsuitable(
+            site,
+            config,
+            name=self.target.app_name,
+            allow_existing_app=self.target.allow_existing_app,
+        )
         self._learn(site)
         saved = self._arm(
             lambda: self._web.web_apps.list_application_settings(
@@ -361,38 +371,7 @@ class AzureBackend:
             }
         )
         self._saved.app_command_line = config.app_command_line or ""
-        self._put_startup(_startup(FACTORY_TARGET))
-
-    def _refuse_unsuitable(self, site: Any, config: Any) -> None:
-        name = self.target.app_name
-        kind = (site.kind or "").lower()
-        stack = (config.linux_fx_version or "").upper()
-        if "linux" not in kind:
-            raise BackendError(
-                f"app {name} runs on Windows (kind {site.kind!r}); the probe needs App Service "
-                "for Linux."
-            )
-        if "container" in kind or stack.startswith(("DOCKER|", "COMPOSE|")):
-            raise BackendError(
-                f"app {name} runs a custom container ({stack or kind}); the probe needs the "
-                "built-in Python stack."
-            )
-        if not stack.startswith("PYTHON|"):
-            raise BackendError(
-                f"app {name} runs {stack or 'no stack'}, not the built-in Python stack "
-                "(PYTHON|3.x) the probe needs."
-            )
-        tagged = (site.tags or {}).get(TAG_PROJECT) == TAG_PROJECT_VALUE
-        if not tagged and not self.target.allow_existing_app:
-            raise BackendError(
-                f"app {name} is not tagged {TAG_PROJECT}={TAG_PROJECT_VALUE}; deploying the probe "
-                "replaces its code, so tag it or pass --allow-existing-app."
-            )
-        if not site.client_affinity_enabled:
-            raise BackendError(
-                f"app {name} has client affinity off, so requests cannot be pinned to an "
-                "instance; turn it on (az webapp update --client-affinity-enabled true)."
-            )
+        self._put_startup(startup_command(FACTORY_TARGET))
 
     def _get_site(self) -> Any:
         group, name = self.target.resource_group, self.target.app_name
@@ -404,12 +383,12 @@ class AzureBackend:
                 f"{self.target.subscription_id}."
             ) from None
         except HttpResponseError as exc:
-            raise BackendError(f"could not read app {name}: {_arm_reason(exc)}") from None
+            raise BackendError(f"could not read app {name}: {arm_reason(exc)}") from None
 
     def _learn(self, site: Any) -> None:
         self._app.host = site.default_host_name or f"{self.target.app_name}.azurewebsites.net"
-        self._app.scm_host = _scm_host(site)
-        plan_group, plan_name = _plan_of(site.server_farm_id or "")
+        self._app.scm_host = scm_host(site)
+        plan_group, plan_name = plan_of(site.server_farm_id or "")
         self._app.plan_group, self._app.plan_name = plan_group, plan_name
         plan = self._get_plan()
         self._app.region = (self.target.region or site.location or "").replace(" ", "").lower()
@@ -422,7 +401,7 @@ class AzureBackend:
         return {
             TAG_PROJECT: TAG_PROJECT_VALUE,
             TAG_RUN: self.run_id,
-            TAG_CREATOR: _creator(),
+            TAG_CREATOR: creator(),
             TAG_EXPIRES: expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
 
@@ -468,7 +447,7 @@ class AzureBackend:
         )
 
     def _set_startup(self, package: ProbePackage) -> None:
-        self._put_startup(_startup(package.wsgi_target))
+        self._put_startup(startup_command(package.wsgi_target))
 
     def _restore(self) -> None:
         problems = []
@@ -502,7 +481,7 @@ class AzureBackend:
             return
         except AzureError as exc:
             raise BackendError(
-                f"could not delete resource group {group}: {_arm_reason(exc)}; delete it with: "
+                f"could not delete resource group {group}: {arm_reason(exc)}; delete it with: "
                 f"az group delete --yes --name {group}"
             ) from None
         if not poller.done():
@@ -513,51 +492,6 @@ class AzureBackend:
         try:
             return call()
         except ResourceNotFoundError as exc:
-            raise BackendError(f"could not {what}: not found ({_arm_reason(exc)})") from None
+            raise BackendError(f"could not {what}: not found ({arm_reason(exc)})") from None
         except AzureError as exc:
-            raise BackendError(f"could not {what}: {_arm_reason(exc)}") from None
-
-
-def _startup(wsgi_target: str) -> str:
-    package = ProbePackage(deployment_id="", data=b"", wsgi_target=wsgi_target)
-    return " ".join(
-        f'"{part}"' if "(" in part else part for part in package.startup_command(CODE_DIR)
-    )
-
-
-def _scm_host(site: Any) -> str:
-    for state in site.host_name_ssl_states or []:
-        if str(state.host_type or "").lower() == "repository" and state.name:
-            return str(state.name)
-    for host in site.enabled_host_names or []:
-        if ".scm." in host:
-            return str(host)
-    return f"{site.name}.scm.azurewebsites.net"
-
-
-def _plan_of(server_farm_id: str) -> tuple[str, str]:
-    parts = server_farm_id.strip("/").split("/")
-    lowered = [p.lower() for p in parts]
-    try:
-        group = parts[lowered.index("resourcegroups") + 1]
-        name = parts[lowered.index("serverfarms") + 1]
-    except (ValueError, IndexError):
-        raise BackendError(f"the app's plan id {server_farm_id!r} is not a plan id.") from None
-    return group, name
-
-
-def _arm_reason(exc: AzureError) -> str:
-    if isinstance(exc, HttpResponseError) and exc.error is not None:
-        return f"{exc.error.code}: {exc.error.message}"[:300]
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
-
-
-def _creator() -> str:
-    who = os.environ.get("GITHUB_ACTOR")
-    if who:
-        return f"github:{who}"
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+            raise BackendError(f"could not {what}: {arm_reason(exc)}") from None
