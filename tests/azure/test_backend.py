@@ -438,3 +438,60 @@ def test_the_probe_token_never_reaches_a_log(
     assert "fake-token" not in logged
     assert token not in repr(backend)
     assert token not in repr(backend.probe())
+
+
+PROVISION_STEPS = {
+    "group": ("PUT", r"/resourcegroups/rg-probe\?"),
+    "plan": ("PUT", r"/serverfarms/probe-app-plan\?"),
+    "site": ("PUT", r"/sites/probe-app\?"),
+    "instances": ("GET", r"/sites/probe-app/instances\?"),
+}
+
+
+@pytest.mark.parametrize("step", [*PROVISION_STEPS, "deploy"])
+def test_provision_failing_at_any_step_leaves_no_group(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend, step: str
+) -> None:
+    """Whichever step fails, the start fails with a reason and teardown leaves no group."""
+    if step == "deploy":
+        azure_simulator.deploy_fails_next()
+    else:
+        azure_simulator.fail_next(*PROVISION_STEPS[step], status=500)
+    backend = make_backend(provision=True, region="koreacentral")
+    with pytest.raises(BackendError):
+        _controller(backend).start()
+    backend.teardown()
+    group = azure_simulator.group(GROUP)
+    assert group is None or group.deleting
+
+
+ATTACH_STEPS = {
+    "read-settings": ("POST", r"/config/appsettings/list\?"),
+    "write-settings": ("PUT", r"/config/appsettings\?"),
+    "write-startup": ("PATCH", r"/config/web\?"),
+    "instances": ("GET", r"/sites/probe-app/instances\?"),
+}
+
+
+@pytest.mark.parametrize("step", [*ATTACH_STEPS, "deploy"])
+def test_attach_failing_at_any_step_leaves_the_app_as_it_was(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend, step: str
+) -> None:
+    """Whichever step fails, teardown puts settings and startup command back as they were."""
+    site = azure_simulator.add_existing_app(
+        GROUP,
+        APP,
+        tags={TAG_PROJECT: "probe"},
+        app_settings={"A": "1"},
+        app_command_line="python app.py",
+    )
+    if step == "deploy":
+        azure_simulator.deploy_fails_next()
+    else:
+        azure_simulator.fail_next(*ATTACH_STEPS[step], status=500)
+    backend = make_backend()
+    with pytest.raises(BackendError):
+        _controller(backend).start()
+    backend.teardown()
+    assert site.app_settings == {"A": "1"}
+    assert site.site_config["appCommandLine"] == "python app.py"
