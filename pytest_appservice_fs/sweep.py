@@ -1,9 +1,11 @@
 """Delete resource groups that provisioned runs left behind, once they have expired.
 
-    python -m pytest_appservice_fs.sweep --subscription-id SUB [--dry-run] [--run-id ID]
+    python -m pytest_appservice_fs.sweep --subscription-id SUB [--dry-run]
+        [--run-id ID | --run-prefix PREFIX]
 
 Only groups that carry the project's tags are judged: those whose expiry lies in the past are
-deleted, or with --run-id that run's groups, expired or not (for a CI cleanup job). Exit
+deleted, or with --run-id that run's groups, expired or not, or with --run-prefix the groups
+of every run whose id starts with PREFIX (the cells of one CI workflow run). Exit
 status 0 when every deletion due was started, 1 when Azure refused, 2 for bad input.
 """
 
@@ -35,12 +37,17 @@ def main(
         help="the subscription (default: AZURE_SUBSCRIPTION_ID)",
     )
     parser.add_argument("--dry-run", action="store_true", help="say what would go; delete nothing")
-    parser.add_argument("--run-id", help="delete this run's groups, expired or not")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--run-id", help="delete this run's groups, expired or not")
+    which.add_argument(
+        "--run-prefix", help="delete the groups of every run whose id starts with this"
+    )
     args = parser.parse_args(argv)
     if not args.subscription_id or not _SUBSCRIPTION.match(args.subscription_id):
         parser.error("--subscription-id (or AZURE_SUBSCRIPTION_ID) must be a subscription GUID")
-    if args.run_id is not None and not _RUN_ID.match(args.run_id):
-        parser.error("--run-id must be 1 to 40 of A-Z a-z 0-9 _ -")
+    for flag, value in (("--run-id", args.run_id), ("--run-prefix", args.run_prefix)):
+        if value is not None and not _RUN_ID.match(value):
+            parser.error(f"{flag} must be 1 to 40 of A-Z a-z 0-9 _ -")
     try:
         from azure.core.exceptions import AzureError  # noqa: PLC0415 - the azure extra
 
@@ -53,7 +60,8 @@ def main(
             resources,
             now=dt.datetime.now(dt.timezone.utc),
             dry_run=args.dry_run,
-            run_id=args.run_id,
+            run_id=args.run_id or args.run_prefix,
+            prefix=args.run_prefix is not None,
         )
     except AzureError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -52,14 +52,14 @@ def resources(
     return client
 
 
+def _alive(simulator: AzureSimulator, name: str) -> bool:
+    """Neither gone nor being deleted (the sweep starts deletions; it does not wait)."""
+    group = simulator.group(name)
+    return group is not None and not group.deleting
+
+
 def _left(simulator: AzureSimulator) -> set[str]:
-    """Groups neither gone nor being deleted (the sweep starts deletions, it does not wait)."""
-    left = set()
-    for name in GROUPS:
-        group = simulator.group(name)
-        if group is not None and not group.deleting:
-            left.add(name)
-    return left
+    return {name for name in GROUPS if _alive(simulator, name)}
 
 
 def test_sweep_deletes_only_expired_groups_of_the_project(
@@ -124,6 +124,35 @@ def test_command_line_runs_the_sweep(
     assert code == 0
     assert "delete expired-run" in capsys.readouterr().out
     assert _left(azure_simulator) == set(GROUPS) - {"expired-run"}
+
+
+def test_run_prefix_deletes_every_cell_of_a_workflow_run(
+    azure_simulator: AzureSimulator,
+    resources: ResourceManagementClient,
+    credential: FakeCredential,
+) -> None:
+    """--run-prefix takes the groups of every run id that starts with it, and no others."""
+    for name, run in (
+        ("cell-a", "gh-7-1-koreacentral-B1"),
+        ("cell-b", "gh-7-1-westeurope-B1"),
+        ("other-wf", "gh-8-1-koreacentral-B1"),
+    ):
+        resources.resource_groups.create_or_update(
+            name,
+            ResourceGroup(
+                location="koreacentral",
+                tags={TAG_PROJECT: "probe", TAG_RUN: run, TAG_EXPIRES: FUTURE},
+            ),
+        )
+    code = sweep_command.main(
+        ["--subscription-id", SUBSCRIPTION, "--run-prefix", "gh-7-1-"],
+        credential=credential,
+        **FAST,
+    )
+    assert code == 0
+    kept = {n for n in ("cell-a", "cell-b", "other-wf") if _alive(azure_simulator, n)}
+    assert kept == {"other-wf"}
+    assert _left(azure_simulator) == set(GROUPS)
 
 
 def test_command_line_refuses_a_bad_subscription(capsys: pytest.CaptureFixture[str]) -> None:

@@ -31,14 +31,21 @@ class GroupVerdict:
     reason: str
 
 
-def judge(tags: dict[str, str], now: dt.datetime, run_id: str | None) -> tuple[bool, str]:
-    """Whether a group with ``tags`` is due for deletion now, and the reason."""
+def judge(
+    tags: dict[str, str], now: dt.datetime, run_id: str | None, *, prefix: bool = False
+) -> tuple[bool, str]:
+    """Whether a group with ``tags`` is due for deletion now, and the reason.
+
+    With ``run_id`` the group's run decides, expired or not; with ``prefix`` too, every run
+    whose id starts with it (the cells of one CI workflow run).
+    """
     if tags.get(TAG_PROJECT) != TAG_PROJECT_VALUE or TAG_RUN not in tags:
         return False, "not a group of this project"
     if run_id is not None:
-        if tags[TAG_RUN] == run_id:
-            return True, f"belongs to run {run_id}"
-        return False, f"belongs to another run ({tags[TAG_RUN]})"
+        run = tags[TAG_RUN]
+        if run == run_id or (prefix and run.startswith(run_id)):
+            return True, f"belongs to run {run}"
+        return False, f"belongs to another run ({run})"
     expires_text = tags.get(TAG_EXPIRES, "")
     try:
         expires = dt.datetime.strptime(expires_text, EXPIRY_FORMAT).replace(tzinfo=dt.timezone.utc)
@@ -66,12 +73,13 @@ def sweep(
     now: dt.datetime,
     dry_run: bool,
     run_id: str | None = None,
+    prefix: bool = False,
     say: Callable[[str], None] = print,
 ) -> list[GroupVerdict]:
     """Judge every group tagged by the project; start deleting those due, unless dry_run."""
     verdicts = []
     for group in resources.resource_groups.list(filter=f"tagName eq '{TAG_PROJECT}'"):
-        delete, reason = judge(dict(group.tags or {}), now, run_id)
+        delete, reason = judge(dict(group.tags or {}), now, run_id, prefix=prefix)
         verdicts.append(GroupVerdict(group.name, delete, reason))
         if not delete:
             say(f"keep {group.name}: {reason}")
