@@ -21,6 +21,9 @@ RESTART_MODES = ("platform", "soft")
 DEFAULT_SKU = "B1"
 FAKE_FAULTS = ("home-not-persistent", "noop-restart", "transient-503", "stale-marker")
 MAX_READY_TIMEOUT = 7200.0
+# The probe's own bounds on /io-latency.
+LATENCY_SIZE_MAX = 1_048_576
+LATENCY_ITERATIONS_MAX = 100
 
 _APP_SETTING_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
 _REGION = re.compile(r"[a-z0-9]{2,40}\Z")
@@ -174,6 +177,21 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="IMAGE",
     ),
     OptionSpec(
+        "latency_size",
+        "--latency-size",
+        f"bytes per write in the latency test (default 4096; 1 to {LATENCY_SIZE_MAX})",
+        env=("APPSERVICE_FS_LATENCY_SIZE",),
+        metavar="BYTES",
+    ),
+    OptionSpec(
+        "latency_iterations",
+        "--latency-iterations",
+        "writes and reads per path in the latency test "
+        f"(default 10; 1 to {LATENCY_ITERATIONS_MAX})",
+        env=("APPSERVICE_FS_LATENCY_ITERATIONS",),
+        metavar="N",
+    ),
+    OptionSpec(
         "fake_faults",
         "--fake-fault",
         "fake backend only: inject a fault to see the harness catch it (repeatable): "
@@ -209,6 +227,8 @@ class Settings:
     local_base_image: str | None = None
     allow_existing_app: bool = False
     restart_mode: str = "platform"
+    latency_size: int = 4096
+    latency_iterations: int = 10
 
 
 IniGetter = Callable[[str], Any]
@@ -279,7 +299,20 @@ def resolve(
         ),
         allow_existing_app=_truthy(raw["allow_existing_app"], "--allow-existing-app"),
         restart_mode=_choice(raw["restart_mode"], "--restart-mode", RESTART_MODES),
+        latency_size=_bounded(raw["latency_size"], "--latency-size", 4096, LATENCY_SIZE_MAX),
+        latency_iterations=_bounded(
+            raw["latency_iterations"], "--latency-iterations", 10, LATENCY_ITERATIONS_MAX
+        ),
     )
+
+
+def _bounded(value: Any, flag: str, default: int, most: int) -> int:
+    if value is None or str(value).strip() == "":
+        return default
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise SettingsError(f"{flag} got {text[:64]!r}; valid is a whole number from 1 to {most}.")
+    return int(text)
 
 
 def _check_azure_target(

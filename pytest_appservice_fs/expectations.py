@@ -17,6 +17,8 @@ LAB_PATHS: tuple[str, ...] = (HOME, TMP, VAR_LOCAL)
 CONTAINER = "container"
 #: The hypothesis name under which the container cells are tested.
 LIFECYCLE = "lifecycle"
+#: Latency is measured per path: evidence, not a hypothesis with an expected outcome.
+LATENCY = "latency"
 
 HYPOTHESES: dict[str, str] = {
     "H1": "files in /home persist across restart, stop/start and deploy",
@@ -24,6 +26,7 @@ HYPOTHESES: dict[str, str] = {
     "H3": "after scale-out the new instance sees /home files of the first one, "
     "and none of its local files",
     LIFECYCLE: "each event keeps or recreates the container as the lab observed",
+    LATENCY: "write (with fsync) and read latency per path and instance, measured",
 }
 
 
@@ -64,6 +67,19 @@ class ContainerCell:
 
 
 @dataclass(frozen=True)
+class LatencyCell:
+    """A path whose write and read latency is measured on every instance."""
+
+    path: str
+    hypothesis: str = LATENCY
+
+    @property
+    def id(self) -> str:
+        """A readable test id: the path."""
+        return self.path
+
+
+@dataclass(frozen=True)
 class Expectations:
     """The whole matrix: path cells grouped by hypothesis, and one container cell per event."""
 
@@ -72,10 +88,13 @@ class Expectations:
 
     def cells(
         self, hypothesis: str, events: Iterable[Event]
-    ) -> list[PathCell] | list[ContainerCell]:
-        """The cells a test of ``hypothesis`` is parametrized over (``lifecycle``: containers)."""
+    ) -> list[PathCell] | list[ContainerCell] | list[LatencyCell]:
+        """The cells a test of ``hypothesis`` is parametrized over (``lifecycle``: containers,
+        ``latency``: every path of the matrix)."""
         if hypothesis == LIFECYCLE:
             return self.container_cells(events)
+        if hypothesis == LATENCY:
+            return [LatencyCell(path) for path in dict.fromkeys(c.path for c in self.paths)]
         return self.path_cells(hypothesis, events)
 
     def path_cells(self, hypothesis: str, events: Iterable[Event]) -> list[PathCell]:

@@ -14,8 +14,9 @@ import pytest
 from pytest_appservice_fs.backends import create_backend
 from pytest_appservice_fs.backends.protocol import BackendError
 from pytest_appservice_fs.evidence import judge_container, judge_path
-from pytest_appservice_fs.expectations import ContainerCell, PathCell
-from pytest_appservice_fs.plugin import BACKENDS_KEY, KEPT_KEY, SETTINGS_KEY, VERDICTS_KEY
+from pytest_appservice_fs.expectations import ContainerCell, LatencyCell, PathCell
+from pytest_appservice_fs.latency import LatencyVerdict, judge_latency, measure
+from pytest_appservice_fs.plugin import BACKENDS_KEY, KEPT_KEY, SETTINGS_KEY
 from pytest_appservice_fs.probe_client import ProbeError
 from pytest_appservice_fs.probe_package import build_package, default_probe_dir
 from pytest_appservice_fs.progress import NoProgress, Progress, ThrottledProgress
@@ -115,15 +116,14 @@ def appservice_observe(appservice_app: TriggerController) -> Callable[[Event], O
 
 
 @pytest.fixture
-def appservice_cell(request: pytest.FixtureRequest) -> PathCell | ContainerCell:
+def appservice_cell(request: pytest.FixtureRequest) -> PathCell | ContainerCell | LatencyCell:
     """The expectation cell under test (parametrized by ``appservice_cells``)."""
-    cell: PathCell | ContainerCell = request.param
+    cell: PathCell | ContainerCell | LatencyCell = request.param
     return cell
 
 
 @pytest.fixture
 def appservice_verdict(
-    pytestconfig: pytest.Config,
     appservice_cell: PathCell | ContainerCell,
     appservice_observe: Callable[[Event], Observation],
     appservice_settings: Settings,
@@ -138,7 +138,29 @@ def appservice_verdict(
         verdict = judge_path(observation, appservice_cell, backend=backend)
     for name, value in verdict.properties:
         record_property(name, value)
-    pytestconfig.stash[VERDICTS_KEY].append(verdict)
+    return verdict
+
+
+@pytest.fixture
+def appservice_latency(
+    appservice_cell: LatencyCell,
+    appservice_app: TriggerController,
+    appservice_settings: Settings,
+    record_property: Callable[[str, object], None],
+) -> LatencyVerdict:
+    """The path's latency on every instance, its figures recorded as JUnit properties."""
+    backend = appservice_app.backend
+    measurement = measure(
+        backend,
+        appservice_cell.path,
+        size=appservice_settings.latency_size,
+        iterations=appservice_settings.latency_iterations,
+    )
+    verdict = judge_latency(
+        measurement, backend=backend.name, run_id=appservice_settings.run_id, facts=backend.facts
+    )
+    for name, value in verdict.properties:
+        record_property(name, value)
     return verdict
 
 

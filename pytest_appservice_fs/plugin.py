@@ -10,14 +10,21 @@ import pytest
 from pytest_appservice_fs.backends import preflight
 from pytest_appservice_fs.backends.protocol import Backend, BackendError
 from pytest_appservice_fs.config import OPTIONS, Settings, SettingsError, resolve
-from pytest_appservice_fs.evidence import Verdict
 from pytest_appservice_fs.expectations import HYPOTHESES
-from pytest_appservice_fs.report import render_markdown, render_text
+from pytest_appservice_fs.render import render_markdown, render_text
+from pytest_appservice_fs.report import (
+    Case,
+    ReportError,
+    RunReport,
+    append_step_summary,
+    run_from_cases,
+)
 
 pytest_plugins = ["pytest_appservice_fs.fixtures"]
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
-VERDICTS_KEY = pytest.StashKey[list[Verdict]]()
+#: The live testcases' evidence, gathered from test reports (which xdist brings home too).
+CASES_KEY = pytest.StashKey[list[Case]]()
 #: Backends created this session, so unconfigure can tear down what a fixture could not.
 BACKENDS_KEY = pytest.StashKey[list[Backend]]()
 REPORT_WRITTEN_KEY = pytest.StashKey[str]()
@@ -66,7 +73,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS_KEY] = settings
-    config.stash[VERDICTS_KEY] = []
+    config.stash[CASES_KEY] = []
+    config.pluginmanager.register(EvidenceCollector(config), "appservice-fs-evidence")
     config.stash[BACKENDS_KEY] = []
     config.stash[KEPT_KEY] = []
 
@@ -107,33 +115,69 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         raise pytest.UsageError(str(exc)) from None
 
 
+class EvidenceCollector:
+    """Keeps the evidence each live testcase recorded, with its outcome.
+
+    A plugin object rather than a hook function, because pytest_runtest_logreport gets no
+    config; under xdist the controller sees every worker's reports here.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self._config = config
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Record a live testcase's properties once its call phase has an outcome."""
+        if report.when != "call":
+            return
+        properties = {str(name): str(value) for name, value in report.user_properties}
+        if "hypothesis" in properties:
+            case = Case(report.nodeid, report.outcome, properties)
+            self._config.stash[CASES_KEY].append(case)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Write the Markdown evidence report, when asked for and when any cell ran."""
+    """Write the Markdown evidence report, and the job summary on GitHub Actions."""
     config = session.config
     settings = config.stash.get(SETTINGS_KEY, None)
-    verdicts = config.stash.get(VERDICTS_KEY, [])
-    if settings is None or settings.evidence_report is None or not verdicts:
-        return
-    path = settings.evidence_report
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_markdown(verdicts), encoding="utf-8")
-    config.stash[REPORT_WRITTEN_KEY] = str(path)
+    run = _run_report(config)
+    if settings is None or run is None or hasattr(config, "workerinput"):
+        return  # xdist workers hand their reports to the controller, which writes
+    markdown = render_markdown([run])
+    if settings.evidence_report is not None:
+        path = settings.evidence_report
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(markdown, encoding="utf-8")
+        config.stash[REPORT_WRITTEN_KEY] = str(path)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        append_step_summary(summary, markdown, full_copy="the JUnit file")
 
 
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
-    """Show the evidence matrix after a live run, and what --keep-resources kept."""
+    """Show the evidence matrix and latency after a live run, and what was kept."""
     for message in config.stash.get(KEPT_KEY, []):
         terminalreporter.write_line(message)
-    verdicts = config.stash.get(VERDICTS_KEY, [])
-    if not verdicts:
+    run = _run_report(config)
+    if run is None:
         return
     terminalreporter.section("App Service filesystem evidence")
-    terminalreporter.write_line(render_text(verdicts))
+    terminalreporter.write_line(render_text(run))
     written = config.stash.get(REPORT_WRITTEN_KEY, None)
     if written:
         terminalreporter.write_line(f"evidence report written to {written}")
+
+
+def _run_report(config: pytest.Config) -> RunReport | None:
+    cases = config.stash.get(CASES_KEY, [])
+    if not cases:
+        return None
+    try:
+        return run_from_cases(cases, "this run")
+    except ReportError:
+        return None  # live testcases that recorded no evidence (all failed in setup)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

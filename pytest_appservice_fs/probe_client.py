@@ -129,6 +129,16 @@ class ProbeClient:
             if isinstance(fact, dict)
         }
 
+    def io_latency(
+        self, paths: Iterable[str], *, size: int, iterations: int
+    ) -> tuple[Identity, dict[str, dict[str, Any]]]:
+        """Write and read latency per path on the instance that answers (the probe's raw
+        results: ``write_ms`` and ``read_ms`` with min, median, p95, max, or ``error``)."""
+        body = self.get(
+            "/io-latency", {"size": size, "iterations": iterations, "path": list(paths)}
+        )
+        return _identity_of(body), _results(body)
+
     def write(self, nonce: str, paths: Iterable[str]) -> tuple[Identity, dict[str, MarkerWrite]]:
         """Write fresh markers to ``paths``; return who wrote them and each path's checksum."""
         body = self.get("/write", {"nonce": nonce, "path": list(paths)})

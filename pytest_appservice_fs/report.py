@@ -1,95 +1,301 @@
-"""The evidence matrix (event x path, expected vs observed) as terminal text and Markdown."""
+"""Reports from the evidence: the testcases of a run (live, or read back from JUnit files),
+drift against a baseline, and JSON. Rendering is in `render.py`.
+
+A run's report is built from exactly the properties its testcases carry in JUnit, in the
+run itself too: the terminal summary, `--evidence-report` and `appservice-fs-report` over the
+JUnit file all show the same thing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
-from pytest_appservice_fs.evidence import Verdict
-from pytest_appservice_fs.expectations import CONTAINER
+from pytest_appservice_fs.evidence import REQUIRED_PROPERTIES
+from pytest_appservice_fs.expectations import CONTAINER, LAB_MATRIX, LATENCY
 from pytest_appservice_fs.model import Event
 
-PASS_MARK = "ok"  # noqa: S105 - a table mark, not a secret
-FAIL_MARK = "FAIL"
+#: GitHub refuses a job summary over 1 MiB per step.
+STEP_SUMMARY_LIMIT = 1024 * 1024
+STATS = ("min", "median", "p95", "max")
+#: JUnit's elements for outcomes other than a pass, and what the report calls them.
+_OUTCOMES = {"failure": "failed", "error": "error", "skipped": "skipped"}
 
 
-def _columns(verdicts: Sequence[Verdict]) -> list[str]:
-    paths = list(dict.fromkeys(v.path for v in verdicts if v.path != CONTAINER))
-    if any(v.path == CONTAINER for v in verdicts):
-        paths.append(CONTAINER)
-    return paths
+class ReportError(ValueError):
+    """Input a report cannot be made from; the message is one sentence naming the file."""
 
 
-def _rows(verdicts: Sequence[Verdict]) -> list[Event]:
-    present = {v.event for v in verdicts}
-    return [event for event in Event if event in present]
+@dataclass(frozen=True)
+class Case:
+    """One testcase as JUnit keeps it: its name, its outcome and its properties."""
+
+    name: str
+    outcome: str
+    properties: Mapping[str, str]
 
 
-def _cell(verdicts: Sequence[Verdict], event: Event, column: str) -> str:
-    found = [v for v in verdicts if v.event is event and v.path == column]
-    if not found:
-        return "-"
-    verdict = found[0]
-    if verdict.passed:
-        return f"{verdict.observed} {PASS_MARK}"
-    if verdict.expected == verdict.observed:
-        return f"{verdict.observed} {FAIL_MARK}"
-    return f"{verdict.observed} (expected {verdict.expected}) {FAIL_MARK}"
+@dataclass(frozen=True)
+class Cell:
+    """One judged cell of the matrix, with its proof."""
+
+    hypothesis: str
+    event: str
+    path: str
+    expected: str
+    observed: str
+    passed: bool
+    proof: str = ""
+    explanation: str = ""
+    trigger_count: str = ""
+    checksum_valid: str = ""
+    container_before: str = ""
+    container_after: str = ""
+    instance_before: str = ""
+    instance_after: str = ""
 
 
-def _facts(verdicts: Sequence[Verdict]) -> list[tuple[str, str]]:
-    props = dict(verdicts[0].properties)
-    names = ("backend", "run_id", "region", "sku")
-    return [(name, props[name]) for name in names if props.get(name)]
+@dataclass(frozen=True)
+class Latency:
+    """Latency of one path on one instance: write (with fsync) and read, in milliseconds."""
+
+    path: str
+    instance: str
+    hostname: str
+    write_ms: Mapping[str, float]
+    read_ms: Mapping[str, float]
+    size: int
+    iterations: int
+    passed: bool = True
 
 
-def _trigger_counts(verdicts: Sequence[Verdict]) -> dict[Event, str]:
-    return {v.event: dict(v.properties).get("trigger_count", "?") for v in verdicts}
+@dataclass(frozen=True)
+class RunReport:
+    """Everything one run showed."""
+
+    source: str
+    backend: str
+    region: str = ""
+    sku: str = ""
+    run_id: str = ""
+    cells: tuple[Cell, ...] = ()
+    latency: tuple[Latency, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """How the run is named in a column: backend, region and SKU (or its file)."""
+        parts = [p for p in (self.backend, self.region, self.sku) if p]
+        return " ".join(parts) or self.source
+
+    def cell(self, event: str, path: str) -> Cell | None:
+        """The run's cell for (event, path), if it ran."""
+        return next((c for c in self.cells if (c.event, c.path) == (event, path)), None)
 
 
-def render_text(verdicts: Sequence[Verdict]) -> str:
-    """The matrix for the terminal: one row per event, one column per path."""
-    if not verdicts:
-        return ""
-    columns = _columns(verdicts)
-    counts = _trigger_counts(verdicts)
-    header = ["event", *columns, "fired"]
-    rows = [
-        [event.value, *(_cell(verdicts, event, c) for c in columns), f"{counts[event]}x"]
-        for event in _rows(verdicts)
-    ]
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        " | ".join(text.ljust(w) for text, w in zip(row, widths, strict=True))
-        for row in [header, *rows]
-    ]
-    lines.insert(1, "-+-".join("-" * w for w in widths))
-    facts = ", ".join(f"{name} {value}" for name, value in _facts(verdicts))
-    passed = sum(v.passed for v in verdicts)
-    summary = f"{passed} of {len(verdicts)} cells as expected ({facts})"
-    return "\n".join([*lines, summary])
+@dataclass(frozen=True)
+class Drift:
+    """A cell whose observed value differs from the baseline's."""
+
+    run: str
+    event: str
+    path: str
+    baseline: str
+    observed: str
+
+    def sentence(self) -> str:
+        """The drift in words."""
+        return (
+            f"{self.run}: {self.event} {self.path}: baseline {self.baseline}, "
+            f"observed {self.observed}"
+        )
 
 
-def render_markdown(verdicts: Sequence[Verdict]) -> str:
-    """The matrix as a Markdown document: facts, table, and the story of every cell."""
-    if not verdicts:
-        return "# App Service filesystem evidence\n\nNo live cell ran.\n"
-    columns = _columns(verdicts)
-    counts = _trigger_counts(verdicts)
-    out = ["# App Service filesystem evidence", ""]
-    out += [f"- **{name}**: `{value}`" for name, value in _facts(verdicts)]
-    passed = sum(v.passed for v in verdicts)
-    out += [f"- **cells as expected**: {passed} of {len(verdicts)}", ""]
-    out.append("| event | " + " | ".join(f"`{c}`" for c in columns) + " | fired |")
-    out.append("|---" * (len(columns) + 2) + "|")
-    for event in _rows(verdicts):
-        cells = [_cell(verdicts, event, c) for c in columns]
-        out.append(f"| {event.value} | " + " | ".join(cells) + f" | {counts[event]}x |")
-    out += ["", "## Proof per cell", ""]
-    for verdict in sorted(verdicts, key=lambda v: (list(Event).index(v.event), v.path)):
-        mark = PASS_MARK if verdict.passed else FAIL_MARK
-        out.append(f"- **{mark}** {_escape(verdict.explanation)}")
-    return "\n".join(out) + "\n"
+@dataclass
+class _Run:
+    facts: dict[str, str] = field(default_factory=dict)
+    cells: list[Cell] = field(default_factory=list)
+    latency: list[Latency] = field(default_factory=list)
 
 
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def run_from_cases(cases: Iterable[Case], source: str) -> RunReport:
+    """The report of one run from its testcases; ReportError when there is no evidence."""
+    run = _Run()
+    for case in cases:
+        props = case.properties
+        if "hypothesis" not in props:
+            continue  # not a live testcase
+        if props["hypothesis"] == LATENCY:
+            run.latency.extend(_latency(case, source))
+            _facts(run.facts, props)
+            continue
+        missing = [name for name in REQUIRED_PROPERTIES if name not in props]
+        if missing:
+            raise ReportError(
+                f"{source}: testcase {case.name!r} lacks the properties {', '.join(missing)}."
+            )
+        _facts(run.facts, props)
+        texts = {
+            name: props.get(name, "") for name in Cell.__dataclass_fields__ if name != "passed"
+        }
+        run.cells.append(Cell(**texts, passed=case.outcome == "passed"))
+    if not run.cells and not run.latency:
+        raise ReportError(
+            f"{source} has no live testcases with evidence properties (run with -m live and "
+            "junit_family = xunit1)."
+        )
+    return RunReport(
+        source=source,
+        backend=run.facts.get("backend", ""),
+        region=run.facts.get("region", ""),
+        sku=run.facts.get("sku", ""),
+        run_id=run.facts.get("run_id", ""),
+        cells=tuple(run.cells),
+        latency=tuple(run.latency),
+    )
+
+
+def read_junit(path: Path) -> RunReport:
+    """The report of the run a JUnit file describes; ReportError in one sentence when bad."""
+    try:
+        root = ET.parse(path).getroot()  # noqa: S314 - our own test reports
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    except ET.ParseError as exc:
+        raise ReportError(f"{path} is not XML ({exc}).") from None
+    if root.tag not in ("testsuites", "testsuite"):
+        raise ReportError(f"{path} is not a JUnit file (its root is <{root.tag}>).")
+    cases = []
+    for element in root.iter("testcase"):
+        outcome = next(
+            (_OUTCOMES[child.tag] for child in element if child.tag in _OUTCOMES), "passed"
+        )
+        properties = {
+            prop.get("name", ""): prop.get("value", "") for prop in element.iter("property")
+        }
+        name = f"{element.get('classname', '')}.{element.get('name', '')}".strip(".")
+        cases.append(Case(name, outcome, properties))
+    return run_from_cases(cases, str(path))
+
+
+def load_baseline(spec: str) -> dict[tuple[str, str], str]:
+    """Observed values to compare with: ``lab`` (the lab's matrix) or a JSON report file."""
+    if spec == "lab":
+        baseline = {(c.event.value, c.path): c.expected.value for c in LAB_MATRIX.paths}
+        baseline.update(
+            {(c.event.value, CONTAINER): c.expected.value for c in LAB_MATRIX.containers}
+        )
+        return baseline
+    path = Path(spec)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        runs = data["runs"]
+        first = runs[0]
+        return {(c["event"], c["path"]): c["observed"] for c in first["cells"]}
+    except OSError as exc:
+        raise ReportError(f"--baseline {spec}: cannot be read ({exc.strerror or exc}).") from None
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise ReportError(
+            f"--baseline {spec} is neither 'lab' nor a JSON report written by "
+            "appservice-fs-report --json."
+        ) from None
+
+
+def find_drifts(runs: Sequence[RunReport], baseline: Mapping[tuple[str, str], str]) -> list[Drift]:
+    """Every cell of every run whose observed value is not the baseline's."""
+    drifts = []
+    for run in runs:
+        for cell in run.cells:
+            expected = baseline.get((cell.event, cell.path))
+            if expected is not None and expected != cell.observed:
+                drifts.append(Drift(run.label, cell.event, cell.path, expected, cell.observed))
+    return drifts
+
+
+def to_json(runs: Sequence[RunReport], drifts: Sequence[Drift] = ()) -> dict[str, Any]:
+    """The runs and drifts as JSON data (also what --baseline reads back)."""
+    return {
+        "runs": [
+            {
+                "label": run.label,
+                "source": run.source,
+                "backend": run.backend,
+                "region": run.region,
+                "sku": run.sku,
+                "run_id": run.run_id,
+                "cells": [asdict(cell) for cell in run.cells],
+                "latency": [
+                    {**asdict(row), "write_ms": dict(row.write_ms), "read_ms": dict(row.read_ms)}
+                    for row in run.latency
+                ],
+            }
+            for run in runs
+        ],
+        "drifts": [asdict(drift) for drift in drifts],
+    }
+
+
+def cut_to(text: str, limit: int, note: str) -> str:
+    """``text`` within ``limit`` bytes of UTF-8, cut at a line, ``note`` saying so."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    room = max(0, limit - len(note.encode("utf-8")) - 2)
+    head = data[:room].decode("utf-8", "ignore")
+    head = head[: head.rfind("\n") + 1] if "\n" in head else ""
+    return f"{head}\n{note}\n"
+
+
+def append_step_summary(path: str, markdown: str, *, full_copy: str) -> None:
+    """Append to a GitHub job summary file, cut to what is left of its 1 MiB."""
+    try:
+        used = Path(path).stat().st_size
+    except OSError:
+        used = 0
+    note = f"_The report was cut to fit GitHub's 1 MiB job summary; {full_copy} has it all._"
+    with open(path, "a", encoding="utf-8") as summary:
+        summary.write(cut_to(markdown, max(0, STEP_SUMMARY_LIMIT - used), note))
+
+
+def event_order(event: str) -> int:
+    """Where an event's row goes: the lab's order, then any others."""
+    names = [e.value for e in Event]
+    return names.index(event) if event in names else len(names)
+
+
+def _facts(facts: dict[str, str], props: Mapping[str, str]) -> None:
+    for name in ("backend", "region", "sku", "run_id"):
+        if props.get(name) and name not in facts:
+            facts[name] = props[name]
+
+
+def _latency(case: Case, source: str) -> list[Latency]:
+    props = case.properties
+    rows = []
+    try:
+        count = int(props.get("instance_count", "0"))
+        for index in range(1, count + 1):
+            rows.append(
+                Latency(
+                    path=props["path"],
+                    instance=props.get(f"instance.{index}", ""),
+                    hostname=props.get(f"hostname.{index}", ""),
+                    write_ms=_stats(props, f"write_ms.{index}"),
+                    read_ms=_stats(props, f"read_ms.{index}"),
+                    size=int(props.get("latency_size", "0")),
+                    iterations=int(props.get("latency_iterations", "0")),
+                    passed=case.outcome == "passed",
+                )
+            )
+    except (KeyError, ValueError):
+        raise ReportError(
+            f"{source}: latency testcase {case.name!r} has malformed properties."
+        ) from None
+    return rows
+
+
+def _stats(props: Mapping[str, str], prefix: str) -> dict[str, float]:
+    return {s: float(props[f"{prefix}.{s}"]) for s in STATS if f"{prefix}.{s}" in props}

@@ -1,0 +1,168 @@
+"""Latency per path and instance, through the probe: a figure is evidence, not a pass/fail bar.
+
+A measurement fails only when it is missing (the probe could not measure) or invalid (a
+statistic absent, negative, or out of order, such as a median above the maximum).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pytest_appservice_fs.expectations import LATENCY
+from pytest_appservice_fs.probe_client import ProbeError
+
+if TYPE_CHECKING:
+    from pytest_appservice_fs.backends.protocol import Backend
+
+STATS = ("min", "median", "p95", "max")
+#: What every probe reports; p95 is the project probe's addition (the lab's has no p95).
+REQUIRED_STATS = ("min", "median", "max")
+
+
+@dataclass(frozen=True)
+class InstanceLatency:
+    """One instance's figures for one path, or why there are none."""
+
+    instance_id: str
+    hostname: str
+    write_ms: Mapping[str, float]
+    read_ms: Mapping[str, float]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LatencyMeasurement:
+    """One path measured on every instance of the app."""
+
+    path: str
+    size: int
+    iterations: int
+    instances: tuple[InstanceLatency, ...]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LatencyVerdict:
+    """Whether the measurement is complete and sane, and its figures as properties."""
+
+    valid: bool
+    explanation: str
+    properties: tuple[tuple[str, str], ...]
+
+
+def measure(backend: Backend, path: str, *, size: int, iterations: int) -> LatencyMeasurement:
+    """Measure ``path`` on every instance, each request pinned to its instance."""
+    rows = []
+    try:
+        instances = backend.instances()
+    except Exception as exc:  # noqa: BLE001 - any backend failure is a missing measurement
+        return LatencyMeasurement(path, size, iterations, (), f"no instances listed: {exc}")
+    for instance_id in instances:
+        try:
+            who, results = backend.probe(instance_id).io_latency(
+                [path], size=size, iterations=iterations
+            )
+        except ProbeError as exc:
+            rows.append(InstanceLatency(instance_id, "", {}, {}, str(exc)))
+            continue
+        result = results.get(path, {})
+        rows.append(
+            InstanceLatency(
+                instance_id=instance_id,
+                hostname=who.hostname or "",
+                write_ms=_numbers(result.get("write_ms")),
+                read_ms=_numbers(result.get("read_ms")),
+                error=str(result["error"]) if "error" in result else None,
+            )
+        )
+    return LatencyMeasurement(path, size, iterations, tuple(rows))
+
+
+def judge_latency(
+    measurement: LatencyMeasurement, *, backend: str, run_id: str, facts: Mapping[str, str]
+) -> LatencyVerdict:
+    """Valid when every instance has every statistic, in order; properties either way."""
+    problems = [measurement.error] if measurement.error else []
+    if not measurement.instances and not problems:
+        problems.append("the app had no instance to measure")
+    for row in measurement.instances:
+        problems += [f"instance {row.instance_id[:12]}: {p}" for p in _problems(row)]
+    first = measurement.instances[0] if measurement.instances else None
+    observed = (
+        "measured" if not problems else ("missing" if not _any_figure(measurement) else "invalid")
+    )
+    properties: list[tuple[str, str]] = [
+        ("hypothesis", LATENCY),
+        ("event", "none"),
+        ("path", measurement.path),
+        ("expected", "measured"),
+        ("observed", observed),
+        ("checksum_valid", "n/a"),
+        ("container_before", first.hostname if first else ""),
+        ("container_after", first.hostname if first else ""),
+        ("container_recreated", "false"),
+        ("instance_before", first.instance_id if first else ""),
+        ("instance_after", first.instance_id if first else ""),
+        ("backend", backend),
+        ("run_id", run_id),
+        *((key, value) for key, value in sorted(facts.items()) if value),
+        ("latency_size", str(measurement.size)),
+        ("latency_iterations", str(measurement.iterations)),
+        ("instance_count", str(len(measurement.instances))),
+    ]
+    for index, row in enumerate(measurement.instances, start=1):
+        properties += [(f"instance.{index}", row.instance_id), (f"hostname.{index}", row.hostname)]
+        for kind, stats in (("write_ms", row.write_ms), ("read_ms", row.read_ms)):
+            properties += [
+                (f"{kind}.{index}.{stat}", f"{stats[stat]:.4f}") for stat in STATS if stat in stats
+            ]
+    if problems:
+        explanation = f"latency {measurement.path}: {observed}: " + "; ".join(problems)
+    else:
+        medians = ", ".join(
+            f"{row.instance_id[:12]} write {row.write_ms['median']:.3f} ms, "
+            f"read {row.read_ms['median']:.3f} ms"
+            for row in measurement.instances
+        )
+        explanation = f"latency {measurement.path}: median {medians}"
+    properties.append(("explanation", explanation))
+    return LatencyVerdict(not problems, explanation, tuple(properties))
+
+
+def _numbers(stats: Any) -> dict[str, float]:
+    if not isinstance(stats, dict):
+        return {}
+    numbers = {}
+    for name in STATS:
+        value = stats.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            numbers[name] = float(value)
+    return numbers
+
+
+def _problems(row: InstanceLatency) -> list[str]:
+    if row.error:
+        return [row.error]
+    problems = []
+    for kind, stats in (("write", row.write_ms), ("read", row.read_ms)):
+        missing = [s for s in REQUIRED_STATS if s not in stats]
+        if missing:
+            problems.append(f"{kind} lacks {', '.join(missing)}")
+            continue
+        ordered = [stats[s] for s in STATS if s in stats]
+        if any(not math.isfinite(v) or v < 0 for v in ordered):
+            problems.append(f"{kind} has a negative or non-finite figure")
+        elif ordered != sorted(ordered):
+            problems.append(f"{kind} figures are out of order ({_show(stats)})")
+    return problems
+
+
+def _any_figure(measurement: LatencyMeasurement) -> bool:
+    return any(row.write_ms or row.read_ms for row in measurement.instances)
+
+
+def _show(stats: Mapping[str, float]) -> str:
+    return ", ".join(f"{name} {stats[name]:g}" for name in STATS if name in stats)
