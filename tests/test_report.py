@@ -1,233 +1,294 @@
-"""The evidence matrix as terminal text and Markdown."""
+"""Reports from evidence: reading JUnit, rendering, drift, the 1 MiB cut and bad input.
+
+The golden files in tests/data were made from two fake runs and reviewed by hand:
+
+    pytest -m live --backend fake --region westeurope --sku B1 --run-id golden-a \\
+        --junitxml=tests/data/junit/fake-westeurope-b1.xml tests_live
+    pytest -m live --backend fake --region koreacentral --sku P1v3 --run-id golden-b \\
+        --fake-fault home-not-persistent \\
+        --junitxml=tests/data/junit/fake-koreacentral-p1v3-home-lost.xml tests_live
+    appservice-fs-report tests/data/junit/fake-westeurope-b1.xml \\
+        --markdown tests/data/reports/one-run.md --json tests/data/reports/one-run.json
+    appservice-fs-report tests/data/junit/*.xml --baseline lab \\
+        --markdown tests/data/reports/side-by-side.md
+"""
 
 from __future__ import annotations
 
-from pytest_appservice_fs.evidence import Verdict, judge_container, judge_path
-from pytest_appservice_fs.expectations import HOME, LAB_MATRIX, TMP, VAR_LOCAL
-from pytest_appservice_fs.model import (
-    Event,
-    Identity,
-    MarkerRead,
-    MarkerWrite,
-    Observation,
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_appservice_fs.render import render_markdown, render_text
+from pytest_appservice_fs.report import (
+    STEP_SUMMARY_LIMIT,
+    Case,
+    ReportError,
+    append_step_summary,
+    cut_to,
+    find_drifts,
+    load_baseline,
+    read_junit,
+    run_from_cases,
+    to_json,
 )
-from pytest_appservice_fs.report import FAIL_MARK, PASS_MARK, render_markdown, render_text
+from pytest_appservice_fs.report_cli import main
 
-SUM = "f" * 64
+DATA = Path(__file__).parent / "data"
+RUN_A = DATA / "junit" / "fake-westeurope-b1.xml"
+RUN_B = DATA / "junit" / "fake-koreacentral-p1v3-home-lost.xml"
 
 
-def _verdict(
-    event: Event,
-    path: str,
-    expected: str,
-    observed: str,
-    *,
-    trigger_count: str = "1",
-    explanation: str = "because",
-    facts: tuple[tuple[str, str], ...] = (),
-) -> Verdict:
-    properties = (
-        ("backend", "fake"),
-        ("run_id", "run-7"),
-        *facts,
-        ("trigger_count", trigger_count),
+def test_junit_reads_back_as_the_run_it_was() -> None:
+    """A run's JUnit file gives its facts, 16 cells and three latency rows."""
+    run = read_junit(RUN_A)
+    assert (run.backend, run.region, run.sku, run.run_id) == (
+        "fake",
+        "westeurope",
+        "B1",
+        "golden-a",
     )
-    return Verdict("H", event, path, expected, observed, explanation, properties)
+    assert run.label == "fake westeurope B1"
+    assert len(run.cells) == 16
+    assert all(cell.passed for cell in run.cells)
+    assert [row.path for row in run.latency] == ["/home/data", "/tmp/data", "/var/local/data"]
+    assert all(row.size == 4096 and row.iterations == 10 for row in run.latency)
+    assert all(set(row.write_ms) == {"min", "median", "p95", "max"} for row in run.latency)
+    stop_start = run.cell("stop_start", "/tmp/data")
+    assert stop_start is not None
+    assert (stop_start.expected, stop_start.observed) == ("lost", "lost")
 
 
-def _lab_verdicts(*, lost_on_restart: bool = False) -> list[Verdict]:
-    """Verdicts as the plugin makes them for every cell of the lab matrix, in reverse order."""
-    verdicts: list[Verdict] = []
-    for event in reversed(list(Event)):
-        after = Identity("b" * 64 if event is Event.SCALE_OUT else "a" * 64, "cccccccccccc")
-        if event is Event.RESTART:
-            after = Identity("a" * 64, "aaaaaaaaaaaa")
-        reads = {}
-        for path in (HOME, TMP, VAR_LOCAL):
-            kept = path == HOME or (event is Event.RESTART and not lost_on_restart)
-            reads[path] = (
-                MarkerRead(
-                    path, exists=True, checksum_valid=True, stored_checksum=SUM, actual_checksum=SUM
-                )
-                if kept
-                else MarkerRead(path, exists=False)
-            )
-        observation = Observation(
-            event=event,
-            run_id="run-7",
-            nonce="n",
-            trigger_count=1,
-            instance_before=Identity("a" * 64, "aaaaaaaaaaaa"),
-            instance_after=after,
-            written={p: MarkerWrite(p, checksum=SUM) for p in reads},
-            read=reads,
-            proven=True,
-            proof="proof",
-            facts={"region": "koreacentral", "sku": "B1"},
-        )
-        for hypothesis in ("H1", "H2", "H3"):
-            for cell in LAB_MATRIX.path_cells(hypothesis, [event]):
-                verdicts.append(judge_path(observation, cell, backend="fake"))
-        for container in LAB_MATRIX.container_cells([event]):
-            verdicts.append(judge_container(observation, container, backend="fake"))
-    return verdicts
+def test_failed_cells_read_back_as_failed() -> None:
+    """Cells whose testcase failed are failed in the report, with what was observed."""
+    run = read_junit(RUN_B)
+    failed = {(c.event, c.path) for c in run.cells if not c.passed}
+    assert failed == {
+        ("restart", "/home/data"),
+        ("stop_start", "/home/data"),
+        ("deploy", "/home/data"),
+        ("scale_out", "/home/data"),
+    }
+    assert run.cell("restart", "/home/data").observed == "lost"  # type: ignore[union-attr]
 
 
-def _table_rows(text: str) -> list[list[str]]:
-    lines = text.splitlines()
-    return [[cell.strip() for cell in line.split(" | ")] for line in lines if " | " in line]
+def test_one_run_markdown_matches_the_reviewed_golden_file() -> None:
+    """Matrix, containers per event, latency and the proof of every cell, as reviewed."""
+    expected = (DATA / "reports" / "one-run.md").read_text(encoding="utf-8")
+    assert render_markdown([read_junit(RUN_A)]) == expected
 
 
-def test_text_matrix_of_the_lab() -> None:
-    """One row per event in Event order, one column per path plus container, all ok."""
-    text = render_text(_lab_verdicts())
-    rows = _table_rows(text)
-    assert rows[0] == ["event", HOME, TMP, VAR_LOCAL, "container", "fired"]
-    assert [row[0] for row in rows[1:]] == ["restart", "stop_start", "deploy", "scale_out"]
-    assert rows[1] == ["restart", "persists ok", "persists ok", "persists ok", "kept ok", "1x"]
-    assert rows[2] == ["stop_start", "persists ok", "lost ok", "lost ok", "recreated ok", "1x"]
-    assert rows[4] == [
-        "scale_out",
-        "visible ok",
-        "not_visible ok",
-        "not_visible ok",
-        "new_instance ok",
-        "1x",
+def test_side_by_side_markdown_matches_the_reviewed_golden_file() -> None:
+    """Two runs: one column each, drift from the lab listed, as reviewed."""
+    runs = [read_junit(RUN_A), read_junit(RUN_B)]
+    drifts = find_drifts(runs, load_baseline("lab"))
+    expected = (DATA / "reports" / "side-by-side.md").read_text(encoding="utf-8")
+    assert render_markdown(runs, drifts) == expected
+    assert "| event | path | expected | fake westeurope B1 | fake koreacentral P1v3 |" in expected
+
+
+def test_terminal_text_has_matrix_and_latency() -> None:
+    """The terminal view: one row per event, the summary line, then the latency table."""
+    lines = render_text(read_junit(RUN_B)).splitlines()
+    assert lines[0].split(" | ")[0].strip() == "event"
+    assert [part.strip() for part in lines[2].split(" | ")][:2] == [
+        "restart",
+        "lost FAIL (expected persists)",
     ]
-    assert FAIL_MARK not in text
-    assert text.splitlines()[-1] == (
-        "16 of 16 cells as expected (backend fake, run_id run-7, region koreacentral, sku B1)"
+    assert lines[6] == (
+        "12 of 16 cells as expected (backend fake, run_id golden-b, region koreacentral, sku P1v3)"
+    )
+    assert lines[7] == "latency in ms (4096 bytes, 10 iterations, write with fsync):"
+    assert lines[8].startswith("path ")
+    assert len(lines) == 13
+
+
+def test_drift_against_the_lab_names_each_cell() -> None:
+    """Against the lab's matrix, only the four /home cells of the broken run drift."""
+    drifts = find_drifts([read_junit(RUN_A), read_junit(RUN_B)], load_baseline("lab"))
+    assert [d.sentence() for d in drifts] == [
+        "fake koreacentral P1v3: restart /home/data: baseline persists, observed lost",
+        "fake koreacentral P1v3: stop_start /home/data: baseline persists, observed lost",
+        "fake koreacentral P1v3: deploy /home/data: baseline persists, observed lost",
+        "fake koreacentral P1v3: scale_out /home/data: baseline visible, observed not_visible",
+    ]
+
+
+def test_a_json_report_is_a_baseline(tmp_path: Path) -> None:
+    """A JSON report written earlier is read back as a baseline of its first run."""
+    baseline_file = tmp_path / "baseline.json"
+    baseline_file.write_text(json.dumps(to_json([read_junit(RUN_B)])))
+    baseline = load_baseline(str(baseline_file))
+    assert baseline[("stop_start", "/home/data")] == "lost"
+    drifts = find_drifts([read_junit(RUN_A)], baseline)
+    assert {(d.event, d.path) for d in drifts} == {
+        ("restart", "/home/data"),
+        ("stop_start", "/home/data"),
+        ("deploy", "/home/data"),
+        ("scale_out", "/home/data"),
+    }
+
+
+def test_cli_writes_one_column_per_run(tmp_path: Path) -> None:
+    """Two runs with other regions and SKUs: a Markdown table with a column for each."""
+    out = tmp_path / "report.md"
+    assert main([str(RUN_A), str(RUN_B), "--markdown", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    header = next(line for line in text.splitlines() if line.startswith("| event | path |"))
+    assert header == "| event | path | expected | fake westeurope B1 | fake koreacentral P1v3 |"
+
+
+def test_cli_fails_on_drift_and_names_the_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A baseline that differs in one cell: exit 1, and the cell is named."""
+    baseline = to_json([read_junit(RUN_A)])
+    for cell in baseline["runs"][0]["cells"]:
+        if (cell["event"], cell["path"]) == ("deploy", "/tmp/data"):
+            cell["observed"] = "persists"
+    baseline_file = tmp_path / "baseline.json"
+    baseline_file.write_text(json.dumps(baseline))
+    code = main(
+        [
+            str(RUN_A),
+            "--baseline",
+            str(baseline_file),
+            "--fail-on-drift",
+            "--json",
+            str(tmp_path / "r.json"),
+        ]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "drift: fake westeurope B1: deploy /tmp/data: baseline persists, observed lost"
+    )
+    written = json.loads((tmp_path / "r.json").read_text())
+    assert written["drifts"] == [
+        {
+            "run": "fake westeurope B1",
+            "event": "deploy",
+            "path": "/tmp/data",
+            "baseline": "persists",
+            "observed": "lost",
+        }
+    ]
+
+
+def test_cli_without_drift_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    """The lab baseline on a run that matches it: exit 0 and 'No cell drifted.'"""
+    assert main([str(RUN_A), "--baseline", "lab", "--fail-on-drift"]) == 0
+    assert "No cell drifted." in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not xml at all", "is not XML"),
+        ("<html><body/></html>", "is not a JUnit file (its root is <html>)."),
+        (
+            '<testsuite><testcase classname="t" name="plain"/></testsuite>',
+            "has no live testcases with evidence properties (run with -m live and "
+            "junit_family = xunit1).",
+        ),
+        (
+            '<testsuite><testcase classname="t" name="thin"><properties>'
+            '<property name="hypothesis" value="H1"/><property name="event" value="restart"/>'
+            "</properties></testcase></testsuite>",
+            "testcase 't.thin' lacks the properties path, expected, observed",
+        ),
+    ],
+    ids=["not-xml", "not-junit", "no-live", "missing-properties"],
+)
+def test_bad_input_is_one_sentence_per_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    """Bad input: exit 2 and one line per bad file naming it; the good file is still reported."""
+    bad = tmp_path / "bad.xml"
+    bad.write_text(content)
+    missing = tmp_path / "missing.xml"
+    out = tmp_path / "report.md"
+    code = main([str(bad), str(RUN_A), str(missing), "--markdown", str(out)])
+    assert code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"appservice-fs-report: {bad}")
+    assert message in lines[0]
+    assert (
+        lines[1] == f"appservice-fs-report: {missing}: cannot be read (No such file or directory)."
+    )
+    assert "- **run_id**: `golden-a`" in out.read_text()
+
+
+def test_only_bad_input_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With no readable run at all: exit 2, the sentence, and no report file."""
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<html/>")
+    out = tmp_path / "report.md"
+    assert main([str(bad), "--markdown", str(out)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_bad_baseline_is_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A baseline that is neither 'lab' nor a JSON report: exit 2 and one sentence."""
+    baseline = tmp_path / "b.json"
+    baseline.write_text('{"something": "else"}')
+    assert main([str(RUN_A), "--baseline", str(baseline)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"appservice-fs-report: --baseline {baseline} is neither 'lab' nor a JSON report "
+        "written by appservice-fs-report --json."
     )
 
 
-def test_text_matrix_separator_matches_widths() -> None:
-    """The separator line under the header is as wide as the header, column by column."""
-    lines = render_text(_lab_verdicts()).splitlines()
-    assert set(lines[1]) == {"-", "+"}
-    assert [len(part) for part in lines[1].split("-+-")] == [
-        len(part) for part in lines[0].split(" | ")
-    ]
+def test_cases_without_evidence_are_refused() -> None:
+    """Cases of a run that recorded nothing are no report."""
+    with pytest.raises(ReportError, match="has no live testcases"):
+        run_from_cases([Case("t", "passed", {})], "this run")
 
 
-def test_text_marks_mismatches_with_fail() -> None:
-    """A cell that differs from its expectation shows observed, expected and FAIL."""
-    text = render_text(_lab_verdicts(lost_on_restart=True))
-    restart = _table_rows(text)[1]
-    assert restart[2] == f"lost (expected persists) {FAIL_MARK}"
-    assert restart[3] == f"lost (expected persists) {FAIL_MARK}"
-    assert restart[1] == f"persists {PASS_MARK}"
-    assert text.splitlines()[-1].startswith("14 of 16 cells as expected")
+# --- the 1 MiB job summary ------------------------------------------------------------------
 
 
-def test_missing_cell_is_a_dash_and_counts_shown() -> None:
-    """A column without a verdict for an event shows '-'; the fired column shows the count."""
-    verdicts = [
-        _verdict(Event.DEPLOY, TMP, "lost", "lost", trigger_count="2"),
-        _verdict(Event.RESTART, HOME, "persists", "persists"),
-    ]
-    rows = _table_rows(render_text(verdicts))
-    assert rows[0] == ["event", TMP, HOME, "fired"]
-    assert rows[1] == ["restart", "-", "persists ok", "1x"]
-    assert rows[2] == ["deploy", "lost ok", "-", "2x"]
+def test_cut_keeps_whole_lines_within_the_limit() -> None:
+    """A long report is cut at a line boundary, under the limit, with the note last."""
+    text = "".join(f"| line {i} | ünïcödé |\n" for i in range(100_000))
+    assert len(text.encode()) > STEP_SUMMARY_LIMIT
+    cut = cut_to(text, STEP_SUMMARY_LIMIT, "_cut_")
+    assert len(cut.encode("utf-8")) <= STEP_SUMMARY_LIMIT
+    assert cut.endswith("\n_cut_\n")
+    body = cut[: -len("\n_cut_\n")]
+    assert body.endswith("|\n")
+    assert text.startswith(body)
 
 
-def test_container_column_comes_last() -> None:
-    """The container column follows the path columns, whatever order the verdicts come in."""
-    verdicts = [
-        _verdict(Event.RESTART, "container", "kept", "kept"),
-        _verdict(Event.RESTART, HOME, "persists", "persists"),
-    ]
-    assert _table_rows(render_text(verdicts))[0] == ["event", HOME, "container", "fired"]
+def test_short_text_is_not_cut() -> None:
+    """A report within the limit is written as it is."""
+    assert cut_to("short\n", 100, "_cut_") == "short\n"
 
 
-def test_empty_text_is_empty() -> None:
-    """No verdicts: no terminal matrix at all."""
-    assert render_text([]) == ""
-
-
-def test_empty_markdown_says_no_cell_ran() -> None:
-    """No verdicts: a Markdown document that says no live cell ran."""
-    assert render_markdown([]) == "# App Service filesystem evidence\n\nNo live cell ran.\n"
-
-
-def test_markdown_matrix_of_the_lab() -> None:
-    """The Markdown has the facts, a table in Event order, and one proof line per cell."""
-    markdown = render_markdown(_lab_verdicts(lost_on_restart=True))
-    lines = markdown.splitlines()
-    assert lines[0] == "# App Service filesystem evidence"
-    assert "- **backend**: `fake`" in lines
-    assert "- **region**: `koreacentral`" in lines
-    assert "- **sku**: `B1`" in lines
-    assert "- **cells as expected**: 14 of 16" in lines
-    header = lines.index(
-        "| event | `/home/data` | `/tmp/data` | `/var/local/data` | `container` | fired |"
+def test_step_summary_counts_what_the_step_wrote_already(tmp_path: Path) -> None:
+    """Appending keeps the whole summary file within GitHub's 1 MiB, with a note when cut."""
+    summary = tmp_path / "summary.md"
+    summary.write_text("x" * (STEP_SUMMARY_LIMIT - 1000) + "\n")
+    markdown = "".join(f"row {i}\n" for i in range(1000))
+    append_step_summary(str(summary), markdown, full_copy="the JUnit file")
+    size = summary.stat().st_size
+    assert size <= STEP_SUMMARY_LIMIT
+    assert summary.read_text().endswith(
+        "_The report was cut to fit GitHub's 1 MiB job summary; the JUnit file has it all._\n"
     )
-    assert lines[header + 1] == "|---|---|---|---|---|---|"
-    table = lines[header + 2 : header + 6]
-    assert [row.split(" | ")[0] for row in table] == [
-        "| restart",
-        "| stop_start",
-        "| deploy",
-        "| scale_out",
-    ]
-    assert table[0] == (
-        f"| restart | persists {PASS_MARK} | lost (expected persists) {FAIL_MARK} | "
-        f"lost (expected persists) {FAIL_MARK} | kept {PASS_MARK} | 1x |"
-    )
-    proofs = [line for line in lines if line.startswith("- **ok**") or line.startswith("- **FAIL")]
-    assert len(proofs) == 16
-    assert sum(line.startswith(f"- **{FAIL_MARK}**") for line in proofs) == 2
-    assert markdown.endswith("\n")
 
 
-def test_markdown_proofs_are_in_event_order() -> None:
-    """Proof lines follow the Event order, whatever order the verdicts come in."""
-    verdicts = [
-        _verdict(Event.SCALE_OUT, HOME, "visible", "visible", explanation="third"),
-        _verdict(Event.RESTART, HOME, "persists", "persists", explanation="first"),
-        _verdict(Event.DEPLOY, TMP, "lost", "persists", explanation="second"),
-    ]
-    proofs = [line for line in render_markdown(verdicts).splitlines() if line.startswith("- **")]
-    proofs = [line for line in proofs if "cells as expected" not in line and "`" not in line]
-    assert proofs == ["- **ok** first", f"- **{FAIL_MARK}** second", "- **ok** third"]
-
-
-def test_markdown_escapes_pipes_and_newlines_in_explanations() -> None:
-    """A '|' or newline in an explanation cannot break the Markdown."""
-    verdict = _verdict(Event.RESTART, TMP, "persists", "lost", explanation="a | b\nc")
-    markdown = render_markdown([verdict])
-    assert f"- **{FAIL_MARK}** a \\| b c" in markdown.splitlines()
-    assert "a | b" not in markdown
-
-
-def test_markdown_table_rows_have_one_cell_per_column() -> None:
-    """Every table row has as many cells as the header."""
-    markdown = render_markdown(_lab_verdicts())
-    rows = [line for line in markdown.splitlines() if line.startswith("|")]
-    assert len(rows) == 6
-    assert {row.count("|") for row in rows} == {7}
-
-
-def test_trigger_count_column_shows_each_events_count() -> None:
-    """The fired column shows each event's own trigger count."""
-    verdicts = [
-        _verdict(Event.RESTART, TMP, "persists", "persists", trigger_count="1"),
-        _verdict(Event.STOP_START, TMP, "lost", "lost", trigger_count="3"),
-    ]
-    markdown = render_markdown(verdicts)
-    assert f"| restart | persists {PASS_MARK} | 1x |" in markdown
-    assert f"| stop_start | lost {PASS_MARK} | 3x |" in markdown
-
-
-def test_inconclusive_mismatch_is_marked_fail() -> None:
-    """An inconclusive cell where an outcome was expected is marked FAIL."""
-    verdict = _verdict(Event.RESTART, TMP, "persists", "inconclusive")
-    row = _table_rows(render_text([verdict]))[1]
-    assert row[1] == f"inconclusive (expected persists) {FAIL_MARK}"
-
-
-def test_every_failed_cell_is_marked_fail() -> None:
-    """A verdict that did not pass shows FAIL in the table, even when observed == expected."""
-    verdict = _verdict(Event.RESTART, TMP, "inconclusive", "inconclusive")
-    assert verdict.passed is False
-    assert _table_rows(render_text([verdict]))[1][1].endswith(FAIL_MARK)
+def test_cli_summary_appends_to_the_job_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--summary appends the Markdown to $GITHUB_STEP_SUMMARY."""
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step output\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert main([str(RUN_A), str(RUN_B), "--summary", "--markdown", str(tmp_path / "r.md")]) == 0
+    text = summary.read_text()
+    assert text.startswith("earlier step output\n# App Service filesystem evidence")
+    assert "| fake westeurope B1 | fake koreacentral P1v3 |" in text

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import warnings
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import requests
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from pytest_appservice_fs.backends.local import label
+from tests.junit_cases import read_junit
 
 REPO = Path(__file__).resolve().parents[2]
 LIVE_SUITE = REPO / "tests_live"
@@ -157,29 +157,6 @@ def run_local(
     else:
         result = pytester.runpytest(*argv)
     return result, read_junit(junit) if junit.exists() else []
-
-
-def read_junit(path: Path) -> list[dict[str, str]]:
-    """Each testcase of a JUnit file as its properties plus its name and outcome."""
-    cases = []
-    for case in ET.parse(path).getroot().iter("testcase"):
-        props = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
-        props["_name"] = case.get("name", "")
-        props["_outcome"] = next(
-            (child.tag for child in case if child.tag in ("failure", "error", "skipped")), "passed"
-        )
-        props["_message"] = next(
-            (child.get("message", "") for child in case if child.tag in ("failure", "error")), ""
-        )
-        cases.append(props)
-    return cases
-
-
-def cell(cases: list[dict[str, str]], event: str, path: str) -> dict[str, str]:
-    """The one testcase of a cell."""
-    found = [c for c in cases if c.get("event") == event and c.get("path") == path]
-    assert len(found) == 1, f"expected one testcase for {event} {path}, found {len(found)}"
-    return found[0]
 
 
 def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:

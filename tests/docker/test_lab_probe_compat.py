@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import secrets
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
+from tests.junit_cases import read_junit
 
 pytestmark = pytest.mark.docker
 
@@ -29,13 +30,8 @@ def test_lab_probe_proves_what_it_can(pytester: pytest.Pytester) -> None:
         f"--probe-dir={LAB_PROBE}",
         f"--junitxml={junit}",
     )
-    result.assert_outcomes(passed=12, failed=4)
-    cases = []
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        props = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
-        failure = case.find("failure")
-        props["_message"] = failure.get("message", "") if failure is not None else ""
-        cases.append(props)
+    result.assert_outcomes(passed=15, failed=4)
+    cases = read_junit(junit)
     assert len(cases) == 16
     for case in cases:
         if case["event"] == "restart":
