@@ -87,9 +87,14 @@ def test_container_evidence_matches_the_events(live_suite: pytest.Pytester) -> N
         assert float(case["ready_seconds"]) >= float(case["event_seconds"]) >= 0
 
 
-def test_terminal_matrix_and_markdown_report(live_suite: pytest.Pytester) -> None:
-    """The terminal shows the matrix; --evidence-report writes it as Markdown."""
+def test_terminal_matrix_and_markdown_report(
+    live_suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The terminal shows matrix and latency; --evidence-report and the job summary get both."""
     report = live_suite.path / "reports" / "evidence.md"
+    summary = live_suite.path / "summary.md"
+    summary.write_text("earlier\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     result, _ = run_live(live_suite, f"--evidence-report={report}")
     result.stdout.fnmatch_lines(
         [
@@ -100,12 +105,20 @@ def test_terminal_matrix_and_markdown_report(live_suite: pytest.Pytester) -> Non
             "deploy*persists ok*lost ok*lost ok*recreated ok*1x*",
             "scale_out*visible ok*not_visible ok*not_visible ok*new_instance ok*1x*",
             "16 of 16 cells as expected*",
+            "latency in ms (4096 bytes, 10 iterations, write with fsync):",
+            "path*instance*write min*write median*write p95*write max*read min*read max*",
+            "/home/data *",
+            "/tmp/data *",
+            "/var/local/data *",
             f"evidence report written to {report}",
         ]
     )
     text = report.read_text(encoding="utf-8")
     assert "| stop_start | persists ok | lost ok | lost ok | recreated ok | 1x |" in text
     assert text.count("- **ok**") == 16
+    assert "## Latency (ms)" in text
+    assert text.count("| `/home/data` |") == 1
+    assert summary.read_text(encoding="utf-8") == "earlier\n" + text
 
 
 def test_home_not_persistent_fails_h1_as_lost(live_suite: pytest.Pytester) -> None:
