@@ -116,8 +116,13 @@ def test_terminal_matrix_and_markdown_report(
     text = report.read_text(encoding="utf-8")
     assert "| stop_start | persists ok | lost ok | lost ok | recreated ok | 1x |" in text
     assert text.count("- **ok**") == 16
-    assert "## Latency (ms)" in text
-    assert text.count("| `/home/data` |") == 1
+    latency = text.split("## Latency (ms)", 1)[1].split("## Proof per cell", 1)[0]
+    rows = [line for line in latency.splitlines() if line.startswith("| `/")]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| `/home/data`",
+        "| `/tmp/data`",
+        "| `/var/local/data`",
+    ]
     assert summary.read_text(encoding="utf-8") == "earlier\n" + text
 
 
