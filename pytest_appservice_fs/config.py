@@ -229,6 +229,8 @@ class Settings:
     restart_mode: str = "platform"
     latency_size: int = 4096
     latency_iterations: int = 10
+    #: The xdist worker this session is (gw0, gw1, ...), or None when not distributed.
+    worker: str | None = None
 
 
 IniGetter = Callable[[str], Any]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
-from pytest_appservice_fs.backends import preflight
+from pytest_appservice_fs.backends import cleanup_run, preflight
 from pytest_appservice_fs.backends.protocol import Backend, BackendError
 from pytest_appservice_fs.config import OPTIONS, Settings, SettingsError, resolve
+from pytest_appservice_fs.distribution import event_scheduling
 from pytest_appservice_fs.expectations import HYPOTHESES
 from pytest_appservice_fs.render import render_markdown, render_text
 from pytest_appservice_fs.report import (
@@ -32,6 +34,10 @@ REPORT_WRITTEN_KEY = pytest.StashKey[str]()
 KEPT_KEY = pytest.StashKey[list[str]]()
 
 EXPECT_INI = "appservice_fs_expect"
+#: The key under which an xdist controller hands its run id to the workers.
+RUN_ID_INPUT = "appservice_fs_run_id"
+#: Set on an xdist controller that schedules each event's tests to one worker.
+GROUP_EVENTS_KEY = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -72,11 +78,54 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        # An xdist worker: the controller's run id, and an app of the worker's own.
+        settings = dataclasses.replace(
+            settings,
+            run_id=workerinput.get(RUN_ID_INPUT, settings.run_id),
+            worker=str(workerinput["workerid"]),
+        )
+    else:
+        _check_distribution(config, settings)
     config.stash[SETTINGS_KEY] = settings
     config.stash[CASES_KEY] = []
     config.pluginmanager.register(EvidenceCollector(config), "appservice-fs-evidence")
     config.stash[BACKENDS_KEY] = []
     config.stash[KEPT_KEY] = []
+
+
+def _check_distribution(config: pytest.Config, settings: Settings) -> None:
+    """Under xdist, keep each event's cells on one worker: --dist loadgroup, one app each."""
+    workers = config.getoption("numprocesses", None)
+    if not workers:
+        return
+    if settings.backend == "azure" and not settings.provision:
+        raise pytest.UsageError(
+            "--app-name attaches one app, which cannot host events side by side; run without "
+            "-n, or with --provision (one app per worker)."
+        )
+    dist = config.getoption("dist", "no")
+    if dist not in ("load", "loadgroup"):  # load is what -n means unless told otherwise
+        raise pytest.UsageError(
+            f"--dist {dist} would split an event's cells across workers and fire it more than "
+            "once; leave --dist out (or use load or loadgroup): events are grouped per worker."
+        )
+    config.stash[GROUP_EVENTS_KEY] = True
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist controller: one worker takes every test of an event (see distribution.py)."""
+    if not config.stash.get(GROUP_EVENTS_KEY, False):
+        return None
+    return event_scheduling(config, log)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: every worker gets the run's id, so all its resources share it."""
+    node.workerinput[RUN_ID_INPUT] = node.config.stash[SETTINGS_KEY].run_id
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -102,6 +151,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         skip = pytest.mark.skip(reason=f"{hypothesis} has no cell for the events chosen ({chosen})")
         metafunc.parametrize("appservice_cell", [pytest.param(None, marks=skip)], indirect=True)
         return
+    # The ids carry the event first: distribution.event_scope groups tests by it under xdist.
     metafunc.parametrize("appservice_cell", cells, ids=[c.id for c in cells], indirect=True)
 
 
@@ -141,8 +191,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     settings = config.stash.get(SETTINGS_KEY, None)
     run = _run_report(config)
-    if settings is None or run is None or hasattr(config, "workerinput"):
+    if settings is None or hasattr(config, "workerinput"):
         return  # xdist workers hand their reports to the controller, which writes
+    if config.getoption("numprocesses", None) and not settings.keep_resources:
+        # A worker that crashed could not tear down its app; the controller knows the run.
+        cleanup_run(settings)
+    if run is None:
+        return
     markdown = render_markdown([run])
     if settings.evidence_report is not None:
         path = settings.evidence_report

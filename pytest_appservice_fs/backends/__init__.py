@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pytest_appservice_fs.backends.protocol import Backend, BackendError, BackendTiming
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -20,7 +23,32 @@ def _labels(settings: Settings) -> dict[str, str]:
 
 
 def _app_name(settings: Settings, prefix: str) -> str:
-    return settings.app_name or f"{prefix}-{settings.run_id}".lower()[:59]
+    # Under xdist every worker has an app of its own: the worker id tells them apart.
+    suffix = f"-{settings.worker}" if settings.worker else ""
+    base = settings.app_name or f"{prefix}-{settings.run_id}".lower().replace("_", "-")
+    return (base[: 60 - len(suffix)].rstrip("-") + suffix).lower()
+
+
+def cleanup_run(settings: Settings) -> None:
+    """Remove whatever the run left on a backend that can tell: the local Docker resources of
+    every worker of the run (a crashed worker cannot tear down its own)."""
+    if settings.backend != "local":
+        return
+    from pytest_appservice_fs.backends.local import (  # noqa: PLC0415
+        docker_client,
+        label,
+        remove_resources,
+    )
+
+    try:
+        removed = remove_resources(docker_client(), {label("run"): settings.run_id})
+    except BackendError as exc:
+        log.warning("could not sweep the run's Docker resources: %s", exc)
+        return
+    if removed:
+        log.warning(
+            "removed %d Docker resources that workers of run %s left", removed, settings.run_id
+        )
 
 
 def _require(module: str, extra: str) -> None:
@@ -63,11 +91,14 @@ def create_backend(
         from pytest_appservice_fs.backends.azure import AzureBackend, AzureTarget  # noqa: PLC0415
 
         options = dict(azure_options or {})
-        default_name = f"appservice-fs-{settings.run_id}".lower().replace("_", "-")[:60]
+        app_name = _app_name(settings, "appservice-fs")
+        group = settings.resource_group or app_name
+        if settings.provision and settings.worker and settings.resource_group:
+            group = f"{settings.resource_group}-{settings.worker}"
         target = AzureTarget(
             subscription_id=settings.subscription_id or "",
-            app_name=settings.app_name or default_name.rstrip("-"),
-            resource_group=settings.resource_group or default_name,
+            app_name=app_name,
+            resource_group=group,
             provision=settings.provision,
             region=settings.region,
             sku=settings.sku or "B1",
