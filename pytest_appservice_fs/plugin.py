@@ -112,6 +112,10 @@ def _check_distribution(config: pytest.Config, settings: Settings) -> None:
             "once; leave --dist out (or use load or loadgroup): events are grouped per worker."
         )
     config.stash[GROUP_EVENTS_KEY] = True
+    if config.getoption("maxworkerrestart", None) is None:
+        # A replacement worker would start an app of its own and could fire an event again;
+        # a crash is reported instead (and the run does not wait on rescheduling).
+        config.option.maxworkerrestart = 0
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)

@@ -1,0 +1,171 @@
+"""The live suite under pytest-xdist: each event on one worker, evidence intact, no leftovers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pytest_appservice_fs.backends import create_backend
+from pytest_appservice_fs.backends.fake import FakeBackend
+from pytest_appservice_fs.config import resolve
+from pytest_appservice_fs.distribution import event_scope
+from tests.junit_cases import read_junit
+from tests.test_plugin import LIVE_SUITE
+
+pytest.importorskip("xdist")
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "scope"),
+    [
+        ("tests_live/test_h1.py::test_home_persists[restart-/home/data]", "appservice-restart"),
+        (
+            "tests_live/test_h2.py::test_local_path_fate[stop_start-/tmp/data]",
+            "appservice-stop_start",
+        ),
+        ("tests_live/test_lifecycle.py::test_container_fate[scale_out]", "appservice-scale_out"),
+        ("tests_live/test_latency.py::test_io_latency[/var/local/data]", "appservice-latency"),
+        ("tests/test_x.py::test_plain", "tests/test_x.py::test_plain"),
+        ("tests/test_x.py::test_param[restarting]", "tests/test_x.py::test_param[restarting]"),
+        ("tests/test_x.py::test_grouped[1]@mygroup", "mygroup"),
+    ],
+)
+def test_event_scope(nodeid: str, scope: str) -> None:
+    """Tests are grouped by the event their id starts with; others keep their own scope."""
+    assert event_scope(nodeid) == scope
+
+
+@pytest.fixture
+def live_suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester folder holding a copy of the project's live suite."""
+    for source in LIVE_SUITE.glob("test_*.py"):
+        pytester.makepyfile(**{source.stem: source.read_text(encoding="utf-8")})
+    pytester.makeini("[pytest]\njunit_family = xunit1\n")
+    return pytester
+
+
+def test_two_workers_fire_each_event_once_with_intact_evidence(live_suite: pytest.Pytester) -> None:
+    """-n 2: the lab's matrix; every cell of an event shares one firing, one app, one worker."""
+    junit = live_suite.path / "out.xml"
+    result = live_suite.runpytest_subprocess(
+        "-m",
+        "live",
+        "--backend",
+        "fake",
+        "-n",
+        "2",
+        "-v",
+        f"--junitxml={junit}",
+    )
+    result.assert_outcomes(passed=19)
+    cases = read_junit(junit)
+    assert len(cases) == 16
+    assert all(case["observed"] == case["expected"] for case in cases)
+    assert len({case["run_id"] for case in cases}) == 1  # the controller's run id everywhere
+    firing: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
+    for case in cases:
+        firing[case["event"]].add((case["trigger_count"], case["nonce"], case["instance_before"]))
+    assert {event: len(seen) for event, seen in firing.items()} == {
+        "restart": 1,
+        "stop_start": 1,
+        "deploy": 1,
+        "scale_out": 1,
+    }
+    assert all(next(iter(seen))[0] == "1" for seen in firing.values())
+    # One worker per event: the -v lines name the worker that ran each test.
+    workers: dict[str, set[str]] = defaultdict(set)
+    for line in result.stdout.lines:
+        if line.startswith("[gw") and " PASSED " in line:
+            worker = line[1:4]
+            test = line.rsplit("::", 1)[-1]
+            workers[event_scope(f"x::{test.strip()}")].add(worker)
+    assert set(workers) >= {"appservice-restart", "appservice-deploy", "appservice-latency"}
+    assert all(len(ids) == 1 for ids in workers.values()), workers
+    result.stdout.fnmatch_lines(["*16 of 16 cells as expected*"])
+
+
+def test_a_crashing_worker_is_reported_and_the_others_clean_up(
+    live_suite: pytest.Pytester,
+) -> None:
+    """A worker that dies mid-run: its crash is reported (not retried on a new app), the
+    other worker's evidence arrives, and only the dead worker's fake app is left, in basetemp.
+    """
+    live_suite.makepyfile(
+        test_zz_crash="""
+        import os
+        import pytest
+
+        @pytest.mark.live
+        def test_crash(appservice_app):
+            os._exit(3)
+        """
+    )
+    basetemp = live_suite.path / "basetemp"
+    junit = live_suite.path / "out.xml"
+    result = live_suite.runpytest_subprocess(
+        "-m",
+        "live",
+        "--backend",
+        "fake",
+        "-n",
+        "2",
+        f"--basetemp={basetemp}",
+        f"--junitxml={junit}",
+        timeout=120,
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] >= 1
+    assert outcomes["passed"] + outcomes["failed"] == 20
+    result.stdout.fnmatch_lines(["*test_crash*crashed*"])
+    assert "replacing crashed worker" not in result.stdout.str()
+    cases = read_junit(junit)
+    assert any(case["_outcome"] == "passed" for case in cases)
+    # pytest owns basetemp (and prunes old ones); nothing of the fake lives anywhere else.
+    apps = [p for p in basetemp.rglob("home") if (p.parent / "containers").exists()]
+    assert len(apps) <= 1
+
+
+def test_attach_mode_refuses_workers(live_suite: pytest.Pytester) -> None:
+    """One attached Azure app cannot host events side by side: exit 4 with one sentence."""
+    result = live_suite.runpytest_subprocess(
+        "-m",
+        "live",
+        "-n",
+        "2",
+        "--app-name",
+        "probe-app",
+        "--resource-group",
+        "rg",
+        "--subscription-id",
+        "00000000-0000-0000-0000-000000000000",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --app-name attaches one app, which cannot host events side by side; run "
+            "without -n, or with --provision (one app per worker)."
+        ]
+    )
+
+
+def test_a_distribution_that_splits_events_is_refused(live_suite: pytest.Pytester) -> None:
+    """--dist loadfile would put an event's cells on several workers: exit 4, one sentence."""
+    result = live_suite.runpytest_subprocess(
+        "-m", "live", "--backend", "fake", "-n", "2", "--dist", "loadfile"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --dist loadfile would split an event's cells*"])
+
+
+def test_workers_name_their_apps_apart(tmp_path: Path) -> None:
+    """Each worker's app name carries the worker id; the run id is shared."""
+    settings = resolve({"backend": "fake", "run_id": "Run_1"}, lambda _: "", {})
+    names = set()
+    for worker in ("gw0", "gw1"):
+        backend = create_backend(replace(settings, worker=worker), tmp_path / worker)
+        assert isinstance(backend, FakeBackend)
+        names.add(backend.app_name)
+    assert names == {"fake-run-1-gw0", "fake-run-1-gw1"}
