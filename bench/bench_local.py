@@ -7,8 +7,12 @@ harness around them, each step timed until the probe proves it took effect: crea
 deploy, add an instance, scale back, remove everything. Prints one JSON object as its last
 line; targets are reported, not asserted:
 
-- events, triggers: distinct events in the suite's JUnit evidence and the sum of their
-  trigger_count; equal when each event was fired once.
+- events, triggers: distinct events in the suite's JUnit evidence, and how often they were
+  fired (distinct marker nonces: one per firing, across xdist workers too); equal when each
+  event was fired once.
+- workers: pytest-xdist workers of the suite run (--workers; 0: serial); with
+  --compare-serial, serial_total_seconds (the same suite serially, in this invocation) and
+  speedup = serial_total_seconds / total_seconds.
 - total_seconds: the suite's wall time, pytest start-up included (target: at most 20 s).
 - raw_seconds: the sum of the raw steps, setup and teardown included.
 - overhead_ratio: total_seconds / raw_seconds (target: at most 1.5); what it costs to run the
@@ -111,11 +115,13 @@ class SuiteRun:
     ready_seconds: dict[str, float | None]
 
 
-def run_suite(junit: Path) -> SuiteRun:
-    """One full local live run in a fresh process, timed from start to exit."""
+def run_suite(junit: Path, workers: int = 0) -> SuiteRun:
+    """One full local live run in a fresh process, timed from start to exit; with workers,
+    under pytest-xdist with one app per worker."""
     # The command `make live` runs (the live suite needs no hypothesis plugin).
     command = [sys.executable, "-m", "pytest", "-p", "no:hypothesispytest", "-m", "live"]
     command += ["--backend", "local", "-p", "no:cacheprovider", "-q", f"--junitxml={junit}"]
+    command += ["-n", str(workers)] if workers else []
     command += ["tests_live"]
     started = time.perf_counter()
     returncode, output = _run_bounded(command)
@@ -162,7 +168,7 @@ def _read_junit(junit: Path, wall_seconds: float) -> SuiteRun:
     if not junit.is_file():
         raise BenchError(f"the live suite passed but wrote no JUnit file at {junit}.")
     tree = ET.parse(junit)  # noqa: S314 - written by the pytest run we started
-    trigger_counts: dict[str, int] = {}
+    firings: dict[str, set[str]] = {}
     event_seconds: dict[str, float | None] = {}
     ready_seconds: dict[str, float | None] = {}
     testcase_seconds = 0.0
@@ -170,15 +176,16 @@ def _read_junit(junit: Path, wall_seconds: float) -> SuiteRun:
         testcase_seconds += float(testcase.get("time") or 0)
         properties = {p.get("name"): p.get("value") for p in testcase.iter("property")}
         event = properties.get("event")
-        if not event:
+        if not event or properties.get("hypothesis") == "latency":
             continue
-        # Every cell of an event shares one observation, so they carry the same figures.
-        count = int(properties.get("trigger_count") or 0)
-        trigger_counts[event] = max(count, trigger_counts.get(event, 0))
+        # Every firing writes markers with a fresh nonce: distinct nonces count the firings,
+        # also across xdist workers (each of which counts only its own).
+        firings.setdefault(event, set()).add(properties.get("nonce") or "")
         event_seconds.setdefault(event, _float_or_none(properties.get("event_seconds")))
         ready_seconds.setdefault(event, _float_or_none(properties.get("ready_seconds")))
-    if not trigger_counts:
+    if not firings:
         raise BenchError(f"the JUnit file {junit} has no testcase with an event property.")
+    trigger_counts = {event: len(nonces) for event, nonces in firings.items()}
     return SuiteRun(wall_seconds, testcase_seconds, trigger_counts, event_seconds, ready_seconds)
 
 
@@ -435,9 +442,19 @@ def probe_runtime_image(client: Any, package: ProbePackage) -> str:
     )
 
 
-def measure_once(client: Any, workdir: Path, index: int, image: str | None) -> tuple[Figures, str]:
-    """The suite, then the raw replay; returns this run's figures and the runtime image."""
-    suite = run_suite(workdir / f"bench-{index}.xml")
+def measure_once(
+    client: Any,
+    workdir: Path,
+    index: int,
+    image: str | None,
+    *,
+    workers: int = 0,
+    compare_serial: bool = False,
+) -> tuple[Figures, str]:
+    """The suite (and the serial suite, when asked), then the raw replay; returns this run's
+    figures and the runtime image."""
+    suite = run_suite(workdir / f"bench-{index}.xml", workers)
+    serial = run_suite(workdir / f"bench-{index}-serial.xml") if compare_serial else None
     probe_dir = default_probe_dir()
     image = image or probe_runtime_image(client, build_package(probe_dir))
     replay = RawReplay(client, image, probe_dir)
@@ -465,7 +482,12 @@ def measure_once(client: Any, workdir: Path, index: int, image: str | None) -> t
         "suite_testcase_seconds": suite.testcase_seconds,
         "per_event": per_event,
         "raw_steps": steps,
+        "workers": workers,
     }
+    if serial is not None:
+        figures["serial_total_seconds"] = serial.wall_seconds
+        figures["serial_triggers"] = sum(serial.trigger_counts.values())
+        figures["speedup"] = serial.wall_seconds / suite.wall_seconds
     return figures, image
 
 
@@ -502,7 +524,22 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=1, choices=range(1, 11), metavar="1..10")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        choices=range(17),
+        metavar="0..16",
+        help="run the suite under pytest-xdist with this many workers (0: serially)",
+    )
+    parser.add_argument(
+        "--compare-serial",
+        action="store_true",
+        help="with --workers, also time the serial suite in this invocation (speedup)",
+    )
     args = parser.parse_args()
+    if args.compare_serial and not args.workers:
+        parser.error("--compare-serial needs --workers N")
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         client = docker_client()
@@ -510,7 +547,14 @@ def main() -> None:
         runs: list[Figures] = []
         with tempfile.TemporaryDirectory(prefix="bench-local-") as workdir:
             for index in range(args.runs):
-                figures, image = measure_once(client, Path(workdir), index, image)
+                figures, image = measure_once(
+                    client,
+                    Path(workdir),
+                    index,
+                    image,
+                    workers=args.workers,
+                    compare_serial=args.compare_serial,
+                )
                 runs.append(figures)
     except (BenchError, BackendError, docker.errors.DockerException) as exc:
         raise SystemExit(f"bench_local: {exc}") from None
