@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 
 class Event(str, enum.Enum):
@@ -132,16 +131,3 @@ class Observation:
     facts: Mapping[str, str] = field(default_factory=dict)
     #: Per path: ``fstype``, ``source`` and ``mount_point`` as the reading instance saw them.
     mounts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-friendly summary, for logs and reports."""
-        return {
-            "event": self.event.value,
-            "run_id": self.run_id,
-            "trigger_count": self.trigger_count,
-            "proven": self.proven,
-            "proof": self.proof,
-            "error": self.error,
-            "event_seconds": self.event_seconds,
-            "ready_seconds": self.ready_seconds,
-        }

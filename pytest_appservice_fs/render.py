@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from pytest_appservice_fs.expectations import CONTAINER
-from pytest_appservice_fs.report import STATS, Cell, Drift, Latency, RunReport, event_order
+from pytest_appservice_fs.latency import STATS
+from pytest_appservice_fs.report import Cell, Drift, Latency, RunReport, event_order
 
 PASS_MARK = "ok"  # noqa: S105 - a table mark, not a secret
 FAIL_MARK = "FAIL"

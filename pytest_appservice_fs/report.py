@@ -17,11 +17,11 @@ from typing import Any
 
 from pytest_appservice_fs.evidence import REQUIRED_PROPERTIES
 from pytest_appservice_fs.expectations import CONTAINER, LAB_MATRIX, LATENCY
+from pytest_appservice_fs.latency import STATS
 from pytest_appservice_fs.model import Event
 
 #: GitHub refuses a job summary over 1 MiB per step.
 STEP_SUMMARY_LIMIT = 1024 * 1024
-STATS = ("min", "median", "p95", "max")
 #: JUnit's elements for outcomes other than a pass, and what the report calls them.
 _OUTCOMES = {"failure": "failed", "error": "error", "skipped": "skipped"}
 

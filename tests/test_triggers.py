@@ -359,5 +359,5 @@ def test_observations_carry_backend_facts(make_controller: MakeController) -> No
     """Each observation copies the backend's facts (none for the fake)."""
     observation = make_controller().observe(Event.RESTART)
     assert dict(observation.facts) == {}
-    assert observation.as_dict()["trigger_count"] == 1
-    assert observation.as_dict()["proven"] is True
+    assert observation.trigger_count == 1
+    assert observation.proven is True
