@@ -197,8 +197,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     run = _run_report(config)
     if settings is None or hasattr(config, "workerinput"):
         return  # xdist workers hand their reports to the controller, which writes
-    if config.getoption("numprocesses", None) and not settings.keep_resources:
+    live_ran = bool(config.stash.get(CASES_KEY, []))
+    if live_ran and config.getoption("numprocesses", None) and not settings.keep_resources:
         # A worker that crashed could not tear down its app; the controller knows the run.
+        # (Offline runs under -n never reach for Docker.)
         cleanup_run(settings)
     if run is None:
         return
