@@ -52,8 +52,11 @@ class Verdict:
 
     @property
     def passed(self) -> bool:
-        """A verdict passes only when proven and equal to the expectation."""
-        return self.observed != Outcome.INCONCLUSIVE.value and self.observed == self.expected
+        """A verdict passes only when proven and equal to the expectation; an ``observe``
+        cell passes whenever the event was proven (what was seen is the evidence)."""
+        if self.observed == Outcome.INCONCLUSIVE.value:
+            return False
+        return self.expected in (Outcome.OBSERVE.value, self.observed)
 
 
 def judge_path(observation: Observation, cell: PathCell, *, backend: str) -> Verdict:

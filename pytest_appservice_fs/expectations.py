@@ -160,10 +160,11 @@ def _parse_override(line: str) -> tuple[Event, str, str]:
 
 
 def possible_outcomes(event: Event) -> list[Outcome]:
-    """What a path cell of ``event`` can be judged (``inconclusive`` is never expected)."""
+    """What a path cell of ``event`` can be expected to be: what it can be judged, or
+    ``observe`` (``inconclusive`` is never expected)."""
     if event is Event.SCALE_OUT:
-        return [Outcome.VISIBLE, Outcome.NOT_VISIBLE, Outcome.CORRUPTED]
-    return [Outcome.PERSISTS, Outcome.LOST, Outcome.CORRUPTED]
+        return [Outcome.VISIBLE, Outcome.NOT_VISIBLE, Outcome.CORRUPTED, Outcome.OBSERVE]
+    return [Outcome.PERSISTS, Outcome.LOST, Outcome.CORRUPTED, Outcome.OBSERVE]
 
 
 def _outcome(line: str, value: str, valid: Sequence[_O]) -> _O:

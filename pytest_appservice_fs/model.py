@@ -33,6 +33,8 @@ class Outcome(str, enum.Enum):
     VISIBLE = "visible"
     NOT_VISIBLE = "not_visible"
     INCONCLUSIVE = "inconclusive"
+    #: An expectation only: record what is seen as evidence, with no verdict on the cell.
+    OBSERVE = "observe"
 
     def __str__(self) -> str:
         return self.value
@@ -45,6 +47,8 @@ class ContainerOutcome(str, enum.Enum):
     RECREATED = "recreated"
     NEW_INSTANCE = "new_instance"
     INCONCLUSIVE = "inconclusive"
+    #: An expectation only: record what is seen as evidence, with no verdict on the cell.
+    OBSERVE = "observe"
 
     def __str__(self) -> str:
         return self.value

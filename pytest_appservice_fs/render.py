@@ -171,6 +171,8 @@ def _events(runs: Sequence[RunReport]) -> list[str]:
 def _mark(cell: Cell | None) -> str:
     if cell is None:
         return "-"
+    if cell.passed and cell.expected == "observe":
+        return f"{cell.observed} (observed)"
     if cell.passed:
         return f"{cell.observed} {PASS_MARK}"
     if cell.expected == cell.observed:

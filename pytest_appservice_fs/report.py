@@ -210,7 +210,8 @@ def find_drifts(runs: Sequence[RunReport], baseline: Mapping[tuple[str, str], st
     for run in runs:
         for cell in run.cells:
             expected = baseline.get((cell.event, cell.path))
-            if expected is not None and expected != cell.observed:
+            # An 'observe' cell of the lab's matrix has no value to drift from.
+            if expected not in (None, "observe") and expected != cell.observed:
                 drifts.append(Drift(run.label, cell.event, cell.path, expected, cell.observed))
     return drifts
 

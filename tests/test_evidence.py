@@ -402,3 +402,14 @@ def test_intact_marker_with_damaged_checksum_file_is_corrupted() -> None:
     verdict = judge_path(_observation(read=read), _cell(), backend="fake")
     assert verdict.observed == "corrupted"
     assert verdict.passed is False
+
+
+def test_an_observe_cell_records_what_was_seen_without_a_verdict() -> None:
+    """Expected 'observe': whatever was seen passes and is recorded; no proof still fails."""
+    cell = _cell(expected=Outcome.OBSERVE)
+    lost = judge_path(_observation(read=MarkerRead(TMP, exists=False)), cell, backend="fake")
+    assert (lost.expected, lost.observed, lost.passed) == ("observe", "lost", True)
+    kept = judge_path(_observation(read=_intact()), cell, backend="fake")
+    assert (kept.observed, kept.passed) == ("persists", True)
+    unproven = judge_path(_observation(proven=False, error="not proven"), cell, backend="fake")
+    assert (unproven.observed, unproven.passed) == ("inconclusive", False)

@@ -233,7 +233,7 @@ def test_bad_path_outcome_is_refused() -> None:
     _assert_one_sentence(message)
     assert message == (
         "appservice_fs_expect line 'restart /tmp/data = gone' expects 'gone'; valid outcomes "
-        "are persists, lost, corrupted."
+        "are persists, lost, corrupted, observe."
     )
 
 
@@ -245,7 +245,7 @@ def test_bad_container_outcome_is_refused() -> None:
     _assert_one_sentence(message)
     assert message == (
         "appservice_fs_expect line 'deploy container = lost' expects 'lost'; valid outcomes "
-        "are kept, recreated, new_instance."
+        "are kept, recreated, new_instance, observe."
     )
 
 

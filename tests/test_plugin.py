@@ -372,3 +372,18 @@ def test_offline_runs_never_contact_docker(
     live_suite.makepyfile(test_offline="def test_plain():\n    assert 1 + 1 == 2\n")
     result = live_suite.runpytest("-m", "not live", "--backend", "local")
     result.assert_outcomes(passed=1, deselected=19)
+
+
+def test_observe_cells_show_what_was_seen(live_suite: pytest.Pytester) -> None:
+    """An 'observe' expectation from the ini file: the cell passes, the report says observed."""
+    live_suite.makeini(
+        "[pytest]\njunit_family = xunit1\nappservice_fs_expect =\n    restart /tmp/data = observe\n"
+    )
+    report = live_suite.path / "evidence.md"
+    result, cases = run_live(live_suite, "--events", "restart", f"--evidence-report={report}")
+    result.assert_outcomes(passed=7, skipped=1)
+    case = cell(cases, "restart", "/tmp/data")
+    assert (case["expected"], case["observed"]) == ("observe", "persists")
+    assert "| restart | persists ok | persists (observed) | persists ok | kept ok | 1x |" in (
+        report.read_text(encoding="utf-8")
+    )
