@@ -2,8 +2,10 @@
 
 Deployed as ``gunicorn --bind=0.0.0.0:8000 "app:create_app()"``. It writes checksummed
 marker files to an allowlist of paths, reads them back, and reports mount facts and I/O
-latency, so a harness can tell which paths survive a lifecycle event. It depends on the
-standard library and Flask only and never imports the plugin that deploys it.
+latency, so a harness can tell which paths survive a lifecycle event. It also appends
+numbered records to one shared file (concurrent writers, H4) and streams large files
+through a path (throughput, H5). It depends on the standard library and Flask only and
+never imports the plugin that deploys it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import errno
+import fcntl
 import hashlib
 import hmac
 import json
@@ -24,7 +27,7 @@ import time
 import types
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import flask
 from flask.json.provider import DefaultJSONProvider
@@ -46,12 +49,34 @@ MAX_PATH_PARAMS = 16
 MAX_DEPLOYMENT_ID = 128
 SIZE_BOUNDS = (1, 1_048_576)
 ITERATIONS_BOUNDS = (1, 100)
+APPEND_NAME = "concurrent-append.log"
+RECORDS_BOUNDS = (1, 10_000)
+LOCK_MODES = ("none", "flock")
+MAX_APPEND_ERRORS = 10
+MAX_APPEND_FILE_BYTES = 64 * 1024 * 1024
+# A record is at most 194 bytes; a longer line cannot be one and is not parsed.
+MAX_RECORD_LINE = 1024
+MAX_CHECK_WRITERS = 32
+# Fixed, so every record has one exact encoding and a torn one never passes for whole.
+RECORD_PAD = "0123456789abcdef" * 8
+MIB = 1024 * 1024
+DEFAULT_MAX_THROUGHPUT_MIB = 128
+MAX_THROUGHPUT_BOUNDS = (1, 1024)
+DEFAULT_THROUGHPUT_SIZES = (1, 16, 128)
+MAX_THROUGHPUT_SIZES = 8
+THROUGHPUT_ITERATIONS_BOUNDS = (1, 5)
+# Left free beyond the scratch file, so a throughput run never fills the app's storage.
+THROUGHPUT_HEADROOM_MIB = 64
 
 _NONCE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_WRITER_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_FILE_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
 # A bounded digit count, so int() never parses an absurdly long string.
 _INT_RE = re.compile(r"[+-]?[0-9]{1,30}")
 _OCTAL_ESCAPE_RE = re.compile(r"\\([0-7]{3})")
 _NEW_FILE = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+# O_NONBLOCK so that a FIFO planted at the name fails the open instead of hanging it.
+_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
 _FSYNC_UNSUPPORTED = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF, errno.ENOSYS}
 
 
@@ -68,9 +93,17 @@ class ProbeConfig:
     deployment_id: str | None = None
     mounts: Mapping[str, str] = field(default_factory=lambda: {"/": "/"})
     mountinfo_path: str = "/proc/self/mountinfo"
+    max_throughput_mib: int = DEFAULT_MAX_THROUGHPUT_MIB
 
     def __post_init__(self) -> None:
         validate_paths(self.paths, "ProbeConfig.paths")
+        low, high = MAX_THROUGHPUT_BOUNDS
+        limit = self.max_throughput_mib
+        if isinstance(limit, bool) or not isinstance(limit, int) or not low <= limit <= high:
+            raise ValueError(
+                f"ProbeConfig.max_throughput_mib is {limit!r}; "
+                f"give an integer from {low} to {high}."
+            )
         for path in self.paths:
             physical_path(path, self.mounts)  # fail at start-up, not on the first request
         # A read-only view, so nothing can redirect where the probe writes after start-up.
@@ -98,7 +131,21 @@ class ProbeConfig:
             deployment_id=_deployment_id(
                 env, app_dir or os.path.dirname(os.path.abspath(__file__))
             ),
+            max_throughput_mib=_max_throughput_mib(env),
         )
+
+
+def _max_throughput_mib(env: Mapping[str, str]) -> int:
+    raw = env.get("PROBE_MAX_THROUGHPUT_MIB", "").strip()
+    if not raw:
+        return DEFAULT_MAX_THROUGHPUT_MIB
+    low, high = MAX_THROUGHPUT_BOUNDS
+    if _INT_RE.fullmatch(raw) is None or not low <= int(raw) <= high:
+        raise ValueError(
+            f"PROBE_MAX_THROUGHPUT_MIB is '{_clip(raw)}'; give an integer from {low} to {high} "
+            "(MiB)."
+        )
+    return int(raw)
 
 
 def _deployment_id(env: Mapping[str, str], app_dir: str) -> str | None:
@@ -466,6 +513,293 @@ def measure_latency(config: ProbeConfig, path: str, size: int, iterations: int) 
     }
 
 
+def append_record(writer: str, seq: int) -> bytes:
+    """One line of a concurrent-append file, exactly as /append writes it."""
+    record = {"writer": writer, "seq": seq, "pad": RECORD_PAD}
+    return json.dumps(record, separators=(",", ":")).encode("ascii") + b"\n"
+
+
+@contextlib.contextmanager
+def _record_lock(fd: int, mode: str) -> Iterator[None]:
+    # flock, not fcntl byte-range locks: App Service mounts /home with `nobrl`, which turns
+    # byte-range locks off. With nobrl the CIFS client has no flock handler either, so the
+    # kernel grants the lock locally: it orders writers on one host, and whether it orders
+    # two instances is exactly what the experiment measures.
+    if mode != "flock":
+        yield
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def append_records(
+    config: ProbeConfig, path: str, name: str, *, writer: str, records: int, lock: str
+) -> dict[str, Any]:
+    """Append numbered records to one file, each with a single write and an fsync."""
+    errors: list[str] = []
+    appended = bytes_written = 0
+    start = time.perf_counter_ns()
+    try:
+        with _data_dir(physical_path(path, config.mounts), create=True) as dir_fd:
+            fd = os.open(name, _APPEND_FLAGS, 0o644, dir_fd=dir_fd)
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise _Refusal(f"{name} is not a regular file")
+                for seq in range(records):
+                    record = append_record(writer, seq)
+                    try:
+                        with _record_lock(fd, lock):
+                            # One write per record: O_APPEND makes the offset and the write
+                            # one step locally; a retried remainder would tear the record.
+                            count = os.write(fd, record)
+                            bytes_written += count
+                            if count != len(record):
+                                raise _Refusal(f"short write, {count} of {len(record)} bytes")
+                            os.fsync(fd)
+                    except OSError as error:
+                        errors.append(f"record {seq}: {_describe(error)}")
+                        # A failing share would otherwise time out record after record.
+                        if len(errors) == MAX_APPEND_ERRORS:
+                            break
+                    else:
+                        appended += 1
+            finally:
+                os.close(fd)
+    except OSError as error:
+        errors.append(_describe(error))
+    return {
+        "path": path,
+        "file": name,
+        "writer": writer,
+        "records": appended,
+        "lock": lock,
+        "bytes_written": bytes_written,
+        "seconds": round((time.perf_counter_ns() - start) / 1e9, 6),
+        "errors": errors[:MAX_APPEND_ERRORS],
+    }
+
+
+def _parse_record(line: bytes) -> tuple[str, int] | None:
+    try:
+        parsed = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    writer, seq = parsed.get("writer"), parsed.get("seq")
+    if not (isinstance(writer, str) and _WRITER_RE.fullmatch(writer)):
+        return None
+    if type(seq) is not int or not 0 <= seq < RECORDS_BOUNDS[1]:
+        return None
+    # Only the exact bytes /append writes count: a record with bytes lost or changed inside
+    # its padding still parses, but it is torn.
+    return (writer, seq) if line == append_record(writer, seq) else None
+
+
+def _snapshot_lines(file: BinaryIO, size: int) -> Iterator[bytes | None]:
+    # Only the bytes there when the check began: a record being appended meanwhile would
+    # otherwise count as a torn last line. A line too long to be a record yields None and
+    # is skipped without being held in memory.
+    remaining = size
+    while remaining > 0:
+        line = file.readline(min(MAX_RECORD_LINE + 1, remaining))
+        if not line:
+            return  # truncated meanwhile
+        remaining -= len(line)
+        if len(line) <= MAX_RECORD_LINE:
+            yield line
+            continue
+        while not line.endswith(b"\n") and remaining > 0:
+            line = file.readline(min(MIB, remaining))
+            if not line:
+                break
+            remaining -= len(line)
+        yield None
+
+
+@dataclass
+class _WriterTally:
+    """What one writer's records in an append file add up to."""
+
+    records: int = 0
+    # Per sequence number: 0 unseen, 1 seen once, 2 seen more than once.
+    seen: bytearray = field(default_factory=lambda: bytearray(RECORDS_BOUNDS[1]))
+
+    def add(self, seq: int) -> None:
+        self.records += 1
+        self.seen[seq] = min(self.seen[seq] + 1, 2)
+
+    def summary(self) -> dict[str, Any]:
+        top = max((seq for seq, count in enumerate(self.seen) if count), default=None)
+        lost = 0 if top is None else self.seen[: top + 1].count(0)
+        return {
+            "records": self.records,
+            "lost": lost,
+            "duplicated": self.seen.count(2),
+            "max_seq": top,
+        }
+
+
+def check_appends(
+    config: ProbeConfig, path: str, name: str, writers: Sequence[str] | None
+) -> dict[str, Any]:
+    """Count one append file's records per writer: lost, duplicated, and torn lines."""
+    tallies = {writer: _WriterTally() for writer in writers or ()}
+    lines = torn = untracked = 0
+    try:
+        with _data_dir(physical_path(path, config.mounts), create=False) as dir_fd:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+            with os.fdopen(fd, "rb") as file:
+                info = os.fstat(file.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    raise _Refusal(f"{name} is not a regular file")
+                if info.st_size > MAX_APPEND_FILE_BYTES:
+                    raise _Refusal(
+                        f"{name} is larger than {MAX_APPEND_FILE_BYTES} bytes; it is not read"
+                    )
+                for line in _snapshot_lines(file, info.st_size):
+                    lines += 1
+                    record = _parse_record(line) if line is not None else None
+                    if record is None:
+                        torn += 1
+                        continue
+                    tally = tallies.get(record[0])
+                    # Writers beyond the requested ones (or beyond the first 32 seen) are
+                    # counted, not tracked, so that the answer stays bounded.
+                    if tally is None and (writers is not None or len(tallies) == MAX_CHECK_WRITERS):
+                        untracked += 1
+                        continue
+                    tallies.setdefault(record[0], tally or _WriterTally()).add(record[1])
+    except OSError as error:
+        return {"path": path, "file": name, "error": _describe(error)}
+    return {
+        "path": path,
+        "file": name,
+        "lines": lines,
+        "torn": torn,
+        "writers": {writer: tally.summary() for writer, tally in tallies.items()},
+        "untracked_records": untracked,
+    }
+
+
+def remove_append_file(config: ProbeConfig, path: str, name: str) -> dict[str, Any]:
+    """Remove one append file (that name only) from one path."""
+    try:
+        with _data_dir(physical_path(path, config.mounts), create=False) as dir_fd:
+            os.unlink(name, dir_fd=dir_fd)  # a symlink at the name is removed, not followed
+    except FileNotFoundError:
+        return {"path": path, "file": name, "removed": False}
+    except OSError as error:
+        return {"path": path, "file": name, "error": _describe(error)}
+    return {"path": path, "file": name, "removed": True}
+
+
+def _write_scratch(dir_fd: int, name: str, size_mib: int, chunk: bytes) -> tuple[int, str]:
+    # Only the writes and the fsync are timed, not hashing, which would dominate on a fast
+    # disk. The same chunk is written size_mib times: memory stays at one chunk.
+    digest = hashlib.sha256()
+    elapsed = 0
+    fd = os.open(name, os.O_WRONLY | _NEW_FILE, 0o600, dir_fd=dir_fd)
+    try:
+        for _ in range(size_mib):
+            view = memoryview(chunk)
+            start = time.perf_counter_ns()
+            while view:
+                view = view[os.write(fd, view) :]
+            elapsed += time.perf_counter_ns() - start
+            digest.update(chunk)
+        start = time.perf_counter_ns()
+        os.fsync(fd)
+        elapsed += time.perf_counter_ns() - start
+        # Advice only: drop the file's cached pages so that the read measures the storage
+        # more than this host's page cache (the storage's own caches remain).
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    return elapsed, digest.hexdigest()
+
+
+def _read_scratch(dir_fd: int, name: str, buffer: bytearray) -> tuple[int, str, int]:
+    digest = hashlib.sha256()
+    elapsed = total = 0
+    view = memoryview(buffer)
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    try:
+        while True:
+            start = time.perf_counter_ns()
+            count = os.readv(fd, [buffer])
+            elapsed += time.perf_counter_ns() - start
+            if not count:
+                break
+            digest.update(view[:count])
+            total += count
+    finally:
+        view.release()
+        os.close(fd)
+    return elapsed, digest.hexdigest(), total
+
+
+def _ensure_room(dir_fd: int, size_mib: int) -> None:
+    usage = os.fstatvfs(dir_fd)
+    free_mib = usage.f_bavail * usage.f_frsize // MIB
+    if free_mib < size_mib + THROUGHPUT_HEADROOM_MIB:
+        raise _Refusal(
+            f"{free_mib} MiB free; a {size_mib} MiB file needs "
+            f"{size_mib + THROUGHPUT_HEADROOM_MIB} MiB (with {THROUGHPUT_HEADROOM_MIB} MiB spare)"
+        )
+
+
+def _measure_size(
+    dir_fd: int, name: str, size_mib: int, *, iterations: int, chunk: bytes, buffer: bytearray
+) -> dict[str, Any]:
+    _ensure_room(dir_fd, size_mib)
+    writes, reads, checksums_ok = [], [], True
+    for _ in range(iterations):
+        try:
+            write_ns, written = _write_scratch(dir_fd, name, size_mib, chunk)
+            read_ns, read_back, total = _read_scratch(dir_fd, name, buffer)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name, dir_fd=dir_fd)
+        writes.append(max(write_ns, 1) / 1e9)
+        reads.append(max(read_ns, 1) / 1e9)
+        checksums_ok = checksums_ok and written == read_back and total == size_mib * MIB
+    return {
+        "size_mib": size_mib,
+        "write_seconds": round(statistics.median(writes), 6),
+        "read_seconds": round(statistics.median(reads), 6),
+        "write_mib_s": round(statistics.median(size_mib / s for s in writes), 3),
+        "read_mib_s": round(statistics.median(size_mib / s for s in reads), 3),
+        "checksum_ok": checksums_ok,
+    }
+
+
+def measure_throughput(
+    config: ProbeConfig,
+    path: str,
+    *,
+    sizes_mib: Sequence[int],
+    iterations: int,
+    chunk: bytes,
+    buffer: bytearray,
+) -> dict[str, Any]:
+    """Stream files of each size through one path in 1 MiB chunks, timing write and read."""
+    name = f".throughput.{uuid.uuid4().hex}.tmp"
+    try:
+        with _data_dir(physical_path(path, config.mounts), create=True) as dir_fd:
+            sizes = [
+                _measure_size(dir_fd, name, size, iterations=iterations, chunk=chunk, buffer=buffer)
+                for size in sizes_mib
+            ]
+    except OSError as error:
+        return {"path": path, "error": _describe(error)}
+    return {"path": path, "iterations": iterations, "sizes": sizes}
+
+
 def _config() -> ProbeConfig:
     config: ProbeConfig = flask.current_app.extensions["probe_config"]
     return config
@@ -478,20 +812,66 @@ def _single(name: str) -> str | None:
     return values[0] if values else None
 
 
+_NAME_RULE = "use 1 to {} characters from A-Z, a-z, 0-9, '_' and '-'"
+_FILE_RULE = (
+    "use 1 to 64 characters from A-Z, a-z, 0-9, '_', '-' and '.', not starting with '.', "
+    "and not a marker file's name"
+)
+
+
+def _matching(name: str, pattern: re.Pattern[str], rule: str) -> str | None:
+    value = _single(name)
+    if value is not None and pattern.fullmatch(value) is None:
+        raise _InvalidParameter(f"parameter '{name}' value '{_clip(value)}' is invalid; {rule}.")
+    return value
+
+
 def _nonce() -> str | None:
-    value = _single("nonce")
-    if value is not None and _NONCE_RE.fullmatch(value) is None:
+    return _matching("nonce", _NONCE_RE, _NAME_RULE.format(64))
+
+
+def _writer() -> str:
+    rule = _NAME_RULE.format(32)
+    value = _matching("writer", _WRITER_RE, rule)
+    if value is None:
+        raise _InvalidParameter(f"parameter 'writer' is required; {rule}.")
+    return value
+
+
+def _writers() -> tuple[str, ...] | None:
+    value = _single("writers")
+    if value is None:
+        return None
+    names = value.split(",") if value.count(",") < MAX_CHECK_WRITERS else []
+    if not names or any(_WRITER_RE.fullmatch(name) is None for name in names):
         raise _InvalidParameter(
-            f"parameter 'nonce' value '{_clip(value)}' is invalid; "
-            "use 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-'."
+            f"parameter 'writers' value '{_clip(value)}' is invalid; give 1 to "
+            f"{MAX_CHECK_WRITERS} comma-separated writer names, each of 1 to 32 characters "
+            "from A-Z, a-z, 0-9, '_' and '-'."
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def _append_file() -> str:
+    value = _matching("file", _FILE_RE, _FILE_RULE)
+    if value in (MARKER_NAME, CHECKSUM_NAME):
+        # Appending to or resetting a marker would destroy the persistence evidence.
+        raise _InvalidParameter(f"parameter 'file' value '{value}' is invalid; {_FILE_RULE}.")
+    return value or APPEND_NAME
+
+
+def _choice(name: str, default: str, choices: Sequence[str]) -> str:
+    value = _single(name)
+    if value is None:
+        return default
+    if value not in choices:
+        raise _InvalidParameter(
+            f"parameter '{name}' value '{_clip(value)}' must be one of: {', '.join(choices)}."
         )
     return value
 
 
-def _bounded_int(name: str, default: int, bounds: tuple[int, int]) -> int:
-    value = _single(name)
-    if value is None:
-        return default
+def _checked_int(name: str, value: str, bounds: tuple[int, int]) -> int:
     low, high = bounds
     if _INT_RE.fullmatch(value) is None or not low <= int(value) <= high:
         raise _InvalidParameter(
@@ -500,7 +880,31 @@ def _bounded_int(name: str, default: int, bounds: tuple[int, int]) -> int:
     return int(value)
 
 
-def _selected_paths() -> tuple[str, ...]:
+def _bounded_int(name: str, default: int, bounds: tuple[int, int]) -> int:
+    value = _single(name)
+    return default if value is None else _checked_int(name, value, bounds)
+
+
+def _sizes_mib(maximum: int) -> tuple[int, ...]:
+    value = _single("sizes")
+    if value is None:
+        return tuple(size for size in DEFAULT_THROUGHPUT_SIZES if size <= maximum)
+    count = value.count(",") + 1  # counted before splitting, so a huge list is never split
+    if count > MAX_THROUGHPUT_SIZES:
+        raise _InvalidParameter(
+            f"parameter 'sizes' lists {count} sizes; give 1 to {MAX_THROUGHPUT_SIZES} "
+            "comma-separated integers."
+        )
+    sizes = [_checked_int("sizes", entry, (1, maximum)) for entry in value.split(",")]
+    return tuple(dict.fromkeys(sizes))
+
+
+def _not_allowed(value: str) -> _InvalidParameter:
+    allowlist = ", ".join(_config().paths)
+    return _InvalidParameter(f"path '{_clip(value)}' is not in the probe's allowlist: {allowlist}")
+
+
+def _selected_paths(*, required: bool = False) -> tuple[str, ...]:
     allowlist = _config().paths
     values = flask.request.args.getlist("path")
     if len(values) > MAX_PATH_PARAMS:
@@ -509,10 +913,23 @@ def _selected_paths() -> tuple[str, ...]:
         )
     for value in values:
         if value not in allowlist:
-            raise _InvalidParameter(
-                f"path '{_clip(value)}' is not in the probe's allowlist: {', '.join(allowlist)}"
-            )
+            raise _not_allowed(value)
+    if required and not values:
+        raise _InvalidParameter(
+            f"parameter 'path' is required; give one or more of: {', '.join(allowlist)}"
+        )
     return tuple(dict.fromkeys(values)) or allowlist
+
+
+def _one_path() -> str:
+    value = _single("path")
+    if value is None:
+        raise _InvalidParameter(
+            f"parameter 'path' is required; give one of: {', '.join(_config().paths)}"
+        )
+    if value not in _config().paths:
+        raise _not_allowed(value)
+    return value
 
 
 def _answer(**fields: Any) -> flask.Response:
@@ -572,6 +989,44 @@ def io_latency() -> flask.Response:
     return _answer(payload_bytes=size, results=results)
 
 
+def append() -> flask.Response:
+    """Append numbered records to one file in one path (concurrent writers, H4)."""
+    path, writer, name = _one_path(), _writer(), _append_file()
+    records = _bounded_int("records", 100, RECORDS_BOUNDS)
+    lock = _choice("lock", "none", LOCK_MODES)
+    answer = append_records(_config(), path, name, writer=writer, records=records, lock=lock)
+    return _answer(**answer)
+
+
+def append_check() -> flask.Response:
+    """Count an append file's records per writer, and its torn lines."""
+    path, name, writers = _one_path(), _append_file(), _writers()
+    return _answer(**check_appends(_config(), path, name, writers))
+
+
+def append_reset() -> flask.Response:
+    """Remove an append file from one path."""
+    path, name = _one_path(), _append_file()
+    return _answer(**remove_append_file(_config(), path, name))
+
+
+def throughput() -> flask.Response:
+    """Stream large files through each selected path and time writing and reading (H5)."""
+    config = _config()
+    sizes = _sizes_mib(config.max_throughput_mib)
+    iterations = _bounded_int("iterations", 1, THROUGHPUT_ITERATIONS_BOUNDS)
+    paths = _selected_paths(required=True)
+    # One random chunk and one read buffer per request, whatever the file sizes.
+    chunk, buffer = os.urandom(MIB), bytearray(MIB)
+    results = {
+        path: measure_throughput(
+            config, path, sizes_mib=sizes, iterations=iterations, chunk=chunk, buffer=buffer
+        )
+        for path in paths
+    }
+    return _answer(sizes_mib=list(sizes), iterations=iterations, results=results)
+
+
 # Route -> (view, its valid query parameters). Any other parameter is refused, so that a
 # typo never passes silently.
 _ROUTES: dict[str, tuple[Callable[[], flask.Response], tuple[str, ...]]] = {
@@ -581,6 +1036,10 @@ _ROUTES: dict[str, tuple[Callable[[], flask.Response], tuple[str, ...]]] = {
     "/read": (read, ("nonce", "path")),
     "/mount-info": (mount_info, ("path",)),
     "/io-latency": (io_latency, ("size", "iterations", "path")),
+    "/append": (append, ("path", "writer", "records", "lock", "file")),
+    "/append-check": (append_check, ("path", "file", "writers")),
+    "/append-reset": (append_reset, ("path", "file")),
+    "/throughput": (throughput, ("path", "sizes", "iterations")),
 }
 
 
