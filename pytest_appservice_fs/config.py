@@ -24,6 +24,10 @@ MAX_READY_TIMEOUT = 7200.0
 # The probe's own bounds on /io-latency.
 LATENCY_SIZE_MAX = 1_048_576
 LATENCY_ITERATIONS_MAX = 100
+# The probe's bounds on /throughput (its own maximum size is PROBE_MAX_THROUGHPUT_MIB).
+THROUGHPUT_MIB_MAX = 1024
+THROUGHPUT_SIZES_MAX = 8
+THROUGHPUT_ITERATIONS_MAX = 5
 
 _APP_SETTING_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
 _REGION = re.compile(r"[a-z0-9]{2,40}\Z")
@@ -192,6 +196,22 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="N",
     ),
     OptionSpec(
+        "throughput_sizes",
+        "--throughput-sizes",
+        f"H5 file sizes in MiB, comma-separated (default per backend: 1,16,128; at most "
+        f"{THROUGHPUT_SIZES_MAX} sizes of 1 to {THROUGHPUT_MIB_MAX})",
+        kind="list",
+        env=("APPSERVICE_FS_THROUGHPUT_SIZES",),
+        metavar="MIB",
+    ),
+    OptionSpec(
+        "throughput_iterations",
+        "--throughput-iterations",
+        f"H5 writes and reads per size (default 1; 1 to {THROUGHPUT_ITERATIONS_MAX})",
+        env=("APPSERVICE_FS_THROUGHPUT_ITERATIONS",),
+        metavar="N",
+    ),
+    OptionSpec(
         "fake_faults",
         "--fake-fault",
         "fake backend only: inject a fault to see the harness catch it (repeatable): "
@@ -229,6 +249,9 @@ class Settings:
     restart_mode: str = "platform"
     latency_size: int = 4096
     latency_iterations: int = 10
+    #: H5 sizes in MiB; empty means the backend's default.
+    throughput_sizes: tuple[int, ...] = ()
+    throughput_iterations: int = 1
     #: The xdist worker this session is (gw0, gw1, ...), or None when not distributed.
     worker: str | None = None
 
@@ -305,7 +328,23 @@ def resolve(
         latency_iterations=_bounded(
             raw["latency_iterations"], "--latency-iterations", 10, LATENCY_ITERATIONS_MAX
         ),
+        throughput_sizes=_sizes(raw["throughput_sizes"]),
+        throughput_iterations=_bounded(
+            raw["throughput_iterations"], "--throughput-iterations", 1, THROUGHPUT_ITERATIONS_MAX
+        ),
     )
+
+
+def _sizes(values: Sequence[str]) -> tuple[int, ...]:
+    items = _split_list(values)
+    sizes = tuple(
+        dict.fromkeys(_bounded(item, "--throughput-sizes", 1, THROUGHPUT_MIB_MAX) for item in items)
+    )
+    if len(sizes) > THROUGHPUT_SIZES_MAX:
+        raise SettingsError(
+            f"--throughput-sizes got {len(sizes)} sizes; valid is at most {THROUGHPUT_SIZES_MAX}."
+        )
+    return sizes
 
 
 def _bounded(value: Any, flag: str, default: int, most: int) -> int:

@@ -19,6 +19,8 @@ CONTAINER = "container"
 LIFECYCLE = "lifecycle"
 #: Latency is measured per path: evidence, not a hypothesis with an expected outcome.
 LATENCY = "latency"
+#: H5, large files: throughput measured per path and size; evidence too.
+LARGE_FILES = "H5"
 
 HYPOTHESES: dict[str, str] = {
     "H1": "files in /home persist across restart, stop/start and deploy",
@@ -27,6 +29,7 @@ HYPOTHESES: dict[str, str] = {
     "and none of its local files",
     LIFECYCLE: "each event keeps or recreates the container as the lab observed",
     LATENCY: "write (with fsync) and read latency per path and instance, measured",
+    LARGE_FILES: "large files: write (fsync at the end) and read throughput per path and size",
 }
 
 
@@ -67,8 +70,8 @@ class ContainerCell:
 
 
 @dataclass(frozen=True)
-class LatencyCell:
-    """A path whose write and read latency is measured on every instance."""
+class MeasureCell:
+    """A path on which something is measured: latency, or large-file throughput (H5)."""
 
     path: str
     hypothesis: str = LATENCY
@@ -88,13 +91,14 @@ class Expectations:
 
     def cells(
         self, hypothesis: str, events: Iterable[Event]
-    ) -> list[PathCell] | list[ContainerCell] | list[LatencyCell]:
+    ) -> list[PathCell] | list[ContainerCell] | list[MeasureCell]:
         """The cells a test of ``hypothesis`` is parametrized over (``lifecycle``: containers,
         ``latency``: every path of the matrix)."""
         if hypothesis == LIFECYCLE:
             return self.container_cells(events)
-        if hypothesis == LATENCY:
-            return [LatencyCell(path) for path in dict.fromkeys(c.path for c in self.paths)]
+        if hypothesis in (LATENCY, LARGE_FILES):
+            paths = dict.fromkeys(c.path for c in self.paths)
+            return [MeasureCell(path, hypothesis) for path in paths]
         return self.path_cells(hypothesis, events)
 
     def path_cells(self, hypothesis: str, events: Iterable[Event]) -> list[PathCell]:

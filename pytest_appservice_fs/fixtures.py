@@ -14,12 +14,14 @@ import pytest
 from pytest_appservice_fs.backends import create_backend
 from pytest_appservice_fs.backends.protocol import BackendError
 from pytest_appservice_fs.evidence import judge_container, judge_path
-from pytest_appservice_fs.expectations import ContainerCell, LatencyCell, PathCell
+from pytest_appservice_fs.expectations import ContainerCell, MeasureCell, PathCell
 from pytest_appservice_fs.latency import LatencyVerdict, judge_latency, measure
 from pytest_appservice_fs.plugin import BACKENDS_KEY, KEPT_KEY, SETTINGS_KEY
 from pytest_appservice_fs.probe_client import ProbeError
 from pytest_appservice_fs.probe_package import build_package, default_probe_dir
 from pytest_appservice_fs.progress import NoProgress, Progress, ThrottledProgress
+from pytest_appservice_fs.throughput import ThroughputVerdict, judge_throughput
+from pytest_appservice_fs.throughput import measure as measure_throughput
 from pytest_appservice_fs.triggers import TriggerController
 
 if TYPE_CHECKING:
@@ -116,9 +118,9 @@ def appservice_observe(appservice_app: TriggerController) -> Callable[[Event], O
 
 
 @pytest.fixture
-def appservice_cell(request: pytest.FixtureRequest) -> PathCell | ContainerCell | LatencyCell:
+def appservice_cell(request: pytest.FixtureRequest) -> PathCell | ContainerCell | MeasureCell:
     """The expectation cell under test (parametrized by ``appservice_cells``)."""
-    cell: PathCell | ContainerCell | LatencyCell = request.param
+    cell: PathCell | ContainerCell | MeasureCell = request.param
     return cell
 
 
@@ -143,7 +145,7 @@ def appservice_verdict(
 
 @pytest.fixture
 def appservice_latency(
-    appservice_cell: LatencyCell,
+    appservice_cell: MeasureCell,
     appservice_app: TriggerController,
     appservice_settings: Settings,
     record_property: Callable[[str, object], None],
@@ -158,6 +160,34 @@ def appservice_latency(
     )
     verdict = judge_latency(
         measurement, backend=backend.name, run_id=appservice_settings.run_id, facts=backend.facts
+    )
+    for name, value in verdict.properties:
+        record_property(name, value)
+    return verdict
+
+
+@pytest.fixture
+def appservice_throughput(
+    appservice_cell: MeasureCell,
+    appservice_app: TriggerController,
+    appservice_settings: Settings,
+    record_property: Callable[[str, object], None],
+) -> ThroughputVerdict:
+    """H5: the path's large-file throughput per size, recorded as JUnit properties."""
+    backend = appservice_app.backend
+    sizes = appservice_settings.throughput_sizes or backend.timing.throughput_sizes
+    measurement = measure_throughput(
+        backend,
+        appservice_cell.path,
+        sizes=sizes,
+        iterations=appservice_settings.throughput_iterations,
+    )
+    verdict = judge_throughput(
+        measurement,
+        sizes=sizes,
+        backend=backend.name,
+        run_id=appservice_settings.run_id,
+        facts=backend.facts,
     )
     for name, value in verdict.properties:
         record_property(name, value)

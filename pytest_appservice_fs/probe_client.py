@@ -209,7 +209,10 @@ class ProbeClient:
         if response.status_code == 401:
             raise ProbeError(f"the probe refused the token on GET {endpoint} (HTTP 401)")
         if response.status_code != 200:
-            raise ProbeError(f"GET {endpoint}{self._on()} answered HTTP {response.status_code}")
+            raise ProbeError(
+                f"GET {endpoint}{self._on()} answered HTTP {response.status_code}"
+                f"{_reason(response)}"
+            )
         try:
             body = response.json()
         except ValueError:
@@ -242,6 +245,15 @@ class ProbeClient:
             reason,
             wait,
         )
+
+
+def _reason(response: requests.Response) -> str:
+    """The probe's one-sentence reason for refusing a request, when it gave one."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return ""
+    return f": {str(error)[:200]}" if error else ""
 
 
 def _results(body: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from pytest_appservice_fs.expectations import CONTAINER
 from pytest_appservice_fs.latency import STATS
-from pytest_appservice_fs.report import Cell, Drift, Latency, RunReport, event_order
+from pytest_appservice_fs.report import Cell, Drift, Latency, RunReport, Throughput, event_order
 
 PASS_MARK = "ok"  # noqa: S105 - a table mark, not a secret
 FAIL_MARK = "FAIL"
@@ -37,6 +37,11 @@ def render_text(run: RunReport) -> str:
         parts.append(
             f"latency in ms ({size.size} bytes, {size.iterations} iterations, write with fsync):"
         )
+        parts.append(_text_table(header, rows))
+    if run.throughput:
+        header = ["path", "size MiB", "write MiB/s", "read MiB/s", "write s", "read s"]
+        rows = [[t.path, str(t.size_mib), *(_figure(v) for v in _rates(t))] for t in run.throughput]
+        parts.append("large files (H5), fsync once per file:")
         parts.append(_text_table(header, rows))
     return "\n".join(parts)
 
@@ -79,6 +84,14 @@ def _one_run(run: RunReport) -> list[str]:
             )
     if run.latency:
         out += ["", "## Latency (ms)", "", *_latency_table(run.latency)]
+    if run.throughput:
+        out += ["", "## Large files (H5)", "", "Written in 1 MiB chunks, fsync once per file."]
+        out += ["", "| path | size MiB | write MiB/s | read MiB/s | write s | read s |"]
+        out += ["|---|---|---|---|---|---|"]
+        out += [
+            f"| `{t.path}` | {t.size_mib} | " + " | ".join(_figure(v) for v in _rates(t)) + " |"
+            for t in run.throughput
+        ]
     if run.cells:
         out += ["", "## Proof per cell", ""]
         for cell in sorted(run.cells, key=lambda c: (event_order(c.event), c.path)):
@@ -114,6 +127,21 @@ def _side_by_side(runs: Sequence[RunReport]) -> list[str]:
             )
             marks = [_mark(run.cell(event, path)) for run in runs]
             out.append(f"| {event} | `{path}` | {expected} | " + " | ".join(marks) + " |")
+    sizes = sorted({(t.path, t.size_mib) for run in runs for t in run.throughput})
+    if sizes:
+        out += ["", "## Large files side by side (MiB/s, write / read)", ""]
+        out.append("| path | size MiB | " + " | ".join(_escape(r.label) for r in runs) + " |")
+        out.append("|---" * (len(runs) + 2) + "|")
+        for path, size in sizes:
+            figures = []
+            for run in runs:
+                found = [t for t in run.throughput if (t.path, t.size_mib) == (path, size)]
+                figures.append(
+                    f"{_figure(found[0].write_mib_s)} / {_figure(found[0].read_mib_s)}"
+                    if found
+                    else "-"
+                )
+            out.append(f"| `{path}` | {size} | " + " | ".join(figures) + " |")
     paths = list(dict.fromkeys(row.path for run in runs for row in run.latency))
     if paths:
         out += ["", "## Latency side by side (median ms, write with fsync / read)", ""]
@@ -132,6 +160,10 @@ def _side_by_side(runs: Sequence[RunReport]) -> list[str]:
                 )
             out.append(f"| `{path}` | " + " | ".join(figures) + " |")
     return out
+
+
+def _rates(row: Throughput) -> tuple[float, float, float, float]:
+    return (row.write_mib_s, row.read_mib_s, row.write_seconds, row.read_seconds)
 
 
 def _latency_table(rows: Sequence[Latency]) -> list[str]:

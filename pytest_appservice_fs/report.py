@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_appservice_fs.evidence import REQUIRED_PROPERTIES
-from pytest_appservice_fs.expectations import CONTAINER, LAB_MATRIX, LATENCY
+from pytest_appservice_fs.expectations import CONTAINER, LAB_MATRIX, LARGE_FILES, LATENCY
 from pytest_appservice_fs.latency import STATS
 from pytest_appservice_fs.model import Event
 
@@ -74,6 +74,20 @@ class Latency:
 
 
 @dataclass(frozen=True)
+class Throughput:
+    """H5: one size written and read on one path, in MiB/s and seconds."""
+
+    path: str
+    instance: str
+    size_mib: int
+    write_mib_s: float
+    read_mib_s: float
+    write_seconds: float
+    read_seconds: float
+    passed: bool = True
+
+
+@dataclass(frozen=True)
 class RunReport:
     """Everything one run showed."""
 
@@ -84,6 +98,7 @@ class RunReport:
     run_id: str = ""
     cells: tuple[Cell, ...] = ()
     latency: tuple[Latency, ...] = ()
+    throughput: tuple[Throughput, ...] = ()
 
     @property
     def label(self) -> str:
@@ -119,6 +134,7 @@ class _Run:
     facts: dict[str, str] = field(default_factory=dict)
     cells: list[Cell] = field(default_factory=list)
     latency: list[Latency] = field(default_factory=list)
+    throughput: list[Throughput] = field(default_factory=list)
 
 
 def run_from_cases(cases: Iterable[Case], source: str) -> RunReport:
@@ -132,6 +148,10 @@ def run_from_cases(cases: Iterable[Case], source: str) -> RunReport:
             run.latency.extend(_latency(case, source))
             _facts(run.facts, props)
             continue
+        if props["hypothesis"] == LARGE_FILES:
+            run.throughput.extend(_throughput(case, source))
+            _facts(run.facts, props)
+            continue
         missing = [name for name in REQUIRED_PROPERTIES if name not in props]
         if missing:
             raise ReportError(
@@ -142,7 +162,7 @@ def run_from_cases(cases: Iterable[Case], source: str) -> RunReport:
             name: props.get(name, "") for name in Cell.__dataclass_fields__ if name != "passed"
         }
         run.cells.append(Cell(**texts, passed=case.outcome == "passed"))
-    if not run.cells and not run.latency:
+    if not run.cells and not run.latency and not run.throughput:
         raise ReportError(
             f"{source} has no live testcases with evidence properties (run with -m live and "
             "junit_family = xunit1)."
@@ -155,6 +175,7 @@ def run_from_cases(cases: Iterable[Case], source: str) -> RunReport:
         run_id=run.facts.get("run_id", ""),
         cells=tuple(run.cells),
         latency=tuple(run.latency),
+        throughput=tuple(run.throughput),
     )
 
 
@@ -232,6 +253,7 @@ def to_json(runs: Sequence[RunReport], drifts: Sequence[Drift] = ()) -> dict[str
                     {**asdict(row), "write_ms": dict(row.write_ms), "read_ms": dict(row.read_ms)}
                     for row in run.latency
                 ],
+                "throughput": [asdict(row) for row in run.throughput],
             }
             for run in runs
         ],
@@ -296,6 +318,28 @@ def _latency(case: Case, source: str) -> list[Latency]:
             f"{source}: latency testcase {case.name!r} has malformed properties."
         ) from None
     return rows
+
+
+def _throughput(case: Case, source: str) -> list[Throughput]:
+    props = case.properties
+    try:
+        return [
+            Throughput(
+                path=props["path"],
+                instance=props.get("instance_after", ""),
+                size_mib=int(props[f"size_mib.{index}"]),
+                write_mib_s=float(props[f"write_mib_s.{index}"]),
+                read_mib_s=float(props[f"read_mib_s.{index}"]),
+                write_seconds=float(props[f"write_seconds.{index}"]),
+                read_seconds=float(props[f"read_seconds.{index}"]),
+                passed=case.outcome == "passed",
+            )
+            for index in range(1, int(props.get("size_count", "0")) + 1)
+        ]
+    except (KeyError, ValueError):
+        raise ReportError(
+            f"{source}: H5 testcase {case.name!r} has malformed properties."
+        ) from None
 
 
 def _stats(props: Mapping[str, str], prefix: str) -> dict[str, float]:

@@ -60,7 +60,7 @@ def test_two_workers_fire_each_event_once_with_intact_evidence(live_suite: pytes
         "-v",
         f"--junitxml={junit}",
     )
-    result.assert_outcomes(passed=19)
+    result.assert_outcomes(passed=22)
     cases = read_junit(junit)
     assert len(cases) == 16
     assert all(case["observed"] == case["expected"] for case in cases)
@@ -118,7 +118,7 @@ def test_a_crashing_worker_is_reported_and_the_others_clean_up(
     )
     outcomes = result.parseoutcomes()
     assert outcomes["failed"] >= 1
-    assert outcomes["passed"] + outcomes["failed"] == 20
+    assert outcomes["passed"] + outcomes["failed"] == 23
     result.stdout.fnmatch_lines(["*test_crash*crashed*"])
     assert "replacing crashed worker" not in result.stdout.str()
     cases = read_junit(junit)

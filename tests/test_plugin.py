@@ -35,7 +35,7 @@ def run_live(
 def test_live_suite_reproduces_the_lab_matrix(live_suite: pytest.Pytester) -> None:
     """Every cell of the lab's matrix comes out as published, each with all its evidence."""
     result, cases = run_live(live_suite)
-    result.assert_outcomes(passed=19)
+    result.assert_outcomes(passed=22)
     assert len(cases) == 16
     for case in cases:
         missing = [name for name in REQUIRED_PROPERTIES if name not in case]
@@ -116,12 +116,18 @@ def test_terminal_matrix_and_markdown_report(
     text = report.read_text(encoding="utf-8")
     assert "| stop_start | persists ok | lost ok | lost ok | recreated ok | 1x |" in text
     assert text.count("- **ok**") == 16
-    latency = text.split("## Latency (ms)", 1)[1].split("## Proof per cell", 1)[0]
+    latency = text.split("## Latency (ms)", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in latency.splitlines() if line.startswith("| `/")]
     assert [row.split(" | ")[0] for row in rows] == [
         "| `/home/data`",
         "| `/tmp/data`",
         "| `/var/local/data`",
+    ]
+    large = text.split("## Large files (H5)", 1)[1].split("\n## ", 1)[0]
+    assert [line.split(" | ")[:2] for line in large.splitlines() if line.startswith("| `/")] == [
+        ["| `/home/data`", "1"],
+        ["| `/tmp/data`", "1"],
+        ["| `/var/local/data`", "1"],
     ]
     assert summary.read_text(encoding="utf-8") == "earlier\n" + text
 
@@ -136,7 +142,7 @@ def test_home_not_persistent_fails_h1_as_lost(live_suite: pytest.Pytester) -> No
         assert case["observed"] == "lost"
         assert "expected persists, observed lost" in case["_message"]
     assert cell(cases, "scale_out", "/home/data")["observed"] == "not_visible"
-    result.assert_outcomes(passed=15, failed=4)
+    result.assert_outcomes(passed=18, failed=4)
 
 
 def test_noop_restart_is_inconclusive_not_a_pass(live_suite: pytest.Pytester) -> None:
@@ -151,13 +157,13 @@ def test_noop_restart_is_inconclusive_not_a_pass(live_suite: pytest.Pytester) ->
         assert case["observed"] == "inconclusive"
         assert "restart not proven within 0.5 s" in case["_message"]
         assert "awaited a new probe process" in case["_message"]
-    result.assert_outcomes(passed=15, failed=4)
+    result.assert_outcomes(passed=18, failed=4)
 
 
 def test_transient_503s_are_retried_and_the_run_passes(live_suite: pytest.Pytester) -> None:
     """503s while an event settles are retried: the whole matrix still passes."""
     result, cases = run_live(live_suite, "--fake-fault", "transient-503")
-    result.assert_outcomes(passed=19)
+    result.assert_outcomes(passed=22)
     assert all(c["observed"] == c["expected"] for c in cases)
 
 
@@ -174,13 +180,13 @@ def test_leftover_marker_never_counts_as_persisted(live_suite: pytest.Pytester) 
         local = cell(cases, event, "/tmp/data")
         assert local["observed"] == "lost"
         assert "leftover" in local["explanation"]
-    result.assert_outcomes(passed=15, failed=4)
+    result.assert_outcomes(passed=18, failed=4)
 
 
 def test_events_option_selects_cells(live_suite: pytest.Pytester) -> None:
     """--events restart runs the restart cells only; H3 says why it has none."""
     result, cases = run_live(live_suite, "--events", "restart", "-rs")
-    result.assert_outcomes(passed=7, skipped=1)
+    result.assert_outcomes(passed=10, skipped=1)
     assert {c["event"] for c in cases if c["_outcome"] == "passed"} == {"restart"}
     result.stdout.fnmatch_lines(["*H3 has no cell for the events chosen (restart)*"])
 
@@ -195,14 +201,14 @@ def test_ini_overrides_expectations(live_suite: pytest.Pytester) -> None:
     assert case["expected"] == "lost"
     assert case["observed"] == "persists"
     assert case["_outcome"] == "failure"
-    result.assert_outcomes(passed=6, failed=1, skipped=1)
+    result.assert_outcomes(passed=9, failed=1, skipped=1)
 
 
 def test_probe_token_is_used_and_never_shown(live_suite: pytest.Pytester) -> None:
     """With PROBE_TOKEN set the run passes, and the token appears in no output or evidence."""
     secret = "s3cret-token-value-7f1d"
     result, cases = run_live(live_suite, "--app-setting", f"PROBE_TOKEN={secret}", "-rA")
-    result.assert_outcomes(passed=19)
+    result.assert_outcomes(passed=22)
     assert secret not in result.stdout.str() + result.stderr.str()
     assert secret not in (live_suite.path / "out.xml").read_text(encoding="utf-8")
     assert all(secret not in value for case in cases for value in case.values())
@@ -231,7 +237,7 @@ def test_wrong_token_fails_setup_with_a_reason(live_suite: pytest.Pytester) -> N
         """
     )
     result, _ = run_live(live_suite, "--events", "restart")
-    result.assert_outcomes(errors=7, skipped=1)
+    result.assert_outcomes(errors=10, skipped=1)
     result.stdout.fnmatch_lines(["*could not set up the fake app: the probe did not come up*"])
     result.stdout.fnmatch_lines(["*refused the token on GET /identity (HTTP 401)*"])
     output = result.stdout.str() + (live_suite.path / "out.xml").read_text(encoding="utf-8")
@@ -325,7 +331,7 @@ def test_keep_resources_keeps_and_says_how_to_remove(live_suite: pytest.Pytester
         "--keep-resources",
         f"--basetemp={basetemp}",
     )
-    result.assert_outcomes(passed=7, skipped=1)
+    result.assert_outcomes(passed=10, skipped=1)
     result.stdout.fnmatch_lines(["kept the fake app * in *; remove it with: rm -rf *"])
     assert list(basetemp.glob("appservice-fs*/home"))
 
@@ -371,7 +377,7 @@ def test_offline_runs_never_contact_docker(
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     live_suite.makepyfile(test_offline="def test_plain():\n    assert 1 + 1 == 2\n")
     result = live_suite.runpytest("-m", "not live", "--backend", "local")
-    result.assert_outcomes(passed=1, deselected=19)
+    result.assert_outcomes(passed=1, deselected=22)
 
 
 def test_observe_cells_show_what_was_seen(live_suite: pytest.Pytester) -> None:
@@ -381,7 +387,7 @@ def test_observe_cells_show_what_was_seen(live_suite: pytest.Pytester) -> None:
     )
     report = live_suite.path / "evidence.md"
     result, cases = run_live(live_suite, "--events", "restart", f"--evidence-report={report}")
-    result.assert_outcomes(passed=7, skipped=1)
+    result.assert_outcomes(passed=10, skipped=1)
     case = cell(cases, "restart", "/tmp/data")
     assert (case["expected"], case["observed"]) == ("observe", "persists")
     assert "| restart | persists ok | persists (observed) | persists ok | kept ok | 1x |" in (

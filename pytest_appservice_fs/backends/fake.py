@@ -48,6 +48,8 @@ FAKE_TIMING = BackendTiming(
     default_ready_timeout=2.0,
     poll_interval=0.01,
     probe=ProbeTiming(request_timeout=5.0, retry_deadline=3.0, wait_initial=0.01, wait_max=0.1),
+    # The fake serves offline tests: one small size keeps them fast.
+    throughput_sizes=(1,),
 )
 
 

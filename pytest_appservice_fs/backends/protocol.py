@@ -26,6 +26,8 @@ class BackendTiming:
     default_ready_timeout: float = 300.0
     poll_interval: float = 2.0
     probe: ProbeTiming = field(default_factory=ProbeTiming)
+    #: H5's default file sizes (MiB) on this backend; --throughput-sizes overrides them.
+    throughput_sizes: tuple[int, ...] = (1, 16, 128)
 
     def ready_timeout(self, event: Event) -> float:
         """The backend's default deadline for proof that ``event`` took effect."""

@@ -130,7 +130,7 @@ def test_attach_mode_runs_the_suite_and_restores_the_app(pytester: pytest.Pytest
         "attach1",
         f"--junitxml={junit}",
     )
-    result.assert_outcomes(passed=19)
+    result.assert_outcomes(passed=22)
     cases = read_junit(junit)
     for case in cases:
         assert case["backend"] == "azure"
@@ -166,7 +166,7 @@ def test_provision_mode_runs_the_suite_and_deletes_the_group(pytester: pytest.Py
         "prov1",
         f"--junitxml={junit}",
     )
-    result.assert_outcomes(passed=19)
+    result.assert_outcomes(passed=22)
     cases = read_junit(junit)
     assert {(c["backend"], c["region"], c["sku"]) for c in cases} == {
         ("azure", "koreacentral", "B1")
@@ -197,7 +197,7 @@ def test_the_probe_token_stays_out_of_output_and_evidence(pytester: pytest.Pytes
         "--log-level=DEBUG",
         f"--junitxml={junit}",
     )
-    result.assert_outcomes(passed=7, skipped=1)
+    result.assert_outcomes(passed=10, skipped=1)
     seen = _seen(pytester)
     # Teardown restored the settings; the token the run used is in the Kudu-facing record.
     assert "PROBE_TOKEN" not in seen["sites"]["probe-app"]["settings"]

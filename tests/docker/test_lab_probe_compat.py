@@ -30,7 +30,7 @@ def test_lab_probe_proves_what_it_can(pytester: pytest.Pytester) -> None:
         f"--probe-dir={LAB_PROBE}",
         f"--junitxml={junit}",
     )
-    result.assert_outcomes(passed=15, failed=4)
+    result.assert_outcomes(passed=15, failed=7)
     cases = read_junit(junit)
     assert len(cases) == 16
     for case in cases:

@@ -21,7 +21,7 @@ def test_local_run_reproduces_the_lab_matrix(
 ) -> None:
     """All 16 cells pass on Docker as the lab saw them, and the run removes all it made."""
     result, cases = run_local(live_suite, run_id)
-    result.assert_outcomes(passed=19)
+    result.assert_outcomes(passed=22)
     assert len(cases) == 16
     assert {c["backend"] for c in cases} == {"local"}
     assert {c["run_id"] for c in cases} == {run_id}
@@ -51,7 +51,7 @@ def test_failing_run_leaves_nothing(
         "[pytest]\njunit_family = xunit1\nappservice_fs_expect =\n    restart /tmp/data = lost\n"
     )
     result, cases = run_local(live_suite, run_id, "--events", "restart")
-    result.assert_outcomes(passed=6, failed=1, skipped=1)
+    result.assert_outcomes(passed=9, failed=1, skipped=1)
     failed = cell(cases, "restart", "/tmp/data")
     assert failed["_outcome"] == "failure"
     assert (failed["expected"], failed["observed"]) == ("lost", "persists")
@@ -65,7 +65,7 @@ def test_without_app_service_storage_home_is_container_local(
     result, cases = run_local(
         live_suite, run_id, "--app-setting", "WEBSITES_ENABLE_APP_SERVICE_STORAGE=false"
     )
-    result.assert_outcomes(passed=16, failed=3)
+    result.assert_outcomes(passed=19, failed=3)
     changed = {("stop_start", "lost"), ("deploy", "lost"), ("scale_out", "not_visible")}
     for event, observed in changed:
         home = cell(cases, event, HOME)

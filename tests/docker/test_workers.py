@@ -22,8 +22,8 @@ def test_four_workers_match_the_serial_run(
     serial_id, parallel_id = new_run_id(), new_run_id()
     serial, serial_cases = run_local(live_suite, serial_id, subprocess_run=True)
     parallel, parallel_cases = run_local(live_suite, parallel_id, "-n", "4", subprocess_run=True)
-    serial.assert_outcomes(passed=19)
-    parallel.assert_outcomes(passed=19)
+    serial.assert_outcomes(passed=22)
+    parallel.assert_outcomes(passed=22)
 
     def observed(cases: list[dict[str, str]]) -> dict[tuple[str, str], str]:
         return {(c["event"], c["path"]): c["observed"] for c in cases}
