@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pytest_appservice_fs.expectations import CONTAINER, ContainerCell, PathCell
@@ -224,3 +225,34 @@ def _where(identity: Identity | None) -> str:
 
 def _short(instance_id: str | None) -> str:
     return f"{instance_id[:12]}…" if instance_id else "unknown"
+
+
+def measurement_properties(
+    *,
+    hypothesis: str,
+    path: str,
+    observed: str,
+    checksum_valid: str,
+    instance_id: str,
+    hostname: str,
+    backend: str,
+    run_id: str,
+    facts: Mapping[str, str],
+) -> list[tuple[str, str]]:
+    """The properties every live testcase carries, for a measurement: no event, one instance."""
+    return [
+        ("hypothesis", hypothesis),
+        ("event", "none"),
+        ("path", path),
+        ("expected", "measured"),
+        ("observed", observed),
+        ("checksum_valid", checksum_valid),
+        ("container_before", hostname),
+        ("container_after", hostname),
+        ("container_recreated", "false"),
+        ("instance_before", instance_id),
+        ("instance_after", instance_id),
+        ("backend", backend),
+        ("run_id", run_id),
+        *((key, value) for key, value in sorted(facts.items()) if value),
+    ]

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pytest_appservice_fs.evidence import measurement_properties
 from pytest_appservice_fs.expectations import LATENCY
 from pytest_appservice_fs.probe_client import ProbeError
 
@@ -94,21 +95,18 @@ def judge_latency(
     observed = (
         "measured" if not problems else ("missing" if not _any_figure(measurement) else "invalid")
     )
-    properties: list[tuple[str, str]] = [
-        ("hypothesis", LATENCY),
-        ("event", "none"),
-        ("path", measurement.path),
-        ("expected", "measured"),
-        ("observed", observed),
-        ("checksum_valid", "n/a"),
-        ("container_before", first.hostname if first else ""),
-        ("container_after", first.hostname if first else ""),
-        ("container_recreated", "false"),
-        ("instance_before", first.instance_id if first else ""),
-        ("instance_after", first.instance_id if first else ""),
-        ("backend", backend),
-        ("run_id", run_id),
-        *((key, value) for key, value in sorted(facts.items()) if value),
+    properties = measurement_properties(
+        hypothesis=LATENCY,
+        path=measurement.path,
+        observed=observed,
+        checksum_valid="n/a",
+        instance_id=first.instance_id if first else "",
+        hostname=first.hostname if first else "",
+        backend=backend,
+        run_id=run_id,
+        facts=facts,
+    )
+    properties += [
         ("latency_size", str(measurement.size)),
         ("latency_iterations", str(measurement.iterations)),
         ("instance_count", str(len(measurement.instances))),

@@ -10,12 +10,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pytest_appservice_fs.evidence import measurement_properties
+from pytest_appservice_fs.expectations import LARGE_FILES
 from pytest_appservice_fs.probe_client import ProbeError
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.backends.protocol import Backend
 
-H5 = "H5"
 FIGURES = ("write_mib_s", "read_mib_s", "write_seconds", "read_seconds")
 
 
@@ -94,21 +95,18 @@ def judge_throughput(
         if any(row.figures.get(name, 0) <= 0 for name in FIGURES):
             problems.append(f"{row.size_mib} MiB has a missing or non-positive figure")
     observed = "measured" if not problems else ("missing" if not measurement.sizes else "invalid")
-    properties: list[tuple[str, str]] = [
-        ("hypothesis", H5),
-        ("event", "none"),
-        ("path", measurement.path),
-        ("expected", "measured"),
-        ("observed", observed),
-        ("checksum_valid", "true" if all(r.checksum_ok for r in measurement.sizes) else "false"),
-        ("container_before", measurement.hostname),
-        ("container_after", measurement.hostname),
-        ("container_recreated", "false"),
-        ("instance_before", measurement.instance_id),
-        ("instance_after", measurement.instance_id),
-        ("backend", backend),
-        ("run_id", run_id),
-        *((key, value) for key, value in sorted(facts.items()) if value),
+    properties = measurement_properties(
+        hypothesis=LARGE_FILES,
+        path=measurement.path,
+        observed=observed,
+        checksum_valid="true" if all(r.checksum_ok for r in measurement.sizes) else "false",
+        instance_id=measurement.instance_id,
+        hostname=measurement.hostname,
+        backend=backend,
+        run_id=run_id,
+        facts=facts,
+    )
+    properties += [
         ("throughput_iterations", str(measurement.iterations)),
         ("size_count", str(len(measurement.sizes))),
     ]
