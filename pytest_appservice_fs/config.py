@@ -32,11 +32,11 @@ THROUGHPUT_ITERATIONS_MAX = 5
 _APP_SETTING_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
 _REGION = re.compile(r"[a-z0-9]{2,40}\Z")
 _SKU = re.compile(r"[A-Za-z0-9]{1,16}\Z")
-_RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,40}\Z")
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}\Z")
 # App Service app names: 2 to 60 letters, digits and hyphens, no hyphen at either end.
 _APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,58}[A-Za-z0-9]\Z")
 _RESOURCE_GROUP = re.compile(r"[-\w._()]{1,89}(?<!\.)\Z")
-_SUBSCRIPTION = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
+SUBSCRIPTION_PATTERN = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
 _IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}\Z")
 
 
@@ -287,7 +287,7 @@ def resolve(
         raw["resource_group"], "--resource-group", _RESOURCE_GROUP, "an Azure resource group name"
     )
     subscription_id = _optional(
-        raw["subscription_id"], "--subscription-id", _SUBSCRIPTION, "a subscription GUID"
+        raw["subscription_id"], "--subscription-id", SUBSCRIPTION_PATTERN, "a subscription GUID"
     )
     if backend == "azure":
         _check_azure_target(app_name, resource_group, subscription_id, provision=provision)
@@ -300,7 +300,7 @@ def resolve(
     report = raw["evidence_report"]
     return Settings(
         backend=backend,
-        run_id=_optional(raw["run_id"], "--run-id", _RUN_ID, "1 to 40 of A-Z a-z 0-9 _ -")
+        run_id=_optional(raw["run_id"], "--run-id", RUN_ID_PATTERN, "1 to 40 of A-Z a-z 0-9 _ -")
         or _new_run_id(),
         events=_events(raw["events"]),
         app_name=app_name,

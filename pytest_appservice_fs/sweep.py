@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import re
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-_SUBSCRIPTION = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
-_RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,40}\Z")
+from pytest_appservice_fs.config import RUN_ID_PATTERN, SUBSCRIPTION_PATTERN
 
 
 def main(
@@ -43,10 +41,10 @@ def main(
         "--run-prefix", help="delete the groups of every run whose id starts with this"
     )
     args = parser.parse_args(argv)
-    if not args.subscription_id or not _SUBSCRIPTION.match(args.subscription_id):
+    if not args.subscription_id or not SUBSCRIPTION_PATTERN.match(args.subscription_id):
         parser.error("--subscription-id (or AZURE_SUBSCRIPTION_ID) must be a subscription GUID")
     for flag, value in (("--run-id", args.run_id), ("--run-prefix", args.run_prefix)):
-        if value is not None and not _RUN_ID.match(value):
+        if value is not None and not RUN_ID_PATTERN.match(value):
             parser.error(f"{flag} must be 1 to 40 of A-Z a-z 0-9 _ -")
     try:
         from azure.core.exceptions import AzureError  # noqa: PLC0415 - the azure extra

@@ -1,9 +1,22 @@
-"""Reading the live suite's JUnit evidence back in tests: one dict of properties per case."""
+"""The live suite in pytester runs: copying it in, and reading its JUnit evidence back (one
+dict of properties per case)."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+import pytest
+
+LIVE_SUITE = Path(__file__).resolve().parents[1] / "tests_live"
+
+
+def copy_live_suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    """Copy the project's live suite into a pytester folder, with the JUnit family it needs."""
+    for source in LIVE_SUITE.glob("test_*.py"):
+        pytester.makepyfile(**{source.stem: source.read_text(encoding="utf-8")})
+    pytester.makeini("[pytest]\njunit_family = xunit1\n")
+    return pytester
 
 
 def read_junit(path: Path, *, latency: bool = False) -> list[dict[str, str]]:

@@ -12,8 +12,7 @@ from pytest_appservice_fs.backends import create_backend
 from pytest_appservice_fs.backends.fake import FakeBackend
 from pytest_appservice_fs.config import resolve
 from pytest_appservice_fs.distribution import event_scope
-from tests.junit_cases import read_junit
-from tests.test_plugin import LIVE_SUITE
+from tests.junit_cases import copy_live_suite, read_junit
 
 pytest.importorskip("xdist")
 
@@ -41,10 +40,7 @@ def test_event_scope(nodeid: str, scope: str) -> None:
 @pytest.fixture
 def live_suite(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester folder holding a copy of the project's live suite."""
-    for source in LIVE_SUITE.glob("test_*.py"):
-        pytester.makepyfile(**{source.stem: source.read_text(encoding="utf-8")})
-    pytester.makeini("[pytest]\njunit_family = xunit1\n")
-    return pytester
+    return copy_live_suite(pytester)
 
 
 def test_two_workers_fire_each_event_once_with_intact_evidence(live_suite: pytest.Pytester) -> None:

@@ -3,24 +3,17 @@ its faults and its handling of bad input."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pytest_appservice_fs.evidence import REQUIRED_PROPERTIES
 from pytest_appservice_fs.expectations import CONTAINER, LAB_MATRIX
-from tests.junit_cases import cell, read_junit
-
-LIVE_SUITE = Path(__file__).resolve().parents[1] / "tests_live"
+from tests.junit_cases import LIVE_SUITE, cell, copy_live_suite, read_junit
 
 
 @pytest.fixture
 def live_suite(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester folder holding a copy of the project's live suite."""
-    for source in LIVE_SUITE.glob("test_*.py"):
-        pytester.makepyfile(**{source.stem: source.read_text(encoding="utf-8")})
-    pytester.makeini("[pytest]\njunit_family = xunit1\n")
-    return pytester
+    return copy_live_suite(pytester)
 
 
 def run_live(

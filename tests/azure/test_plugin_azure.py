@@ -11,8 +11,7 @@ import pytest
 pytest.importorskip("azure.mgmt.web")
 
 from pytest_appservice_fs.expectations import CONTAINER, LAB_MATRIX
-from tests.junit_cases import read_junit
-from tests.test_plugin import LIVE_SUITE
+from tests.junit_cases import copy_live_suite, read_junit
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
@@ -101,9 +100,7 @@ ATTACH_SEED = {
 def _suite(
     pytester: pytest.Pytester, *, seed: dict[str, Any] | None, run_id: str, interrupt: bool = False
 ) -> None:
-    for source in LIVE_SUITE.glob("test_*.py"):
-        pytester.makepyfile(**{source.stem: source.read_text(encoding="utf-8")})
-    pytester.makeini("[pytest]\njunit_family = xunit1\n")
+    copy_live_suite(pytester)
     provisioned = f"appservice-fs-{run_id}"
     pytester.makeconftest(CONFTEST.format(seed=seed, interrupt=interrupt, provisioned=provisioned))
 

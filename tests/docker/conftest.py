@@ -15,7 +15,6 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -25,10 +24,8 @@ import requests
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from pytest_appservice_fs.backends.local import label
-from tests.junit_cases import read_junit
+from tests.junit_cases import copy_live_suite, read_junit
 
-REPO = Path(__file__).resolve().parents[2]
-LIVE_SUITE = REPO / "tests_live"
 #: Bound for any one pytest run a test starts; a full local run takes about 5 s.
 RUN_TIMEOUT = 180.0
 
@@ -139,9 +136,7 @@ def run_id(new_run_id: Callable[[], str]) -> str:
 @pytest.fixture
 def live_suite(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester folder with a copy of the live suite and a conftest that can hold stop()."""
-    for source in LIVE_SUITE.glob("test_*.py"):
-        pytester.makepyfile(**{source.stem: source.read_text(encoding="utf-8")})
-    pytester.makeini("[pytest]\njunit_family = xunit1\n")
+    copy_live_suite(pytester)
     pytester.makeconftest(HOLD_CONFTEST)
     return pytester
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.junit_cases import read_junit
+from tests.junit_cases import copy_live_suite, read_junit
 
 pytestmark = pytest.mark.docker
 
@@ -17,9 +17,7 @@ LAB_PROBE = REPO / "tests" / "data" / "lab_probe"
 
 def test_lab_probe_proves_what_it_can(pytester: pytest.Pytester) -> None:
     """Every verdict a lab probe can prove comes out; restart is inconclusive with the reason."""
-    for source in (REPO / "tests_live").glob("test_*.py"):
-        pytester.makepyfile(**{source.stem: source.read_text(encoding="utf-8")})
-    pytester.makeini("[pytest]\njunit_family = xunit1\n")
+    copy_live_suite(pytester)
     junit = pytester.path / "lab.xml"
     result = pytester.runpytest_subprocess(
         "-m",
