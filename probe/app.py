@@ -91,6 +91,9 @@ class ProbeConfig:
     pid: int = 0
     process_start: float = 0.0
     deployment_id: str | None = None
+    #: The PROBE_SETTINGS_MARK app setting as this process started with it: the harness changes
+    #: it (app_setting_change) and a probe reporting the new value proves the change applied.
+    settings_mark: str | None = None
     mounts: Mapping[str, str] = field(default_factory=lambda: {"/": "/"})
     mountinfo_path: str = "/proc/self/mountinfo"
     max_throughput_mib: int = DEFAULT_MAX_THROUGHPUT_MIB
@@ -132,7 +135,14 @@ class ProbeConfig:
                 env, app_dir or os.path.dirname(os.path.abspath(__file__))
             ),
             max_throughput_mib=_max_throughput_mib(env),
+            settings_mark=_settings_mark(env),
         )
+
+
+def _settings_mark(env: Mapping[str, str]) -> str | None:
+    # Reported back, so only a short token of safe characters, never an arbitrary value.
+    raw = env.get("PROBE_SETTINGS_MARK", "").strip()
+    return raw if _NONCE_RE.fullmatch(raw) else None
 
 
 def _max_throughput_mib(env: Mapping[str, str]) -> int:
@@ -956,6 +966,7 @@ def identity() -> flask.Response:
         process_start_utc=_utc_iso(config.process_start),
         process_start_epoch=config.process_start,
         deployment_id=config.deployment_id,
+        settings_mark=config.settings_mark,
         probe_api=PROBE_API,
         paths=list(config.paths),
     )

@@ -14,6 +14,21 @@ class Event(str, enum.Enum):
     STOP_START = "stop_start"
     DEPLOY = "deploy"
     SCALE_OUT = "scale_out"
+    #: 2 -> 1 instances: the survivor must still see what the removed instance wrote to /home.
+    SCALE_IN = "scale_in"
+    #: One app setting changed as users change it; is the container recreated?
+    APP_SETTING_CHANGE = "app_setting_change"
+    #: The ARM restart with softRestart=true.
+    RESTART_SOFT = "restart_soft"
+    #: The plan's SKU one size up (B1 -> B2) and back after the read.
+    SKU_CHANGE = "sku_change"
+    #: Every app of the plan restarted (ARM restartSites on the plan).
+    PLAN_RESTART = "plan_restart"
+
+    @property
+    def across_instances(self) -> bool:
+        """Whether the marker is read on another instance than the one that wrote it."""
+        return self in (Event.SCALE_OUT, Event.SCALE_IN)
 
     def __str__(self) -> str:
         return self.value
@@ -63,6 +78,8 @@ class Identity:
     pid: int | None = None
     process_start: str | None = None
     deployment_id: str | None = None
+    #: The PROBE_SETTINGS_MARK app setting the answering process started with.
+    settings_mark: str | None = None
 
     @property
     def process_key(self) -> tuple[str | None, int | None] | None:

@@ -111,6 +111,7 @@ class ProbeClient:
             pid=body.get("pid"),
             process_start=body.get("process_start_utc"),
             deployment_id=body.get("deployment_id"),
+            settings_mark=body.get("settings_mark"),
         )
 
     def whoami(self) -> Identity:

@@ -34,6 +34,7 @@ from requests.structures import CaseInsensitiveDict
 
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
 from pytest_appservice_fs.expectations import LAB_PATHS
+from pytest_appservice_fs.model import Event
 from pytest_appservice_fs.probe_client import ProbeClient, ProbeTiming, probe_session
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SHM = "/dev/shm"
 MARKER_NAME = "persistence-test.json"
 CHECKSUM_NAME = "persistence-test.sha256"
 
@@ -107,6 +109,11 @@ class FakeBackend:
     """An App Service app simulated in temporary folders; satisfies ``Backend``."""
 
     name = "fake"
+    #: Plan-level events need an App Service plan, which the fake does not model.
+    unsupported: Mapping[Event, str] = {
+        Event.SKU_CHANGE: "the fake backend has no App Service plan, so no SKU to change",
+        Event.PLAN_RESTART: "the fake backend has no App Service plan to restart",
+    }
 
     def __init__(
         self,
@@ -165,9 +172,10 @@ class FakeBackend:
             archive.extractall(wwwroot)
         self._recreate_all()
 
-    def restart(self) -> None:
-        """Restart each probe process in its container; the writable layers stay."""
-        self.operations.add("restart")
+    def restart(self, *, soft: bool | None = None) -> None:
+        """Restart each probe process in its container; the writable layers stay (a soft
+        restart is emulated the same way)."""
+        self.operations.add("restart_soft" if soft else "restart")
         if self.faults.noop_restart:
             return
         for container in self._containers.values():
@@ -204,6 +212,34 @@ class FakeBackend:
     def instances(self) -> list[str]:
         """Instance ids serving the app, oldest first."""
         return list(self._instances) if self._running else []
+
+    def set_app_setting(self, name: str, value: str) -> None:
+        """Change one setting; like the local emulator (Docker cannot change a running
+        container's environment), every container is recreated to apply it."""
+        self.operations.add("set_app_setting")
+        self.app_settings[name] = value
+        self._recreate_all()
+
+    def change_sku(self) -> str:
+        """Refused: the fake has no plan (its tests skip with ``unsupported``'s reason)."""
+        raise BackendError(self.unsupported[Event.SKU_CHANGE] + ".")
+
+    def restore_sku(self) -> None:
+        """Nothing to restore: the SKU never changes here."""
+
+    def restart_plan(self) -> None:
+        """Refused: the fake has no plan (its tests skip with ``unsupported``'s reason)."""
+        raise BackendError(self.unsupported[Event.PLAN_RESTART] + ".")
+
+    def replace_instances(self) -> None:
+        """Move the app to new workers (new instance ids, new containers, same /home), as a
+        simulated SKU change does."""
+        self.operations.add("replace_instances")
+        for instance_id in list(self._containers):
+            self._remove_container(instance_id)
+        self._instances = [_new_instance_id() for _ in self._instances]
+        self._ensure_containers()
+        self._settle()
 
     def probe(self, instance_id: str | None = None) -> ProbeClient:
         """A probe client going through the fake front end."""
@@ -287,6 +323,9 @@ class FakeBackend:
             "WEBSITE_SITE_NAME": self.app_name,
             "HOSTNAME": container.container_id,
         }
+        # /dev/shm is a tmpfs mounted at each container start: a restart empties it.
+        shm = container.layer.parent / f"{container.container_id}-shm-{pid}"
+        shm.mkdir()
         mountinfo = container.layer.parent / f"{container.container_id}.mountinfo"
         mountinfo.write_text(_mountinfo(home_mounted=not self.faults.home_not_persistent))
         config = replace(
@@ -294,7 +333,7 @@ class FakeBackend:
             hostname=container.container_id,
             pid=pid,
             process_start=time.time(),
-            mounts={"/": str(container.layer), "/home": str(home)},
+            mounts={"/": str(container.layer), "/home": str(home), SHM: str(shm)},
             mountinfo_path=str(mountinfo),
         )
         return _Process(module.create_app(config), module_name, pid, home)
@@ -302,6 +341,8 @@ class FakeBackend:
     def _stop_process(self, container: _Container) -> None:
         if container.process is not None:
             sys.modules.pop(container.process.module_name, None)
+            shm = container.layer.parent / f"{container.container_id}-shm-{container.process.pid}"
+            shutil.rmtree(shm, ignore_errors=True)
             container.process = None
 
     def _fresh_home(self, container: _Container, pid: int) -> Path:
@@ -418,7 +459,8 @@ def _plant_stale_markers(folders: list[Path]) -> None:
 
 def _mountinfo(*, home_mounted: bool) -> str:
     lines = [
-        "21 1 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/fake/lower,upperdir=/fake/upper"
+        "21 1 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/fake/lower,upperdir=/fake/upper",
+        "23 21 0:51 / /dev/shm rw,nosuid,nodev,noexec,relatime - tmpfs shm rw,size=65536k",
     ]
     if home_mounted:
         lines.append(

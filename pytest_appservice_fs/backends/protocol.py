@@ -43,6 +43,8 @@ class Backend(Protocol):
 
     name: str
     timing: BackendTiming
+    #: Events this backend cannot fire, each with the reason shown when its tests skip.
+    unsupported: Mapping[Event, str]
 
     @property
     def facts(self) -> Mapping[str, str]:
@@ -57,8 +59,25 @@ class Backend(Protocol):
         """Deploy the probe package to the app's /home/site/wwwroot."""
         ...
 
-    def restart(self) -> None:
-        """Restart the app as ``az webapp restart`` does."""
+    def restart(self, *, soft: bool | None = None) -> None:
+        """Restart the app as ``az webapp restart`` does; ``soft=True`` sets softRestart
+        (None: the backend's configured default)."""
+        ...
+
+    def set_app_setting(self, name: str, value: str) -> None:
+        """Change one app setting, keeping the others, as a user does in the portal."""
+        ...
+
+    def change_sku(self) -> str:
+        """Move the app's plan one size up (B1 -> B2); return what changed, as 'B1 -> B2'."""
+        ...
+
+    def restore_sku(self) -> None:
+        """Put the plan back on its SKU from before change_sku; nothing when unchanged."""
+        ...
+
+    def restart_plan(self) -> None:
+        """Restart every app of the app's plan (ARM restartSites)."""
         ...
 
     def stop(self) -> None:
