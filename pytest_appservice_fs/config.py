@@ -4,6 +4,7 @@ environment."""
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -11,7 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_appservice_fs.expectations import LAB_MATRIX, ExpectationError, Expectations
+from pytest_appservice_fs.expectations import (
+    EMULATOR_MATRIX,
+    SHM,
+    ExpectationError,
+    Expectations,
+    matrix_for,
+)
 from pytest_appservice_fs.model import Event
 
 BACKENDS = ("fake", "local", "azure")
@@ -28,6 +35,17 @@ LATENCY_ITERATIONS_MAX = 100
 THROUGHPUT_MIB_MAX = 1024
 THROUGHPUT_SIZES_MAX = 8
 THROUGHPUT_ITERATIONS_MAX = 5
+# The probe's /append bound on records per writer.
+APPEND_RECORDS_MAX = 10_000
+#: At most this many --path paths (the probe allowlists at most 32 paths in all).
+USER_PATHS_MAX = 8
+#: Where no marker may be written: kernel interfaces and device nodes (/dev/shm aside).
+_FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
+#: App settings the harness sets itself, from other options.
+RESERVED_APP_SETTINGS = {
+    "PROBE_PATHS": "it is set from the matrix's paths; give extra paths with --path",
+    "PROBE_SETTINGS_MARK": "the app_setting_change event changes it",
+}
 
 _APP_SETTING_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
 _REGION = re.compile(r"[a-z0-9]{2,40}\Z")
@@ -37,6 +55,7 @@ RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}\Z")
 _APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,58}[A-Za-z0-9]\Z")
 _RESOURCE_GROUP = re.compile(r"[-\w._()]{1,89}(?<!\.)\Z")
 SUBSCRIPTION_PATTERN = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
+_PATH_CHARS = re.compile(r"[A-Za-z0-9_./-]+\Z")
 _IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}\Z")
 
 
@@ -212,6 +231,22 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="N",
     ),
     OptionSpec(
+        "append_records",
+        "--append-records",
+        f"H4 records each of the two writers appends (default 200; 1 to {APPEND_RECORDS_MAX})",
+        env=("APPSERVICE_FS_APPEND_RECORDS",),
+        metavar="N",
+    ),
+    OptionSpec(
+        "paths",
+        "--path",
+        "one more absolute path to test on every event, observed (repeatable; at most "
+        f"{USER_PATHS_MAX}); the probe allowlists it through its PROBE_PATHS app setting",
+        kind="list",
+        env=("APPSERVICE_FS_PATHS",),
+        metavar="PATH",
+    ),
+    OptionSpec(
         "fake_faults",
         "--fake-fault",
         "fake backend only: inject a fault to see the harness catch it (repeatable): "
@@ -242,7 +277,7 @@ class Settings:
     evidence_report: Path | None = None
     ready_timeouts: Mapping[Event, float] = field(default_factory=dict)
     fake_faults: frozenset[str] = frozenset()
-    expectations: Expectations = LAB_MATRIX
+    expectations: Expectations = EMULATOR_MATRIX
     probe_dir: Path | None = None
     local_base_image: str | None = None
     allow_existing_app: bool = False
@@ -252,6 +287,10 @@ class Settings:
     #: H5 sizes in MiB; empty means the backend's default.
     throughput_sizes: tuple[int, ...] = ()
     throughput_iterations: int = 1
+    #: H4: records each writer appends.
+    append_records: int = 200
+    #: --path: paths tested beyond the matrix's (already in ``expectations``).
+    user_paths: tuple[str, ...] = ()
     #: The xdist worker this session is (gw0, gw1, ...), or None when not distributed.
     worker: str | None = None
 
@@ -293,8 +332,11 @@ def resolve(
         _check_azure_target(app_name, resource_group, subscription_id, provision=provision)
     sku = _optional(raw["sku"], "--sku", _SKU, "a plan SKU such as B1 or P1v3")
     faults = frozenset(_fake_faults(raw["fake_faults"], backend))
+    user_paths = _user_paths(raw["paths"])
     try:
-        expectations = LAB_MATRIX.with_overrides(expectation_lines)
+        expectations = (
+            matrix_for(backend).with_user_paths(user_paths).with_overrides(expectation_lines)
+        )
     except ExpectationError as exc:
         raise SettingsError(str(exc)) from None
     report = raw["evidence_report"]
@@ -332,7 +374,39 @@ def resolve(
         throughput_iterations=_bounded(
             raw["throughput_iterations"], "--throughput-iterations", 1, THROUGHPUT_ITERATIONS_MAX
         ),
+        append_records=_bounded(raw["append_records"], "--append-records", 200, APPEND_RECORDS_MAX),
+        user_paths=user_paths,
     )
+
+
+def _user_paths(values: Sequence[str]) -> tuple[str, ...]:
+    paths = tuple(dict.fromkeys(_split_list(values)))
+    if len(paths) > USER_PATHS_MAX:
+        raise SettingsError(f"--path got {len(paths)} paths; valid is at most {USER_PATHS_MAX}.")
+    for path in paths:
+        problem = _path_problem(path)
+        if problem:
+            raise SettingsError(
+                f"--path got {path[:120]!r}, which {problem}; valid is an absolute, normalised "
+                "path such as /var/lib/myapp, outside /proc, /sys and /dev (but /dev/shm)."
+            )
+    return paths
+
+
+def _path_problem(path: str) -> str | None:
+    if not path.startswith("/") or path.startswith("//"):
+        return "is not absolute"
+    if ".." in path.split("/") or posixpath.normpath(path) != path or "\0" in path:
+        return "is not normalised (no '..', '.', '//' or trailing '/')"
+    if path == "/" or len(path) > 200 or not _PATH_CHARS.match(path):
+        return "is not a directory the probe may write to (1 to 200 safe characters, not /)"
+
+    def under(root: str) -> bool:
+        return path == root or path.startswith(root + "/")
+
+    if not under(SHM) and any(under(root) for root in _FORBIDDEN_ROOTS):
+        return "is under a kernel or device file system"
+    return None
 
 
 def _sizes(values: Sequence[str]) -> tuple[int, ...]:
@@ -473,6 +547,10 @@ def _app_settings(values: Sequence[str]) -> dict[str, str]:
             raise SettingsError(
                 f"--app-setting got a value that is not KEY=VALUE{shown}; a KEY is letters, "
                 "digits, '_' and '.', not starting with a digit."
+            )
+        if key in RESERVED_APP_SETTINGS:
+            raise SettingsError(
+                f"--app-setting {key} cannot be given: {RESERVED_APP_SETTINGS[key]}."
             )
         settings[key] = setting
     return settings

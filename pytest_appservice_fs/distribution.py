@@ -29,6 +29,8 @@ def event_scope(nodeid: str) -> str:
     param = nodeid[nodeid.rindex("[") + 1 : -1]
     if param.startswith("/"):
         return "appservice-latency"
+    if param.startswith("lock-"):
+        return "appservice-H4"  # both lock modes on one worker: one scale-out, not two
     for event in _EVENTS:
         if param == event or param.startswith(f"{event}-"):
             return f"appservice-{event}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pytest_appservice_fs.expectations import CONTAINER, ContainerCell, PathCell
 from pytest_appservice_fs.model import (
@@ -80,7 +80,12 @@ def judge_path(observation: Observation, cell: PathCell, *, backend: str) -> Ver
 
 
 def judge_container(observation: Observation, cell: ContainerCell, *, backend: str) -> Verdict:
-    """What happened to the container that answered before the event."""
+    """What happened to the container that answered before the event (after a scale-in: to
+    the surviving instance's container)."""
+    if observation.event is Event.SCALE_IN and observation.proven:
+        # The cell is about the survivor; the removed instance is in the proof.
+        survivor = observation.survivor_before or Identity(None, None)
+        observation = replace(observation, instance_before=survivor)
     observed, story = _container_outcome(observation)
     explanation = (
         f"{cell.event} container: expected {cell.expected.value}, observed {observed.value}: "
@@ -109,10 +114,18 @@ def _path_outcome(observation: Observation, path: str) -> tuple[Outcome, str, st
     if read is None or read.error:
         reason = read.error if read else "the probe did not report it"
         return Outcome.INCONCLUSIVE, "n/a", f"the marker could not be read back: {reason}"
-    new_instance = observation.event is Event.SCALE_OUT
+    across = observation.event.across_instances
     found, missing = (
-        (Outcome.VISIBLE, Outcome.NOT_VISIBLE) if new_instance else (Outcome.PERSISTS, Outcome.LOST)
+        (Outcome.VISIBLE, Outcome.NOT_VISIBLE) if across else (Outcome.PERSISTS, Outcome.LOST)
     )
+    writer, reader = observation.instance_before, observation.instance_after
+    if across and reader is not None and reader.instance_id == writer.instance_id:
+        return (
+            Outcome.INCONCLUSIVE,
+            "n/a",
+            f"the marker was read on the instance that wrote it ({_short(writer.instance_id)}): "
+            "the platform removed the other one, so nothing shows another instance's view",
+        )
     where = _where(observation.instance_after)
     written_sum = written.checksum[:12]
     if not read.exists:
@@ -186,6 +199,8 @@ def _verdict(
         ("run_id", observation.run_id),
     ]
     properties += [(key, value) for key, value in sorted(observation.facts.items()) if value]
+    if observation.detail:
+        properties.append(("event_detail", observation.detail))
     mount = observation.mounts.get(path, {})
     properties += [
         (f"mount_{key}", mount[key]) for key in ("fstype", "source", "mount_point") if key in mount

@@ -1,4 +1,11 @@
-"""The expected outcome per (event, path) as data: the lab's results, overridable."""
+"""The expected outcome per (event, path) as data: the lab's results, overridable.
+
+Three matrices: the lab's published one (``LAB_MATRIX``, the report's baseline); Azure's
+(``AZURE_MATRIX``: the lab's, plus the events, paths and H4 cells beyond it, ``observe``
+where the platform's behaviour is not documented); and the local emulator's
+(``EMULATOR_MATRIX``), which states what Docker does where it differs from Azure or where
+Azure is only observed.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from pytest_appservice_fs.model import ContainerOutcome, Event, Outcome
+from pytest_appservice_fs.model import AppendOutcome, ContainerOutcome, Event, Outcome
 
 HOME = "/home/data"
 TMP = "/tmp/data"  # noqa: S108 - the path under test, not a temp file of ours
 VAR_LOCAL = "/var/local/data"
 LAB_PATHS: tuple[str, ...] = (HOME, TMP, VAR_LOCAL)
+#: User files under wwwroot: does a deploy wipe them?
+UPLOADS = "/home/site/wwwroot/uploads"
+#: App Service's log folder on the /home share.
+LOGFILES = "/home/LogFiles"
+#: The container's shared-memory tmpfs.
+SHM = "/dev/shm"  # noqa: S108 - the path under test
+#: The paths beyond the lab, tested as hypothesis ``paths``.
+EXTRA_PATHS: tuple[str, ...] = (UPLOADS, LOGFILES, SHM)
+DEFAULT_PATHS: tuple[str, ...] = LAB_PATHS + EXTRA_PATHS
+#: The events the lab fired; the others came after it.
+LAB_EVENTS: tuple[Event, ...] = (Event.RESTART, Event.STOP_START, Event.DEPLOY, Event.SCALE_OUT)
 
 #: The column of the matrix that holds the container's fate rather than a path's.
 CONTAINER = "container"
@@ -21,19 +39,30 @@ LIFECYCLE = "lifecycle"
 LATENCY = "latency"
 #: H5, large files: throughput measured per path and size; evidence too.
 LARGE_FILES = "H5"
+#: H4, concurrent appends to one /home file from two instances, with and without a lock.
+CONCURRENT = "H4"
+#: Paths beyond the lab (wwwroot uploads, LogFiles, /dev/shm and --path), per event.
+PATHS = "paths"
+#: Where H4's writers append: the shared /home path.
+APPEND_PATH = HOME
+LOCK_MODES: tuple[str, ...] = ("flock", "none")
 
 HYPOTHESES: dict[str, str] = {
     "H1": "files in /home persist across restart, stop/start and deploy",
     "H2": "files outside /home are lost whenever the container is recreated",
-    "H3": "after scale-out the new instance sees /home files of the first one, "
-    "and none of its local files",
+    "H3": "across instances: after scale-out the new instance, and after scale-in the "
+    "survivor, sees the other instance's /home files and none of its local files",
+    CONCURRENT: "two instances appending to one /home file at once lose, duplicate or tear no "
+    "record when they hold an advisory lock (flock); without it the counts are recorded",
+    PATHS: "paths beyond the lab (wwwroot uploads, /home/LogFiles, /dev/shm, --path): what "
+    "each event does to them",
     LIFECYCLE: "each event keeps or recreates the container as the lab observed",
     LATENCY: "write (with fsync) and read latency per path and instance, measured",
     LARGE_FILES: "large files: write (fsync at the end) and read throughput per path and size",
 }
 
 
-_O = TypeVar("_O", Outcome, ContainerOutcome)
+_O = TypeVar("_O", Outcome, ContainerOutcome, AppendOutcome)
 
 
 class ExpectationError(ValueError):
@@ -83,23 +112,58 @@ class MeasureCell:
 
 
 @dataclass(frozen=True)
+class AppendCell:
+    """H4: two instances append to one /home file at once, with ``lock`` or without."""
+
+    lock: str
+    expected: AppendOutcome
+    path: str = APPEND_PATH
+    hypothesis: str = CONCURRENT
+
+    @property
+    def id(self) -> str:
+        """A readable test id, such as ``lock-flock``."""
+        return f"lock-{self.lock}"
+
+
+Cells = list[PathCell] | list[ContainerCell] | list[MeasureCell] | list[AppendCell]
+
+
+@dataclass(frozen=True)
 class Expectations:
-    """The whole matrix: path cells grouped by hypothesis, and one container cell per event."""
+    """The whole matrix: path cells grouped by hypothesis, one container cell per event, and
+    H4's cells per lock mode."""
 
     paths: tuple[PathCell, ...]
     containers: tuple[ContainerCell, ...]
+    appends: tuple[AppendCell, ...] = ()
 
-    def cells(
-        self, hypothesis: str, events: Iterable[Event]
-    ) -> list[PathCell] | list[ContainerCell] | list[MeasureCell]:
+    @property
+    def all_paths(self) -> tuple[str, ...]:
+        """Every path of the matrix, in matrix order: where markers are written."""
+        return tuple(dict.fromkeys(c.path for c in self.paths))
+
+    def cells(self, hypothesis: str, events: Iterable[Event]) -> Cells:
         """The cells a test of ``hypothesis`` is parametrized over (``lifecycle``: containers,
-        ``latency``: every path of the matrix)."""
+        ``latency`` and H5: every path of the matrix, H4: its lock modes)."""
         if hypothesis == LIFECYCLE:
             return self.container_cells(events)
         if hypothesis in (LATENCY, LARGE_FILES):
-            paths = dict.fromkeys(c.path for c in self.paths)
-            return [MeasureCell(path, hypothesis) for path in paths]
+            return [MeasureCell(path, hypothesis) for path in self.all_paths]
+        if hypothesis == CONCURRENT:
+            return list(self.appends)
         return self.path_cells(hypothesis, events)
+
+    def with_user_paths(self, paths: Sequence[str]) -> Expectations:
+        """Add ``--path`` paths: observed on every event, since nothing is known of them."""
+        known = set(self.all_paths)
+        added = [
+            PathCell(PATHS, event, path, Outcome.OBSERVE)
+            for path in paths
+            if path not in known
+            for event in Event
+        ]
+        return replace(self, paths=(*self.paths, *added))
 
     def path_cells(self, hypothesis: str, events: Iterable[Event]) -> list[PathCell]:
         """The cells of ``hypothesis`` for the selected events, in matrix order."""
@@ -111,6 +175,10 @@ class Expectations:
         wanted = set(events)
         return [c for c in self.containers if c.event in wanted]
 
+    def append_expected(self, lock: str) -> AppendOutcome | None:
+        """H4's expected outcome for ``lock``, or None when the matrix has no such cell."""
+        return next((c.expected for c in self.appends if c.lock == lock), None)
+
     def expected(self, event: Event, path: str) -> Outcome | ContainerOutcome | None:
         """The expected value of one cell, or None when the matrix has no such cell."""
         if path == CONTAINER:
@@ -121,7 +189,11 @@ class Expectations:
         """Apply ``EVENT PATH = OUTCOME`` lines (ini key ``appservice_fs_expect``)."""
         paths = list(self.paths)
         containers = list(self.containers)
+        appends = list(self.appends)
         for line in lines:
+            if line.split() and line.split()[0].upper() == CONCURRENT:
+                appends = _override_append(line, appends)
+                continue
             event, path, value = _parse_override(line)
             if path == CONTAINER:
                 container_valid = [
@@ -139,10 +211,24 @@ class Expectations:
             if index is None:
                 raise ExpectationError(
                     f"appservice_fs_expect line {line!r} names no cell of the matrix; "
-                    f"valid paths are {', '.join(LAB_PATHS)} and {CONTAINER}."
+                    f"valid paths are {', '.join(self.all_paths)} and {CONTAINER}."
                 )
             paths[index] = replace(paths[index], expected=path_outcome)
-        return Expectations(tuple(paths), tuple(containers))
+        return Expectations(tuple(paths), tuple(containers), tuple(appends))
+
+
+def _override_append(line: str, appends: list[AppendCell]) -> list[AppendCell]:
+    """Apply ``H4 LOCK = OUTCOME`` (LOCK: flock or none)."""
+    left, sep, value = line.partition("=")
+    words = left.split()
+    if not sep or len(words) != 2 or words[1] not in LOCK_MODES:
+        raise ExpectationError(
+            f"appservice_fs_expect line {line!r} is not of the form 'H4 LOCK = OUTCOME' with "
+            f"LOCK one of {', '.join(LOCK_MODES)}, for example 'H4 none = intact'."
+        )
+    valid = [o for o in AppendOutcome if o is not AppendOutcome.INCONCLUSIVE]
+    outcome = _outcome(line, value.strip(), valid)
+    return [replace(c, expected=outcome) if c.lock == words[1] else c for c in appends]
 
 
 def _parse_override(line: str) -> tuple[Event, str, str]:
@@ -166,7 +252,7 @@ def _parse_override(line: str) -> tuple[Event, str, str]:
 def possible_outcomes(event: Event) -> list[Outcome]:
     """What a path cell of ``event`` can be expected to be: what it can be judged, or
     ``observe`` (``inconclusive`` is never expected)."""
-    if event is Event.SCALE_OUT:
+    if event.across_instances:
         return [Outcome.VISIBLE, Outcome.NOT_VISIBLE, Outcome.CORRUPTED, Outcome.OBSERVE]
     return [Outcome.PERSISTS, Outcome.LOST, Outcome.CORRUPTED, Outcome.OBSERVE]
 
@@ -207,5 +293,100 @@ def _lab_matrix() -> Expectations:
     return Expectations(tuple(paths), containers)
 
 
-#: The lab's published matrix: the default expectations.
+#: The lab's published matrix: four events, three paths. The report's ``lab`` baseline.
 LAB_MATRIX = _lab_matrix()
+
+#: Events after the lab that keep the app on its instance(s).
+_NEW_SAME_INSTANCE = (
+    Event.APP_SETTING_CHANGE,
+    Event.RESTART_SOFT,
+    Event.SKU_CHANGE,
+    Event.PLAN_RESTART,
+)
+
+
+def _extended(
+    home_new: Outcome,
+    local_new: dict[Event, Outcome],
+    containers_new: dict[Event, ContainerOutcome],
+    extra: dict[tuple[Event, str], Outcome],
+    appends: dict[str, AppendOutcome],
+) -> Expectations:
+    """The lab's matrix plus the cells beyond it; a missing entry is ``observe``."""
+    observe, keep = Outcome.OBSERVE, ContainerOutcome.OBSERVE
+    paths = list(LAB_MATRIX.paths)
+    paths += [PathCell("H1", event, HOME, home_new) for event in _NEW_SAME_INSTANCE]
+    paths += [
+        PathCell("H2", event, path, local_new.get(event, observe))
+        for event in _NEW_SAME_INSTANCE
+        for path in (TMP, VAR_LOCAL)
+    ]
+    paths += [
+        PathCell("H3", Event.SCALE_IN, HOME, Outcome.VISIBLE),
+        PathCell("H3", Event.SCALE_IN, TMP, Outcome.NOT_VISIBLE),
+        PathCell("H3", Event.SCALE_IN, VAR_LOCAL, Outcome.NOT_VISIBLE),
+    ]
+    paths += [
+        PathCell(PATHS, event, path, extra.get((event, path), observe))
+        for event in Event
+        for path in EXTRA_PATHS
+    ]
+    containers = (
+        *LAB_MATRIX.containers,
+        *(
+            ContainerCell(event, containers_new.get(event, keep))
+            for event in Event
+            if event not in LAB_EVENTS
+        ),
+    )
+    lock_cells = tuple(
+        AppendCell(lock, appends.get(lock, AppendOutcome.OBSERVE)) for lock in LOCK_MODES
+    )
+    return Expectations(tuple(paths), containers, lock_cells)
+
+
+def _azure_matrix() -> Expectations:
+    # /home is the app's persistent share whatever happens to containers (documented), and
+    # scale-in leaves the survivor on that same share. Whether the new events recreate the
+    # container, what they do to the paths beyond the lab, and whether flock orders writers
+    # on two instances (the share is mounted with nobrl) are not documented: observed.
+    return _extended(Outcome.PERSISTS, {}, {}, {}, {})
+
+
+def _emulator_matrix() -> Expectations:
+    # What the local Docker emulator does (and the fake with it): a soft restart is a
+    # `docker restart`; Docker cannot change a running container's environment, so a settings
+    # change recreates the containers; /dev/shm is a tmpfs mounted at each container start;
+    # a deploy replaces wwwroot as a whole (OneDeploy's clean zip deploy). Scale-in removes
+    # the newest instance and keeps the survivor's container. No plan: the SKU change and the
+    # plan restart are skipped, their cells stay ``observe``.
+    persists, lost = Outcome.PERSISTS, Outcome.LOST
+    extra: dict[tuple[Event, str], Outcome] = {}
+    for event in (*LAB_EVENTS, Event.SCALE_IN, Event.APP_SETTING_CHANGE, Event.RESTART_SOFT):
+        across = event.across_instances
+        on_home = Outcome.VISIBLE if across else persists
+        extra[(event, LOGFILES)] = on_home
+        extra[(event, UPLOADS)] = lost if event is Event.DEPLOY else on_home
+        extra[(event, SHM)] = Outcome.NOT_VISIBLE if across else lost
+    return _extended(
+        persists,
+        {Event.APP_SETTING_CHANGE: lost, Event.RESTART_SOFT: persists},
+        {
+            Event.SCALE_IN: ContainerOutcome.KEPT,
+            Event.APP_SETTING_CHANGE: ContainerOutcome.RECREATED,
+            Event.RESTART_SOFT: ContainerOutcome.KEPT,
+        },
+        extra,
+        {"flock": AppendOutcome.INTACT},
+    )
+
+
+#: Azure's expectations: the lab's matrix and, beyond it, what is documented or ``observe``.
+AZURE_MATRIX = _azure_matrix()
+#: The local emulator's (and the fake's) expectations, where they differ from Azure's.
+EMULATOR_MATRIX = _emulator_matrix()
+
+
+def matrix_for(backend: str) -> Expectations:
+    """The default expectations of a backend: Azure's, or the emulator's (local, fake)."""
+    return AZURE_MATRIX if backend == "azure" else EMULATOR_MATRIX

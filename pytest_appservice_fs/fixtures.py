@@ -48,8 +48,7 @@ def appservice_probe_dir(appservice_settings: Settings) -> Path:
 @pytest.fixture(scope="session")
 def appservice_paths(appservice_settings: Settings) -> tuple[str, ...]:
     """The paths markers are written to: every path in the expectation matrix."""
-    cells = appservice_settings.expectations.paths
-    return tuple(dict.fromkeys(cell.path for cell in cells))
+    return appservice_settings.expectations.all_paths
 
 
 @pytest.fixture(scope="session")
@@ -127,11 +126,13 @@ def appservice_cell(request: pytest.FixtureRequest) -> PathCell | ContainerCell 
 @pytest.fixture
 def appservice_verdict(
     appservice_cell: PathCell | ContainerCell,
+    appservice_app: TriggerController,
     appservice_observe: Callable[[Event], Observation],
     appservice_settings: Settings,
     record_property: Callable[[str, object], None],
 ) -> Verdict:
     """The cell's verdict, its proof recorded as JUnit properties and for the report."""
+    _skip_unsupported(appservice_app.backend, appservice_cell.event)
     observation = appservice_observe(appservice_cell.event)
     backend = appservice_settings.backend
     if isinstance(appservice_cell, ContainerCell):
@@ -192,6 +193,12 @@ def appservice_throughput(
     for name, value in verdict.properties:
         record_property(name, value)
     return verdict
+
+
+def _skip_unsupported(backend: Backend, event: Event) -> None:
+    reason = backend.unsupported.get(event)
+    if reason:
+        pytest.skip(f"{event} cannot be fired on the {backend.name} backend: {reason}")
 
 
 def _terminal_progress(config: pytest.Config) -> Progress:

@@ -69,6 +69,21 @@ class ContainerOutcome(str, enum.Enum):
         return self.value
 
 
+class AppendOutcome(str, enum.Enum):
+    """H4: what two instances' concurrent appends to one file came to."""
+
+    #: Every record of every writer is there once, whole.
+    INTACT = "intact"
+    #: Records were lost, duplicated or torn (the counts are in the evidence).
+    DAMAGED = "damaged"
+    INCONCLUSIVE = "inconclusive"
+    #: An expectation only: record the counts as evidence, with no verdict on the cell.
+    OBSERVE = "observe"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who answered a probe request: the instance, the container and the process."""
@@ -152,3 +167,7 @@ class Observation:
     facts: Mapping[str, str] = field(default_factory=dict)
     #: Per path: ``fstype``, ``source`` and ``mount_point`` as the reading instance saw them.
     mounts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: Scale-in: the instance that remained, as it was before the event.
+    survivor_before: Identity | None = None
+    #: What exactly was changed, where an event has a choice: "B1 -> B2", "2 -> 1 instances".
+    detail: str = ""

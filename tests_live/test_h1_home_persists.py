@@ -1,8 +1,9 @@
-"""H1: files in /home persist across restart, stop/start and deploy.
+"""H1: files in /home persist across every event that keeps the app on its instance(s).
 
 /home is App Service's persistent storage: an SMB share from Azure Storage mounted into every
-container of the app. A marker written there before an event must be read back intact after
-it, from the same instance. (Scale-out is H3's.)
+container of the app. A marker written there before an event (restart, soft restart,
+stop/start, deploy, an app setting change, a SKU change, a plan restart) must be read back
+intact after it. (Scale-out and scale-in are H3's.)
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 /tmp and /var/local live in the container's writable layer. A restart keeps the container,
 so its markers persist there; stop/start and deploy recreate the container, so they are lost.
+Whether a soft restart, an app setting change, a SKU change or a plan restart recreates the
+container is not documented: on Azure those cells are observed; the local emulator recreates
+containers to apply a setting and keeps them on a (soft) restart.
 """
 
 from __future__ import annotations

@@ -22,6 +22,11 @@ def _labels(settings: Settings) -> dict[str, str]:
     return {k: v for k, v in (("region", settings.region), ("sku", settings.sku)) if v}
 
 
+def _app_settings(settings: Settings) -> dict[str, str]:
+    # The probe allowlists exactly the matrix's paths, --path ones included.
+    return {**settings.app_settings, "PROBE_PATHS": ",".join(settings.expectations.all_paths)}
+
+
 def _app_name(settings: Settings, prefix: str) -> str:
     # Under xdist every worker has an app of its own: the worker id tells them apart.
     suffix = f"-{settings.worker}" if settings.worker else ""
@@ -109,7 +114,7 @@ def create_backend(
         return AzureBackend(
             target,
             run_id=settings.run_id,
-            app_settings=settings.app_settings,
+            app_settings=_app_settings(settings),
             credential=options.get("credential"),
             client_options=options.get("client_options"),
             **{key: options[key] for key in ("timing", "kudu_timing") if key in options},
@@ -121,7 +126,7 @@ def create_backend(
         return LocalBackend(
             app_name=_app_name(settings, "local"),
             run_id=settings.run_id,
-            app_settings=settings.app_settings,
+            app_settings=_app_settings(settings),
             base_image=settings.local_base_image,
             keep=settings.keep_resources,
             labels=_labels(settings),
@@ -132,7 +137,7 @@ def create_backend(
         return FakeBackend(
             workdir,
             app_name=_app_name(settings, "fake"),
-            app_settings=settings.app_settings,
+            app_settings=_app_settings(settings),
             faults=FakeFaults.from_names(settings.fake_faults),
             labels=_labels(settings),
         )

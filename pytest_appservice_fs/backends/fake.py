@@ -33,7 +33,7 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
-from pytest_appservice_fs.expectations import LAB_PATHS
+from pytest_appservice_fs.expectations import LAB_PATHS, SHM
 from pytest_appservice_fs.model import Event
 from pytest_appservice_fs.probe_client import ProbeClient, ProbeTiming, probe_session
 
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SHM = "/dev/shm"
 MARKER_NAME = "persistence-test.json"
 CHECKSUM_NAME = "persistence-test.sha256"
 

@@ -31,6 +31,7 @@ from pytest_appservice_fs.backends.docker_images import (
     runtime_image,
 )
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
+from pytest_appservice_fs.model import Event
 from pytest_appservice_fs.probe_client import (
     ProbeClient,
     ProbeTiming,
@@ -112,6 +113,12 @@ class LocalBackend:
     """An App Service app emulated with Docker containers and a volume; satisfies Backend."""
 
     name = "local"
+    #: Plan-level events need an App Service plan, which the emulator does not model.
+    unsupported: Mapping[Event, str] = {
+        Event.SKU_CHANGE: "the local emulator has no App Service plan, so no SKU to change "
+        "(on Azure a scale up moves the app to other workers)",
+        Event.PLAN_RESTART: "the local emulator has no App Service plan to restart",
+    }
 
     def __init__(
         self,
@@ -170,8 +177,9 @@ class LocalBackend:
             self._remove_container(instance)
         self._start_containers()
 
-    def restart(self) -> None:
-        """Restart each container: the same container and writable layer, a new process."""
+    def restart(self, *, soft: bool | None = None) -> None:
+        """Restart each container: the same container and writable layer, a new process.
+        A soft restart is emulated the same way (Docker has no lighter restart)."""
         for instance in self._instances:
             if instance.container is not None:
                 instance.container.restart(timeout=STOP_SECONDS)
@@ -200,6 +208,25 @@ class LocalBackend:
     def instances(self) -> list[str]:
         """Instance ids serving the app, oldest first."""
         return [i.instance_id for i in self._instances] if self._running else []
+
+    def set_app_setting(self, name: str, value: str) -> None:
+        """Change one setting: Docker cannot change a running container's environment, so
+        every container is recreated with it (same instance ids, same /home volume)."""
+        self.app_settings[name] = value
+        for instance in self._instances:
+            self._remove_container(instance)
+        self._start_containers()
+
+    def change_sku(self) -> str:
+        """Refused: no plan here (its tests skip with ``unsupported``'s reason)."""
+        raise BackendError(self.unsupported[Event.SKU_CHANGE] + ".")
+
+    def restore_sku(self) -> None:
+        """Nothing to restore: the SKU never changes here."""
+
+    def restart_plan(self) -> None:
+        """Refused: no plan here (its tests skip with ``unsupported``'s reason)."""
+        raise BackendError(self.unsupported[Event.PLAN_RESTART] + ".")
 
     def probe(self, instance_id: str | None = None) -> ProbeClient:
         """A probe client for the instance's container (each container has its own port)."""
