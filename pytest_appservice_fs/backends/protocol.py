@@ -43,8 +43,11 @@ class Backend(Protocol):
 
     name: str
     timing: BackendTiming
-    #: Events this backend cannot fire, each with the reason shown when its tests skip.
-    unsupported: Mapping[Event, str]
+
+    @property
+    def unsupported(self) -> Mapping[Event, str]:
+        """Events this backend cannot fire, each with the reason shown when its tests skip."""
+        ...
 
     @property
     def facts(self) -> Mapping[str, str]:
