@@ -43,6 +43,7 @@ def test_identity_reports_the_configured_process(client: FlaskClient) -> None:
         "process_start_utc": "2023-11-14T22:13:20.123456Z",
         "process_start_epoch": 1_700_000_000.123456,
         "deployment_id": "deploy-1",
+        "settings_mark": None,
         "probe_api": 2,
         "paths": ["/home/data", "/tmp/data", "/var/local/data"],
     }
