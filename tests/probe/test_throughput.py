@@ -33,7 +33,8 @@ def make_client(make_config: Callable[..., Any]) -> Callable[[int], FlaskClient]
 
     def make(max_throughput_mib: int) -> FlaskClient:
         config = make_config(max_throughput_mib=max_throughput_mib)
-        return probe_app.create_app(config).test_client()
+        client: FlaskClient = probe_app.create_app(config).test_client()
+        return client
 
     return make
 
@@ -43,6 +44,7 @@ def throughput(client: FlaskClient, **query: Any) -> dict[str, Any]:
     response = client.get("/throughput", query_string=query)
     assert response.status_code == 200, response.json
     assert response.headers["Cache-Control"] == "no-store"
+    assert isinstance(response.json, dict)
     body: dict[str, Any] = response.json
     return body
 
@@ -141,21 +143,99 @@ def test_a_failing_read_is_a_per_path_error_and_the_file_is_deleted(
         assert os.listdir(physical[path]) == []
 
 
-def test_too_little_free_space_is_refused_before_writing(
+def _usage(total_mib: int, free_mib: int) -> os.statvfs_result:
+    """A statvfs answer for a file system of total_mib with free_mib available (4 KiB blocks)."""
+    total, free = total_mib * 256, free_mib * 256
+    return os.statvfs_result((4096, 4096, total, free, free, 0, 0, 0, 0, 255))
+
+
+def test_a_size_that_does_not_fit_is_skipped_and_nothing_is_written(
     make_client: Callable[[int], FlaskClient],
     monkeypatch: pytest.MonkeyPatch,
     physical: dict[str, Path],
 ) -> None:
-    """A file that would leave less than 64 MiB free is not written at all."""
-    free_blocks = 64 * 256  # 64 MiB in 4 KiB blocks: one MiB short for a 1 MiB file
-    fake = os.statvfs_result((4096, 4096, 10**6, free_blocks, free_blocks, 0, 0, 0, 0, 255))
-    monkeypatch.setattr(os, "fstatvfs", lambda fd: fake)
+    """On a big file system the headroom is 64 MiB: 64 MiB free is one MiB short for 1 MiB."""
+    monkeypatch.setattr(os, "fstatvfs", lambda fd: _usage(total_mib=4096, free_mib=64))
     body = throughput(make_client(1), path="/home/data", sizes="1")
     assert body["results"]["/home/data"] == {
         "path": "/home/data",
-        "error": "64 MiB free; a 1 MiB file needs 65 MiB (with 64 MiB spare)",
+        "iterations": 1,
+        "sizes": [
+            {"size_mib": 1, "skipped": "1 MiB plus 64 MiB headroom needed, 64 MiB free"},
+        ],
     }
     assert os.listdir(physical["/home/data"]) == []
+
+
+def test_on_a_small_tmpfs_the_sizes_that_fit_are_measured_in_request_order(
+    make_client: Callable[[int], FlaskClient],
+    monkeypatch: pytest.MonkeyPatch,
+    physical: dict[str, Path],
+) -> None:
+    """Docker's 64 MiB /dev/shm: 16 MiB headroom (a quarter), so 30 MiB is skipped between
+    two sizes that are measured, and the rows keep the request's order."""
+    monkeypatch.setattr(os, "fstatvfs", lambda fd: _usage(total_mib=64, free_mib=20))
+    body = throughput(make_client(30), path="/tmp/data", sizes="1,30,2")
+    sizes = body["results"]["/tmp/data"]["sizes"]
+    assert [row["size_mib"] for row in sizes] == [1, 30, 2]
+    assert sizes[1] == {
+        "size_mib": 30,
+        "skipped": "30 MiB plus 16 MiB headroom needed, 20 MiB free",
+    }
+    for row in (sizes[0], sizes[2]):
+        assert set(row) == SIZE_KEYS | {"checksum_ok"}
+        assert row["checksum_ok"] is True
+    assert "error" not in body["results"]["/tmp/data"]
+    assert os.listdir(physical["/tmp/data"]) == []
+
+
+def test_free_space_is_checked_again_for_each_size(
+    make_client: Callable[[int], FlaskClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Space that runs out between sizes skips the later ones only; every size is tried."""
+    answers = iter([_usage(4096, 100), _usage(4096, 60), _usage(4096, 100)])
+    monkeypatch.setattr(os, "fstatvfs", lambda fd: next(answers))
+    result = throughput(make_client(3), path="/tmp/data", sizes="1,2,3")["results"]["/tmp/data"]
+    assert [("skipped" in row, row["size_mib"]) for row in result["sizes"]] == [
+        (False, 1),
+        (True, 2),
+        (False, 3),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("total_mib", "free_mib", "size_mib", "headroom", "fits"),
+    [
+        (4096, 65, 1, 64, True),  # exactly size + headroom free
+        (4096, 64, 1, 64, False),
+        (256, 65, 1, 64, True),  # a quarter of 256 MiB is the full 64 MiB
+        (255, 64, 1, 63, True),  # a quarter of 255 MiB, rounded down
+        (64, 17, 1, 16, True),
+        (64, 16, 1, 16, False),
+        (3, 3, 3, 0, True),  # under 4 MiB the headroom is nothing
+        (3, 2, 3, 0, False),
+    ],
+)
+def test_the_headroom_is_64_mib_or_a_quarter_of_the_file_system(
+    make_client: Callable[[int], FlaskClient],
+    monkeypatch: pytest.MonkeyPatch,
+    total_mib: int,
+    free_mib: int,
+    size_mib: int,
+    headroom: int,
+    fits: bool,
+) -> None:
+    """A size is measured exactly when size + min(64 MiB, total / 4) fits in the free space."""
+    monkeypatch.setattr(os, "fstatvfs", lambda fd: _usage(total_mib, free_mib))
+    body = throughput(make_client(size_mib), path="/tmp/data", sizes=str(size_mib))
+    row = body["results"]["/tmp/data"]["sizes"][0]
+    if fits:
+        assert row["checksum_ok"] is True
+    else:
+        assert row == {
+            "size_mib": size_mib,
+            "skipped": f"{size_mib} MiB plus {headroom} MiB headroom needed, {free_mib} MiB free",
+        }
 
 
 def test_a_symlinked_data_directory_is_refused(
