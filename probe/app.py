@@ -553,6 +553,8 @@ def append_records(
     """Append numbered records to one file, each with a single write and an fsync."""
     errors: list[str] = []
     appended = bytes_written = 0
+    # Wall-clock bounds, so the harness can tell whether two instances' writes overlapped.
+    started_epoch = time.time()
     start = time.perf_counter_ns()
     try:
         with _data_dir(physical_path(path, config.mounts), create=True) as dir_fd:
@@ -590,6 +592,8 @@ def append_records(
         "lock": lock,
         "bytes_written": bytes_written,
         "seconds": round((time.perf_counter_ns() - start) / 1e9, 6),
+        "started_epoch": started_epoch,
+        "finished_epoch": time.time(),
         "errors": errors[:MAX_APPEND_ERRORS],
     }
 

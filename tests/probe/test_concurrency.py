@@ -8,6 +8,7 @@ import json
 import os
 import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ def get(client: FlaskClient, endpoint: str, **query: Any) -> dict[str, Any]:
     response = client.get(endpoint, query_string=query)
     assert response.status_code == 200, response.json
     assert response.headers["Cache-Control"] == "no-store"
+    assert isinstance(response.json, dict)
     body: dict[str, Any] = response.json
     return body
 
@@ -66,7 +68,9 @@ def test_one_writer_appends_every_record_once(
     client: FlaskClient, physical: dict[str, Path]
 ) -> None:
     """Each record is one JSON line with a fixed-size pad; the check counts them all."""
+    before = time.time()
     body = get(client, "/append", path="/home/data", writer="solo", records="25", lock="none")
+    after = time.time()
     expected = records_of("solo", 25)
     assert body == {
         "instance_id": INSTANCE_ID,
@@ -78,9 +82,13 @@ def test_one_writer_appends_every_record_once(
         "lock": "none",
         "bytes_written": len(expected),
         "seconds": body["seconds"],
+        "started_epoch": body["started_epoch"],
+        "finished_epoch": body["finished_epoch"],
         "errors": [],
     }
     assert body["seconds"] >= 0
+    # Wall-clock bounds of the writing, so that two writers' overlap can be judged.
+    assert before <= body["started_epoch"] <= body["finished_epoch"] <= after
     assert (physical["/home/data"] / LOG).read_bytes() == expected
     first = json.loads(expected.splitlines()[0])
     assert first == {"writer": "solo", "seq": 0, "pad": probe_app.RECORD_PAD}
