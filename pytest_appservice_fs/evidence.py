@@ -253,13 +253,14 @@ def measurement_properties(
     backend: str,
     run_id: str,
     facts: Mapping[str, str],
+    expected: str = "measured",
 ) -> list[tuple[str, str]]:
     """The properties every live testcase carries, for a measurement: no event, one instance."""
     return [
         ("hypothesis", hypothesis),
         ("event", "none"),
         ("path", path),
-        ("expected", "measured"),
+        ("expected", expected),
         ("observed", observed),
         ("checksum_valid", checksum_valid),
         ("container_before", hostname),
