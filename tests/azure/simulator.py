@@ -8,10 +8,11 @@ Simulated, with Microsoft.Web / Microsoft.Resources REST shapes:
 
 - ARM (``https://management.azure.com``; a Bearer token and ``api-version`` are required):
   resource groups (PUT, GET, HEAD, DELETE as a long-running operation, list with ``tagName``
-  / ``tagValue`` filters), App Service plans (GET, PUT as a long-running operation, DELETE; a
-  new ``sku.capacity`` scales every app on the plan), sites (GET, PUT as a long-running
-  operation, DELETE, ``config/web`` GET/PATCH/PUT, app settings list and replace, restart,
-  stop, start, instances).
+  / ``tagValue`` filters), App Service plans (GET, PUT as a long-running operation, DELETE,
+  ``restartSites``; a new ``sku.capacity`` scales every app on the plan, a new ``sku.name``
+  moves them to new workers), sites (GET, PUT as a long-running operation, DELETE,
+  ``config/web`` GET/PATCH/PUT, app settings list and replace, restart, stop, start,
+  instances).
 - Kudu on the site's SCM host: OneDeploy ``/api/publish?type=zip`` (sync, or ``async=true``
   answering 202 with a ``Location``), ``/api/deployments/{id|latest}`` and its ``/log``. Only
   Entra Bearer tokens are accepted (SCM basic auth is off, as on new apps).
@@ -29,9 +30,13 @@ Modelling choices worth knowing when a test fails:
 - GET site returns a sparse ``siteConfig`` (``appCommandLine`` and ``appSettings`` null), as
   ARM does; the full configuration is at ``config/web``. A plan is Linux only when created
   with ``properties.reserved`` true, whatever its ``kind``; a site's ``reserved`` is its plan's.
-- ``softRestart=true`` restarts nothing ("only if necessary", and nothing is) unless
-  ``soft_restart_restarts``; a restart without it restarts every probe process. Changing app
-  settings or site config restarts the app.
+- A restart restarts every probe process, ``softRestart=true`` too (the fake counts it as
+  ``restart_soft``); with ``soft_restart_restarts`` false a soft restart restarts nothing ("only
+  if necessary", and nothing is). ``restartSites`` restarts every app of the plan the same way.
+- Changing app settings (settings PUT, or a site PUT that carries them) recreates every
+  container on the same instances, as on Linux a container's environment is fixed when it
+  starts; changing site config restarts the processes. A new SKU gives every instance a new id
+  and a new container (``FakeBackend.replace_instances``); /home stays.
 - Until a package with an ``app.py`` is deployed, the app runs "other code": 404 on every path.
   A stopped app answers as the fake does (503).
 - With ``clientAffinityEnabled`` false the front end ignores ARRAffinity cookies; with it true a
@@ -233,6 +238,20 @@ class RestartRecord:
     site: str
     query: dict[str, str]
 
+    @property
+    def soft(self) -> bool:
+        """Whether the call asked for a soft restart (softRestart=true)."""
+        return self.query.get("softRestart", "").lower() == "true"
+
+
+@dataclass(frozen=True)
+class PlanRestartRecord:
+    """A restartSites call on a plan: the sites it restarted and exactly the query sent."""
+
+    plan: str
+    sites: tuple[str, ...]
+    query: dict[str, str]
+
 
 @dataclass
 class KuduDeployment:
@@ -279,7 +298,7 @@ class AzureSimulator:
         subscription_id: str = DEFAULT_SUBSCRIPTION,
         lro_polls: int = 1,
         lro_retry_after: int | None = None,
-        soft_restart_restarts: bool = False,
+        soft_restart_restarts: bool = True,
     ) -> None:
         self.root = root
         self.subscription_id = subscription_id
@@ -287,10 +306,13 @@ class AzureSimulator:
         self.lro_polls = lro_polls
         #: Retry-After on long-running operation answers; None leaves polling to the client.
         self.lro_retry_after = lro_retry_after
-        #: Whether softRestart=true restarts the processes; by default it finds nothing to do.
+        #: Whether softRestart=true restarts the processes; if not, it finds nothing to do.
         self.soft_restart_restarts = soft_restart_restarts
         self.requests: list[RecordedRequest] = []
         self.restarts: list[RestartRecord] = []
+        self.plan_restarts: list[PlanRestartRecord] = []
+        #: (plan, SKU, capacity) each time a plan PUT took effect, in order.
+        self.plan_history: list[tuple[str, str, int]] = []
         self.deployments: list[KuduDeployment] = []
         self.arm_tokens: list[str] = []
         self.kudu_tokens: list[str] = []
@@ -334,6 +356,7 @@ class AzureSimulator:
             ("GET", _PLAN, self._get_plan),
             ("PUT", _PLAN, self._put_plan),
             ("DELETE", _PLAN, self._delete_plan),
+            ("POST", _PLAN + "/restartSites", self._restart_sites),
             ("GET", _RG, self._get_group),
             ("HEAD", _RG, self._head_group),
             ("PUT", _RG, self._put_group),
@@ -777,15 +800,23 @@ class AzureSimulator:
         return _json(200, self._settings_json(site))
 
     def _set_settings(self, site: SimulatedSite, settings: dict[str, str]) -> None:
-        # The real API replaces every setting and restarts the app to apply them.
+        # The real API replaces every setting; on Linux the new environment needs new
+        # containers. The fake applies a setting by recreating every container, so one call
+        # with the whole new set in place recreates them once, as one update does on Azure.
+        changed = [k for k, v in settings.items() if site.app_settings.get(k) != v]
         site.app_settings = settings
         site.backend.app_settings = dict(settings)
-        self._restart_processes(site)
+        applied = changed[-1:] or list(settings)[-1:]  # only removals: any setting will do
+        if applied:
+            site.backend.set_app_setting(applied[0], settings[applied[0]])
+        elif site.state == "Running":  # every setting removed: none left for the fake to set
+            site.backend.stop()
+            site.backend.start()
 
-    def _restart_processes(self, site: SimulatedSite) -> None:
+    def _restart_processes(self, site: SimulatedSite, *, soft: bool = False) -> None:
         # Only a deployed probe has processes to restart; other code keeps answering 404.
         if site.deployed and site.state == "Running":
-            site.backend.restart()
+            site.backend.restart(soft=soft)
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -794,11 +825,11 @@ class AzureSimulator:
         if isinstance(site, tuple):
             return site
         query = _query(request)
-        self.restarts.append(RestartRecord(site.name, query))
-        # softRestart=true restarts "only if necessary", and by default nothing makes it so.
-        soft = query.get("softRestart", "").lower() == "true"
-        if not soft or self.soft_restart_restarts:
-            self._restart_processes(site)
+        record = RestartRecord(site.name, query)
+        self.restarts.append(record)
+        # softRestart=true restarts "only if necessary": soft_restart_restarts says if it is.
+        if not record.soft or self.soft_restart_restarts:
+            self._restart_processes(site, soft=record.soft)
         return 200, [], b""
 
     def _stop(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
@@ -880,11 +911,15 @@ class AzureSimulator:
             if plan is None:
                 plan = SimulatedPlan(group.name, name, body["location"], "", 0, reserved, {})
                 self._plans[(rg.lower(), name.lower())] = plan
+            resized = bool(plan.sku) and plan.sku.lower() != sku_name.lower()
             # A plan's OS is fixed when it is created: reserved on an update changes nothing.
             plan.sku, plan.capacity, plan.tags = sku_name, capacity, dict(body.get("tags") or {})
+            self.plan_history.append((plan.name, plan.sku, plan.capacity))
             for site in self._sites.values():
                 if site.plan is plan:
                     self._match_capacity(site)
+                    if resized:  # another size runs on other workers
+                        site.backend.replace_instances()
 
         return self._accepted(finish)
 
@@ -898,6 +933,20 @@ class AzureSimulator:
             return _arm_error(409, "Conflict", message)
         del self._plans[(plan.resource_group.lower(), plan.name.lower())]
         return 200, [], b""
+
+    def _restart_sites(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
+        plan = self._find_plan(match)
+        if isinstance(plan, tuple):
+            return plan
+        query = _query(request)
+        soft = query.get("softRestart", "").lower() == "true"
+        sites = [site for site in self._sites.values() if site.plan is plan]
+        names = tuple(site.name for site in sites)
+        self.plan_restarts.append(PlanRestartRecord(plan.name, names, query))
+        for site in sites:
+            if not soft or self.soft_restart_restarts:
+                self._restart_processes(site, soft=soft)
+        return 204, [], b""
 
     def _match_capacity(self, site: SimulatedSite) -> None:
         if site.instance_count != site.plan.capacity:

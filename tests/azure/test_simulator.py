@@ -151,6 +151,12 @@ def _probe_get(site: SimulatedSite, path: str, instance_id: str = "") -> request
     )
 
 
+def _sku(plan: AppServicePlan) -> SkuDescription:
+    """The plan's SKU, which ARM always reports."""
+    assert plan.sku is not None
+    return plan.sku
+
+
 def _deploy(site: SimulatedSite, package: ProbePackage) -> None:
     """Deploy through Kudu and poll the deployment to success."""
     answer = _publish(site.scm_host_name, package.data)
@@ -202,7 +208,10 @@ def test_a_put_on_an_existing_site_updates_it_and_applies_new_settings(
     package: ProbePackage,
 ) -> None:
     site = _provision(web, resources)
-    _deploy(azure_simulator.site(APP), package)
+    simulated = azure_simulator.site(APP)
+    _deploy(simulated, package)
+    instance_id = simulated.backend.instances()[0]
+    container = simulated.backend.container_of(instance_id)
     site.tags = {"run": "r2"}
     site.site_config = SiteConfig(app_settings=[NameValuePair(name="PROBE_TOKEN", value="t2")])
 
@@ -211,7 +220,10 @@ def test_a_put_on_an_existing_site_updates_it_and_applies_new_settings(
     assert updated.tags == {"run": "r2"}
     assert web.web_apps.list_application_settings(GROUP, APP).properties == {"PROBE_TOKEN": "t2"}
     assert web.web_apps.get_configuration(GROUP, APP).linux_fx_version == "PYTHON|3.11"
-    assert azure_simulator.site(APP).backend.operations.counts.get("restart") == 1
+    # New settings, new containers on the same instance (as for a settings PUT).
+    assert simulated.backend.operations.counts.get("set_app_setting") == 1
+    assert simulated.backend.instances() == [instance_id]
+    assert simulated.backend.container_of(instance_id) not in (None, container)
 
 
 def test_site_names_are_global_and_plans_have_a_worker_limit(
@@ -288,7 +300,7 @@ def test_config_patch_merges_and_keeps_what_it_does_not_name(
     assert web.web_apps.get_configuration(GROUP, APP).app_command_line == "gunicorn app:app"
 
 
-def test_app_settings_update_replaces_all_and_restarts_the_app(
+def test_app_settings_update_replaces_all_and_recreates_the_containers(
     azure_simulator: AzureSimulator,
     web: WebSiteManagementClient,
     resources: ResourceManagementClient,
@@ -297,6 +309,8 @@ def test_app_settings_update_replaces_all_and_restarts_the_app(
     _provision(web, resources)
     site = azure_simulator.site(APP)
     _deploy(site, package)
+    instance_id = site.backend.instances()[0]
+    containers = [site.backend.container_of(instance_id)]
     assert web.web_apps.list_application_settings(GROUP, APP).properties == {
         "PROBE_TOKEN": PROBE_TOKEN
     }
@@ -304,16 +318,49 @@ def test_app_settings_update_replaces_all_and_restarts_the_app(
     answer = web.web_apps.update_application_settings(
         GROUP, APP, StringDictionary(properties={"OTHER": "1", "PROBE_TOKEN": "t2"})
     )
+    containers.append(site.backend.container_of(instance_id))
     replaced = web.web_apps.update_application_settings(
         GROUP, APP, StringDictionary(properties={"PROBE_TOKEN": "t3"})
+    )
+    containers.append(site.backend.container_of(instance_id))
+    removed = web.web_apps.update_application_settings(GROUP, APP, StringDictionary(properties={}))
+    containers.append(site.backend.container_of(instance_id))
+    unchanged = web.web_apps.update_application_settings(
+        GROUP, APP, StringDictionary(properties={})
     )
 
     assert answer.properties == {"OTHER": "1", "PROBE_TOKEN": "t2"}
     assert replaced.properties == {"PROBE_TOKEN": "t3"}  # OTHER is gone: PUT replaces all
     assert replaced.name == "appsettings"
-    assert site.backend.app_settings == {"PROBE_TOKEN": "t3"}
-    assert site.backend.operations.counts.get("restart") == 2
-    assert _probe_get(site, "/identity").status_code == 200  # the process has the new token
+    assert removed.properties == unchanged.properties == {}
+    # Each change (an addition, a removal, all removed) gives the instance a new container
+    # once; the same settings again change nothing.
+    assert None not in containers
+    assert len(set(containers)) == 4
+    assert site.backend.container_of(instance_id) == containers[-1]
+    assert site.backend.instances() == [instance_id]
+    assert site.backend.app_settings == {}
+    counts = site.backend.operations.counts
+    assert (counts.get("set_app_setting"), counts.get("stop"), counts.get("start")) == (2, 1, 1)
+    assert "restart" not in counts
+
+
+def test_a_settings_change_reaches_the_new_processes(
+    azure_simulator: AzureSimulator, web: WebSiteManagementClient, package: ProbePackage
+) -> None:
+    site = azure_simulator.add_existing_app(
+        GROUP, APP, app_settings={"PROBE_TOKEN": PROBE_TOKEN}, package=package
+    )
+
+    web.web_apps.update_application_settings(
+        GROUP, APP, StringDictionary(properties={"PROBE_TOKEN": "t2"})
+    )
+
+    def identity(token: str) -> int:
+        url = f"https://{site.default_host_name}/identity"
+        return requests.get(url, headers={TOKEN_HEADER: token}, timeout=5).status_code
+
+    assert (identity("t2"), identity(PROBE_TOKEN)) == (200, 401)
 
 
 # --- lifecycle calls ---------------------------------------------------------------------
@@ -334,8 +381,21 @@ def test_restart_records_exactly_the_query_it_was_sent(
         {"api-version": WEB_API_VERSION, "softRestart": "true"},
         {"api-version": WEB_API_VERSION, "softRestart": "false", "synchronous": "true"},
     ]
-    # softRestart=true restarts only if necessary: here it is not, so two restarts, not three.
-    assert site.backend.operations.counts.get("restart") == 2
+    assert [record.soft for record in azure_simulator.restarts] == [False, True, False]
+    counts = site.backend.operations.counts
+    assert (counts.get("restart"), counts.get("restart_soft")) == (2, 1)
+
+
+def test_a_soft_restart_can_find_nothing_to_do(
+    azure_simulator: AzureSimulator, web: WebSiteManagementClient, package: ProbePackage
+) -> None:
+    azure_simulator.soft_restart_restarts = False
+    site = azure_simulator.add_existing_app(GROUP, APP, package=package)
+
+    web.web_apps.restart(GROUP, APP, soft_restart=True)
+
+    assert [record.soft for record in azure_simulator.restarts] == [True]
+    assert "restart_soft" not in site.backend.operations.counts  # "only if necessary"
 
 
 def test_stop_and_start_recreate_containers_on_the_same_instance(
@@ -385,6 +445,76 @@ def test_scaling_the_plan_capacity_adds_and_removes_instances(
     assert (scaled_in.sku.capacity, scaled_in.kind, scaled_in.reserved) == (1, "linux", True)
     assert instances() == first
     assert web.web_apps.get_configuration(GROUP, APP).number_of_workers == 1
+
+
+def test_a_new_sku_moves_every_instance_to_new_workers_and_keeps_home(
+    azure_simulator: AzureSimulator,
+    web: WebSiteManagementClient,
+    resources: ResourceManagementClient,
+    package: ProbePackage,
+) -> None:
+    _provision(web, resources)
+    site = azure_simulator.site(APP)
+    _deploy(site, package)
+    plan = web.app_service_plans.get(GROUP, PLAN)
+    _sku(plan).capacity = 2
+    web.app_service_plans.begin_create_or_update(GROUP, PLAN, plan).result()
+    before = site.backend.instances()
+
+    plan = web.app_service_plans.get(GROUP, PLAN)
+    _sku(plan).name = _sku(plan).size = "B2"
+    resized = _sku(web.app_service_plans.begin_create_or_update(GROUP, PLAN, plan).result())
+    after = [str(i.name) for i in web.web_apps.list_instance_identifiers(GROUP, APP)]
+
+    assert (resized.name, resized.tier, resized.capacity) == ("B2", "Basic", 2)
+    assert azure_simulator.plan(GROUP, PLAN).sku == "B2"
+    assert len(after) == 2
+    assert not set(after) & set(before)
+    assert site.backend.operations.counts.get("replace_instances") == 1
+    identity = _probe_get(site, "/identity", after[0])
+    assert identity.status_code == 200, identity.text
+    assert identity.json()["instance_id"] == after[0]
+    # /home kept: the code deployed to wwwroot before the move still runs.
+    assert identity.json()["deployment_id"] == package.deployment_id
+
+
+def test_the_same_sku_again_moves_nothing(
+    azure_simulator: AzureSimulator, web: WebSiteManagementClient
+) -> None:
+    site = azure_simulator.add_existing_app(GROUP, APP, plan=PLAN, capacity=2)
+    before = site.backend.instances()
+
+    plan = web.app_service_plans.get(GROUP, PLAN)
+    plan.tags = {"touched": "yes"}
+    web.app_service_plans.begin_create_or_update(GROUP, PLAN, plan).result()
+
+    assert site.backend.instances() == before
+    assert "replace_instances" not in site.backend.operations.counts
+
+
+def test_restart_sites_restarts_every_app_of_the_plan_and_no_other(
+    azure_simulator: AzureSimulator, web: WebSiteManagementClient, package: ProbePackage
+) -> None:
+    first = azure_simulator.add_existing_app(GROUP, APP, plan=PLAN, package=package)
+    second = azure_simulator.add_existing_app(GROUP, "second-app", plan=PLAN, package=package)
+    elsewhere = azure_simulator.add_existing_app(GROUP, "other-app", package=package)
+
+    web.app_service_plans.restart_web_apps(GROUP, PLAN)
+    web.app_service_plans.restart_web_apps(GROUP, PLAN, soft_restart=True)
+
+    records = azure_simulator.plan_restarts
+    assert [(r.plan, r.sites) for r in records] == [(PLAN, (APP, "second-app"))] * 2
+    assert [r.query for r in records] == [
+        {"api-version": WEB_API_VERSION},
+        {"api-version": WEB_API_VERSION, "softRestart": "true"},
+    ]
+    for site in (first, second):
+        counts = site.backend.operations.counts
+        assert (counts.get("restart"), counts.get("restart_soft")) == (1, 1)
+    assert "restart" not in elsewhere.backend.operations.counts
+    assert azure_simulator.restarts == []  # no site's own restart was called
+    with pytest.raises(ResourceNotFoundError):
+        web.app_service_plans.restart_web_apps(GROUP, "no-such-plan")
 
 
 def test_instance_listing_names_each_instance_by_its_id(
