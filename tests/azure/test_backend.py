@@ -169,7 +169,8 @@ def test_a_failed_provision_step_still_deletes_the_group(
 def test_every_event_on_a_provisioned_app_reproduces_the_lab(
     azure_simulator: AzureSimulator, make_backend: MakeBackend, credential: FakeCredential
 ) -> None:
-    """Restart, stop/start, deploy (Kudu) and scale-out (plan capacity) give the lab's matrix."""
+    """Every event (restarts, stop/start, Kudu deploy, plan capacity and SKU, settings) proves
+    itself and gives the lab's matrix."""
     backend = make_backend(provision=True, region="koreacentral")
     controller = _controller(backend)
     controller.start()
@@ -182,15 +183,24 @@ def test_every_event_on_a_provisioned_app_reproduces_the_lab(
             assert judge_path(observation, cell, backend="azure").passed
         for container in LAB_MATRIX.container_cells([event]):
             assert judge_container(observation, container, backend="azure").passed
-        assert observation.facts == {"region": "koreacentral", "sku": "B1"}
+        sku = "B2" if event is Event.SKU_CHANGE else "B1"  # read on B2, then moved back
+        assert observation.facts == {"region": "koreacentral", "sku": sku}
     assert len(backend.instances()) == 1  # scaled back after scale-out
     restarts = [r.query for r in azure_simulator.restarts]
-    assert restarts == [{"api-version": "2025-05-01"}]  # as az webapp restart: no softRestart
+    assert restarts == [
+        {"api-version": "2025-05-01"},  # restart: as az webapp restart, no softRestart
+        {"api-version": "2025-05-01", "softRestart": "true"},  # restart_soft
+    ]
+    plan_restarts = [(r.plan, r.sites, r.query) for r in azure_simulator.plan_restarts]
+    assert plan_restarts == [(f"{APP}-plan", (APP,), {"api-version": "2025-05-01"})]
     publishes = [target for method, target in azure_simulator.kudu_calls() if method == "POST"]
     assert len(publishes) == 2  # the first deploy and the deploy event
     assert ("https://appservice.azure.com/.default",) in credential.scopes
-    capacities = [call for call in _arm(azure_simulator) if call == f"PUT serverfarms/{APP}-plan"]
-    assert len(capacities) == 3  # create, scale to 2, scale back to 1
+    plan_puts = [call for call in _arm(azure_simulator) if call == f"PUT serverfarms/{APP}-plan"]
+    # create; scale-out 2 and back to 1; scale-in 2 then 1; SKU B2 and back to B1
+    assert len(plan_puts) == 7
+    assert azure_simulator.plan(GROUP, f"{APP}-plan").sku == "B1"
+    assert backend.unsupported == {}
 
 
 def test_soft_restart_mode_sets_soft_restart(
@@ -206,6 +216,27 @@ def test_soft_restart_mode_sets_soft_restart(
     }
 
 
+@pytest.mark.parametrize("mode_soft", [False, True], ids=["platform-mode", "soft-mode"])
+def test_an_explicit_soft_flag_overrides_the_restart_mode(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend, mode_soft: bool
+) -> None:
+    """soft=True sends softRestart=true, soft=False sends no softRestart, None the mode's."""
+    backend = make_backend(provision=True, region="koreacentral", soft_restart=mode_soft)
+    backend.create()
+    backend.restart(soft=True)
+    backend.restart(soft=False)
+    backend.restart()
+    plain, soft = (
+        {"api-version": "2025-05-01"},
+        {"api-version": "2025-05-01", "softRestart": "true"},
+    )
+    assert [r.query for r in azure_simulator.restarts] == [
+        soft,
+        plain,
+        soft if mode_soft else plain,
+    ]
+
+
 def test_pinned_probe_requests_reach_each_instance(
     azure_simulator: AzureSimulator, make_backend: MakeBackend
 ) -> None:
@@ -219,6 +250,205 @@ def test_pinned_probe_requests_reach_each_instance(
         identity = backend.probe(instance).identity()
         assert identity is not None
         assert identity.instance_id == instance
+
+
+def test_scale_in_from_two_to_one_drops_the_newest_instance(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """scale(1) after scale(2): capacity 1 on the plan, and instances() no longer lists the
+    removed instance; the one left still answers as itself."""
+    backend = make_backend(provision=True, region="koreacentral")
+    _controller(backend).start()
+    first = backend.instances()
+    backend.scale(2)
+    two = backend.instances()
+    backend.scale(1)
+    assert len(two) == 2
+    assert two[0] == first[0]
+    assert backend.instances() == first
+    assert azure_simulator.plan(GROUP, f"{APP}-plan").capacity == 1
+    assert azure_simulator.plan_history[-2:] == [(f"{APP}-plan", "B1", 2), (f"{APP}-plan", "B1", 1)]
+    identity = backend.probe(first[0]).identity()
+    assert identity is not None
+    assert identity.instance_id == first[0]
+
+
+# --- the new events: settings, SKU, plan restart ----------------------------------------------
+
+
+def _attached(simulator: AzureSimulator, **seed: Any) -> Any:
+    """Seed an app the harness may attach to (tagged), with one setting of its own."""
+    seed.setdefault("app_settings", {"CUSTOMER_SETTING": "keep me"})
+    return simulator.add_existing_app(GROUP, APP, tags={TAG_PROJECT: "probe"}, **seed)
+
+
+def test_set_app_setting_keeps_the_others_and_recreates_the_containers(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One setting changes in one PUT that carries all the others (the probe's token too);
+    the instance gets a new container whose process sees the new value; teardown removes it."""
+    caplog.set_level("DEBUG")
+    site = _attached(azure_simulator)
+    backend = make_backend()
+    _controller(backend).start()
+    before = dict(site.app_settings)
+    instance_id = backend.instances()[0]
+    container = site.backend.container_of(instance_id)
+    puts = len([c for c in _arm(azure_simulator) if c.endswith("/config/appsettings")])
+
+    backend.set_app_setting("PROBE_SETTINGS_MARK", "mark-value-q8")
+
+    assert site.app_settings == {**before, "PROBE_SETTINGS_MARK": "mark-value-q8"}
+    assert site.app_settings["CUSTOMER_SETTING"] == "keep me"
+    assert [c for c in _arm(azure_simulator) if c.endswith("/config/appsettings")][puts:] == [
+        f"PUT sites/{APP}/config/appsettings"
+    ]
+    assert backend.instances() == [instance_id]
+    assert site.backend.container_of(instance_id) not in (None, container)
+    identity = backend.probe(instance_id).identity()  # the token still opens the probe
+    assert identity is not None
+    assert identity.settings_mark == "mark-value-q8"
+    assert "mark-value-q8" not in caplog.text
+    backend.teardown()
+    assert site.app_settings == {"CUSTOMER_SETTING": "keep me"}
+
+
+def test_a_failed_setting_change_is_one_sentence_without_the_value(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """ARM refusing the settings PUT names the setting, never its value."""
+    _attached(azure_simulator)
+    backend = make_backend(client={**CLIENT, "retry_total": 0})
+    backend.create()
+    azure_simulator.fail_next("PUT", r"/config/appsettings\?", status=500)
+    with pytest.raises(BackendError) as excinfo:
+        backend.set_app_setting("PROBE_SETTINGS_MARK", "secret-value-z3")
+    assert str(excinfo.value).startswith("could not change app setting PROBE_SETTINGS_MARK: ")
+    assert "secret-value-z3" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("sku", "moved"),
+    [("B1", "B2"), ("B2", "B3"), ("B3", "B2"), ("S3", "S2"), ("P1v2", "P2v2"), ("P0v3", "P1v3")],
+)
+def test_change_sku_moves_one_size_and_restore_sku_moves_back(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend, sku: str, moved: str
+) -> None:
+    """change_sku PUTs the next size of the tier (capacity kept); the app moves to new
+    instances; restore_sku PUTs the old size; a second restore_sku calls nothing."""
+    site = _attached(azure_simulator, sku=sku, capacity=2, plan="shared-plan")
+    backend = make_backend()
+    backend.create()
+    before = backend.instances()
+
+    assert backend.change_sku() == f"{sku} -> {moved}"
+    assert azure_simulator.plan(GROUP, "shared-plan").sku == moved
+    assert azure_simulator.plan_history[-1] == ("shared-plan", moved, 2)
+    assert backend.facts["sku"] == moved
+    assert len(backend.instances()) == 2
+    assert not set(backend.instances()) & set(before)
+    assert site.backend.operations.counts.get("replace_instances") == 1
+
+    backend.restore_sku()
+    assert azure_simulator.plan_history[-1] == ("shared-plan", sku, 2)
+    assert backend.facts["sku"] == sku
+    seen = len(azure_simulator.requests)
+    backend.restore_sku()
+    assert len(azure_simulator.requests) == seen  # unchanged: no ARM call at all
+
+
+def test_restore_sku_without_a_change_calls_nothing(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """restore_sku before any change_sku sends no request."""
+    _attached(azure_simulator)
+    backend = make_backend()
+    backend.create()
+    seen = len(azure_simulator.requests)
+    backend.restore_sku()
+    assert len(azure_simulator.requests) == seen
+
+
+def test_teardown_in_attach_mode_restores_capacity_then_sku(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """A run that left the plan on B2 with two workers: teardown first scales in (so one worker
+    moves, not two), then puts the SKU back."""
+    _attached(azure_simulator, sku="B1", capacity=1)
+    backend = make_backend()
+    backend.create()
+    backend.scale(2)
+    backend.change_sku()
+    history = len(azure_simulator.plan_history)
+    backend.teardown()
+    plan = f"{APP}-plan"
+    assert azure_simulator.plan_history[history:] == [(plan, "B2", 1), (plan, "B1", 1)]
+
+
+def test_teardown_after_restore_sku_does_not_restore_it_again(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """restore_sku ran: teardown sends no SKU change."""
+    _attached(azure_simulator, sku="S1")
+    backend = make_backend()
+    backend.create()
+    backend.change_sku()
+    backend.restore_sku()
+    history = len(azure_simulator.plan_history)
+    backend.teardown()
+    assert azure_simulator.plan_history[history:] == []
+    assert azure_simulator.plan(GROUP, f"{APP}-plan").sku == "S1"
+
+
+def test_a_sku_change_reported_failed_is_still_undone_at_teardown(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """ARM answered the PUT with an error, yet the plan moved (a timeout can do that): teardown
+    reads the plan and puts the old SKU back."""
+    site = _attached(azure_simulator, sku="B1")
+    backend = make_backend(client={**CLIENT, "retry_total": 0})
+    backend.create()
+    azure_simulator.fail_next("PUT", r"/serverfarms/", status=500)
+    with pytest.raises(BackendError, match=r"^could not move the plan to B2: "):
+        backend.change_sku()
+    assert azure_simulator.plan_history == []
+    site.plan.sku = "B2"  # as if the PUT had landed after all
+    backend.teardown()
+    assert azure_simulator.plan_history == [(f"{APP}-plan", "B1", 1)]
+
+
+@pytest.mark.parametrize("sku", ["F1"])
+def test_a_plan_with_one_size_marks_sku_change_unsupported(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend, sku: str
+) -> None:
+    """On F1 there is no other size: unsupported names the SKU once create() has read the plan,
+    and change_sku refuses with that sentence, sending nothing."""
+    _attached(azure_simulator, sku=sku)
+    backend = make_backend()
+    assert backend.unsupported == {}
+    backend.create()
+    reason = f"the plan's SKU {sku} has no other size in its tier to move to and back"
+    assert backend.unsupported == {Event.SKU_CHANGE: reason}
+    with pytest.raises(BackendError) as excinfo:
+        backend.change_sku()
+    assert str(excinfo.value) == f"cannot change the SKU: {reason}."
+    assert azure_simulator.plan_history == []
+
+
+def test_restart_plan_posts_restart_sites_without_soft_restart(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """restart_plan restarts the plan's apps through restartSites, as a hard restart."""
+    site = _attached(azure_simulator, plan="shared-plan")
+    backend = make_backend()
+    _controller(backend).start()
+    restarts = site.backend.operations.counts.get("restart", 0)
+    backend.restart_plan()
+    records = [(r.plan, r.sites, r.query) for r in azure_simulator.plan_restarts]
+    assert records == [("shared-plan", (APP,), {"api-version": "2025-05-01"})]
+    assert site.backend.operations.counts.get("restart") == restarts + 1
+    assert azure_simulator.restarts == []
+    assert "POST serverfarms/shared-plan/restartSites" in _arm(azure_simulator)
 
 
 # --- attach -------------------------------------------------------------------------------

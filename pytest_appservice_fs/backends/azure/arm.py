@@ -4,15 +4,30 @@ from __future__ import annotations
 
 import getpass
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 
 from pytest_appservice_fs.backends.azure.groups import TAG_PROJECT, TAG_PROJECT_VALUE
 from pytest_appservice_fs.backends.protocol import BackendError
 from pytest_appservice_fs.probe_package import ProbePackage
 
 CODE_DIR = "/home/site/wwwroot"
+#: How long a long-running ARM operation (a plan or site PUT, a group DELETE) may take.
+LRO_SECONDS = 1200
+
+T = TypeVar("T")
+
+
+def arm_call(call: Callable[[], T], what: str) -> T:
+    """Run an ARM call; azure-core has retried 429 and 5xx; anything left is one sentence."""
+    try:
+        return call()
+    except ResourceNotFoundError as exc:
+        raise BackendError(f"could not {what}: not found ({arm_reason(exc)})") from None
+    except AzureError as exc:
+        raise BackendError(f"could not {what}: {arm_reason(exc)}") from None
 
 
 def refuse_unsuitable(site: Any, config: Any, *, name: str, allow_existing_app: bool) -> None:

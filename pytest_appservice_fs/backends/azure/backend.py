@@ -5,9 +5,10 @@ azure-core's retry policy handles throttling (429 with Retry-After) and transien
 probe is deployed through Kudu OneDeploy (`kudu.py`) and reached at the app's default host
 name, pinned to an instance with the ARR affinity cookies. The SDK is imported here only.
 
-Attach mode changes the app's settings, startup command and (for scale-out) its plan's
-capacity, and puts them back at teardown; it refuses an app that is not tagged as a probe
-app unless told otherwise, because deploying the probe replaces the app's code. Provision
+Attach mode changes the app's settings, startup command and (for scale-out and SKU changes)
+its plan's capacity and size, and puts them back at teardown; it refuses an app that is not
+tagged as a probe app unless told otherwise, because deploying the probe replaces the app's
+code. Plan operations (`plans.py`) reach every app of the plan, not only this one. Provision
 mode creates a resource group (tagged with the run, its creator and an expiry time) holding a
 Linux plan and a site, and deletes the group at teardown.
 """
@@ -34,6 +35,8 @@ from azure.mgmt.web import WebSiteManagementClient
 from azure.mgmt.web import models as web_models
 
 from pytest_appservice_fs.backends.azure.arm import (
+    LRO_SECONDS,
+    arm_call,
     arm_reason,
     creator,
     plan_of,
@@ -49,6 +52,7 @@ from pytest_appservice_fs.backends.azure.groups import (
     TAG_RUN,
 )
 from pytest_appservice_fs.backends.azure.kudu import KuduClient, KuduTiming
+from pytest_appservice_fs.backends.azure.plans import Plan, next_size, unsupported_events
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
 from pytest_appservice_fs.model import Event
 from pytest_appservice_fs.probe_client import ProbeClient, ProbeTiming, probe_session
@@ -59,14 +63,16 @@ log = logging.getLogger(__name__)
 ARM_SCOPE = "https://management.azure.com/.default"
 PYTHON_STACK = "PYTHON|3.11"
 EXPIRY = dt.timedelta(hours=6)
-LRO_SECONDS = 1200
 
 AZURE_TIMING = BackendTiming(
     ready_timeouts={
         Event.RESTART: 600.0,
+        Event.RESTART_SOFT: 600.0,
         Event.STOP_START: 900.0,
         Event.DEPLOY: 1200.0,
         Event.SCALE_OUT: 1200.0,
+        Event.SCALE_IN: 1200.0,
+        Event.SKU_CHANGE: 1200.0,
     },
     default_ready_timeout=900.0,
     poll_interval=5.0,
@@ -96,6 +102,8 @@ class _Saved:
     app_settings: dict[str, str] | None = None
     app_command_line: str | None = None
     capacity: int | None = None
+    #: The SKU before change_sku, until restore_sku puts it back (in either mode).
+    sku: str | None = None
 
 
 @dataclass
@@ -142,6 +150,8 @@ class AzureBackend:
         self._saved = _Saved()
         self._group_created = False
         self._torn_down = False
+        #: Filled in by create(), once the plan's SKU is known.
+        self.unsupported: dict[Event, str] = {}
 
     def __repr__(self) -> str:
         return f"AzureBackend({self.target.resource_group}/{self.target.app_name})"
@@ -158,6 +168,7 @@ class AzureBackend:
             self._provision()
         else:
             self._attach()
+        self.unsupported = unsupported_events(self._app.sku)
 
     def deploy(self, package: ProbePackage) -> None:
         """ZIP deploy through Kudu OneDeploy; its DEPLOYMENT_ID proves the new code runs."""
@@ -167,13 +178,49 @@ class AzureBackend:
             self._app.scm_host, self._credentials(), session=self._session, timing=self._kudu_timing
         ).deploy_zip(package.data)
 
-    def restart(self) -> None:
-        """Restart as `az webapp restart` does (or with softRestart=true, if asked)."""
+    def restart(self, *, soft: bool | None = None) -> None:
+        """Restart as `az webapp restart` does, or with softRestart=true (None: --restart-mode)."""
         name, group = self.target.app_name, self.target.resource_group
-        if self.target.soft_restart:
+        if self.target.soft_restart if soft is None else soft:
             self._arm(lambda: self._web.web_apps.restart(group, name, soft_restart=True), "restart")
         else:
+            # As az webapp restart: no softRestart at all, not softRestart=false.
             self._arm(lambda: self._web.web_apps.restart(group, name), "restart")
+
+    def set_app_setting(self, name: str, value: str) -> None:
+        """Change one app setting; the others (the probe's token too) are written back as read."""
+        settings = self._read_settings()
+        settings[name] = value
+        # The value is never logged nor put in an error: it may be a secret.
+        self._put_settings(settings, what=f"change app setting {name}")
+        if name == "PROBE_TOKEN":
+            self._app.probe_token = value
+
+    def change_sku(self) -> str:
+        """Move the plan one size within its tier (B1 -> B2, B3 -> B2); return 'B1 -> B2'."""
+        plan = self._plan()
+        current = plan.sku()
+        size = next_size(current)
+        if size is None:
+            raise BackendError(
+                f"cannot change the SKU: {unsupported_events(current)[Event.SKU_CHANGE]}."
+            )
+        if self._saved.sku is None:
+            # Saved before the PUT: one that timed out may still take effect.
+            self._saved.sku = current
+        plan.set_size(size)
+        self._app.sku = size
+        return f"{current} -> {size}"
+
+    def restore_sku(self) -> None:
+        """Put the plan back on its SKU from before change_sku; no ARM call when unchanged."""
+        if self._saved.sku is not None:
+            self._restore_sku(self._saved.sku)
+            self._saved.sku = None
+
+    def restart_plan(self) -> None:
+        """Restart every app of the plan (ARM restartSites), other apps sharing it too."""
+        self._plan().restart_apps()
 
     def stop(self) -> None:
         """Stop the app."""
@@ -193,7 +240,7 @@ class AzureBackend:
         """Set the plan's sku.capacity (number_of_workers is read-only)."""
         if count < 1:
             raise BackendError(f"cannot scale to {count} instances; the least is 1.")
-        self._set_capacity(count)
+        self._plan().set_capacity(count)
 
     def instances(self) -> list[str]:
         """The ARM instance names (each a WEBSITE_INSTANCE_ID)."""
@@ -352,13 +399,7 @@ class AzureBackend:
             allow_existing_app=self.target.allow_existing_app,
         )
         self._learn(site)
-        saved = self._arm(
-            lambda: self._web.web_apps.list_application_settings(
-                self.target.resource_group, self.target.app_name
-            ),
-            "read the app settings",
-        )
-        original = dict(saved.properties or {})
+        original = self._read_settings()
         token = self._app_settings.get("PROBE_TOKEN") or secrets.token_urlsafe(32)
         self._app.probe_token = token
         self._saved.app_settings = original
@@ -390,7 +431,7 @@ class AzureBackend:
         self._app.scm_host = scm_host(site)
         plan_group, plan_name = plan_of(site.server_farm_id or "")
         self._app.plan_group, self._app.plan_name = plan_group, plan_name
-        plan = self._get_plan()
+        plan = self._plan().read()
         self._app.region = (self.target.region or site.location or "").replace(" ", "").lower()
         self._app.sku = str(plan.sku.name) if plan.sku else ""
         if not self.target.provision:
@@ -407,23 +448,21 @@ class AzureBackend:
 
     # --- changing and restoring ------------------------------------------------------------
 
-    def _get_plan(self) -> Any:
-        return self._arm(
-            lambda: self._web.app_service_plans.get(self._app.plan_group, self._app.plan_name),
-            "read the plan",
-        )
+    def _plan(self) -> Plan:
+        return Plan(self._web, self._app.plan_group, self._app.plan_name)
 
-    def _set_capacity(self, count: int) -> None:
-        plan = self._get_plan()
-        plan.sku.capacity = count
-        self._arm(
-            lambda: self._web.app_service_plans.begin_create_or_update(
-                self._app.plan_group, self._app.plan_name, plan
-            ).result(timeout=LRO_SECONDS),
-            f"scale the plan to {count} instance(s)",
+    def _read_settings(self) -> dict[str, str]:
+        listed = self._arm(
+            lambda: self._web.web_apps.list_application_settings(
+                self.target.resource_group, self.target.app_name
+            ),
+            "read the app settings",
         )
+        return dict(listed.properties or {})
 
-    def _put_settings(self, settings: Mapping[str, str]) -> None:
+    def _put_settings(
+        self, settings: Mapping[str, str], *, what: str = "write the app settings"
+    ) -> None:
         # The API replaces all settings: callers pass the whole set.
         self._arm(
             lambda: self._web.web_apps.update_application_settings(
@@ -431,7 +470,7 @@ class AzureBackend:
                 self.target.app_name,
                 web_models.StringDictionary(properties=dict(settings)),
             ),
-            "write the app settings",
+            what,
         )
 
     def _put_startup(self, command: str) -> None:
@@ -455,6 +494,9 @@ class AzureBackend:
             ("app settings", self._saved.app_settings, self._put_settings),
             ("startup command", self._saved.app_command_line, self._put_startup),
             ("plan capacity", self._saved.capacity, self._restore_capacity),
+            # After the capacity: a size change moves every worker, so fewer workers move.
+            # Sizes of one tier share its worker limit, so neither order is ever refused.
+            ("plan SKU", self._saved.sku, self._restore_sku),
         ]
         for what, value, put in steps:
             if value is None:
@@ -467,8 +509,15 @@ class AzureBackend:
             raise BackendError("could not restore the app: " + "; ".join(problems))
 
     def _restore_capacity(self, capacity: int) -> None:
-        if int(self._get_plan().sku.capacity or 1) != capacity:
-            self._set_capacity(capacity)
+        plan = self._plan()
+        if plan.capacity() != capacity:
+            plan.set_capacity(capacity)
+
+    def _restore_sku(self, sku: str) -> None:
+        plan = self._plan()
+        if plan.sku().lower() != sku.lower():
+            plan.set_size(sku)
+        self._app.sku = sku
 
     def _delete_group(self) -> None:
         group = self.target.resource_group
@@ -489,9 +538,4 @@ class AzureBackend:
 
     def _arm(self, call: Any, what: str) -> Any:
         """Run an ARM call; azure-core has retried 429 and 5xx; anything left is one sentence."""
-        try:
-            return call()
-        except ResourceNotFoundError as exc:
-            raise BackendError(f"could not {what}: not found ({arm_reason(exc)})") from None
-        except AzureError as exc:
-            raise BackendError(f"could not {what}: {arm_reason(exc)}") from None
+        return arm_call(call, what)
