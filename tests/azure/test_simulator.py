@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from pytest_appservice_fs.expectations import LAB_PATHS
+from pytest_appservice_fs.model import Identity
 from pytest_appservice_fs.probe_client import (
     TOKEN_HEADER,
     ProbeClient,
@@ -157,6 +158,13 @@ def _sku(plan: AppServicePlan) -> SkuDescription:
     return plan.sku
 
 
+def _identity(client: ProbeClient) -> Identity:
+    """The probe's identity answer, which a running probe always gives."""
+    identity = client.identity()
+    assert identity is not None
+    return identity
+
+
 def _deploy(site: SimulatedSite, package: ProbePackage) -> None:
     """Deploy through Kudu and poll the deployment to success."""
     answer = _publish(site.scm_host_name, package.data)
@@ -232,7 +240,7 @@ def test_site_names_are_global_and_plans_have_a_worker_limit(
     site = _provision(web, resources)
     resources.resource_groups.create_or_update("rg-other", {"location": "koreacentral"})
     plan = web.app_service_plans.get(GROUP, PLAN)
-    plan.sku.capacity = 4  # B1 allows three
+    _sku(plan).capacity = 4  # B1 allows three
 
     with pytest.raises(ResourceExistsError):
         web.web_apps.begin_create_or_update("rg-other", APP, site)
@@ -425,11 +433,11 @@ def test_scaling_the_plan_capacity_adds_and_removes_instances(
     _provision(web, resources)
 
     def instances() -> list[str]:
-        return [i.name for i in web.web_apps.list_instance_identifiers(GROUP, APP)]
+        return [str(i.name) for i in web.web_apps.list_instance_identifiers(GROUP, APP)]
 
     def scale(capacity: int) -> AppServicePlan:
         plan = web.app_service_plans.get(GROUP, PLAN)
-        plan.sku.capacity = capacity
+        _sku(plan).capacity = capacity
         return web.app_service_plans.begin_create_or_update(GROUP, PLAN, plan).result()
 
     first = instances()
@@ -439,10 +447,10 @@ def test_scaling_the_plan_capacity_adds_and_removes_instances(
 
     assert len(first) == 1
     assert HEX64.fullmatch(first[0])
-    assert (scaled_out.sku.capacity, scaled_out.number_of_workers) == (2, 2)
+    assert (_sku(scaled_out).capacity, scaled_out.number_of_workers) == (2, 2)
     assert two == [first[0], two[1]]
     assert two[1] != first[0]
-    assert (scaled_in.sku.capacity, scaled_in.kind, scaled_in.reserved) == (1, "linux", True)
+    assert (_sku(scaled_in).capacity, scaled_in.kind, scaled_in.reserved) == (1, "linux", True)
     assert instances() == first
     assert web.web_apps.get_configuration(GROUP, APP).number_of_workers == 1
 
@@ -526,7 +534,7 @@ def test_instance_listing_names_each_instance_by_its_id(
 
     assert [i.name for i in listed] == site.backend.instances()
     assert listed[0].type == "Microsoft.Web/sites/instances"
-    assert listed[0].id.endswith(f"/sites/{APP}/instances/{listed[0].name}")
+    assert str(listed[0].id).endswith(f"/sites/{APP}/instances/{listed[0].name}")
     assert listed[0].state == "READY"
 
 
@@ -552,7 +560,7 @@ def test_zip_deploy_then_the_probe_answers_with_the_new_deployment(
 
     accepted = _publish(scm, package.data, token)
     statuses = _poll_deployment(accepted.headers["Location"], token)
-    instance_id = next(i.name for i in web.web_apps.list_instance_identifiers(GROUP, APP))
+    instance_id = next(str(i.name) for i in web.web_apps.list_instance_identifiers(GROUP, APP))
     identity = _probe_get(site, "/identity", instance_id)
 
     assert before.status_code == 404  # no probe yet: the app runs other code
@@ -686,7 +694,7 @@ def test_probe_client_pins_instances_through_a_session_that_keeps_no_cookies(
 
     assert identity.instance_id == after.instance_id == second
     assert all(marker.exists and marker.nonce_matches for marker in read.values())
-    assert client(first).identity().instance_id == first
+    assert _identity(client(first)).instance_id == first
     assert azure_simulator.conflicting_cookies == 0
 
 
@@ -698,7 +706,7 @@ def test_a_pinned_probe_client_overrides_arr_cookies_a_session_kept(
     )
     session = requests.Session()
     base = f"https://{site.default_host_name}"
-    served = ProbeClient(base, session=session, token=PROBE_TOKEN).identity().instance_id
+    served = _identity(ProbeClient(base, session=session, token=PROBE_TOKEN)).instance_id
     other = next(i for i in site.backend.instances() if i != served)
     pinned = ProbeClient(
         base, session=session, token=PROBE_TOKEN, instance_id=other, timing=FAST_PROBE
@@ -846,6 +854,8 @@ def test_a_missing_app_is_resource_not_found(
     with pytest.raises(ResourceNotFoundError) as missing_group:
         web.web_apps.get("no-such-group", "no-such-app")
 
+    assert missing_app.value.error is not None
+    assert missing_group.value.error is not None
     assert missing_app.value.error.code == "ResourceNotFound"
     assert missing_group.value.error.code == "ResourceGroupNotFound"
     assert resources.resource_groups.check_existence(GROUP) is True
@@ -899,7 +909,9 @@ def test_group_delete_lro_removes_its_plans_and_sites(
     assert root.exists()
 
     poller = resources.resource_groups.begin_delete(GROUP)
-    during = resources.resource_groups.get(GROUP).properties.provisioning_state
+    properties = resources.resource_groups.get(GROUP).properties
+    assert properties is not None
+    during = properties.provisioning_state
     poller.result()
 
     assert during == "Deleting"
