@@ -15,6 +15,9 @@ from pytest_appservice_fs.model import (
     Outcome,
 )
 
+#: ``observed`` of a cell whose event the backend cannot fire (the test is skipped).
+SKIPPED = "skipped"
+
 #: Properties every live testcase carries, in this order (DESIGN.md section 4).
 REQUIRED_PROPERTIES = (
     "hypothesis",
@@ -149,6 +152,30 @@ def _path_outcome(observation: Observation, path: str) -> tuple[Outcome, str, st
             f"stored checksum now {str(read.stored_checksum)[:12]}…",
         )
     return found, checksum_valid, f"the marker sha256 {written_sum}… was read back intact {where}"
+
+
+def skipped_properties(
+    cell: PathCell | ContainerCell, *, backend: str, run_id: str, reason: str
+) -> list[tuple[str, str]]:
+    """The properties of a cell whose event this backend cannot fire: no evidence, a reason."""
+    path = cell.path if isinstance(cell, PathCell) else CONTAINER
+    return [
+        ("hypothesis", cell.hypothesis),
+        ("event", cell.event.value),
+        ("path", path),
+        ("expected", cell.expected.value),
+        ("observed", SKIPPED),
+        ("checksum_valid", "n/a"),
+        ("container_before", ""),
+        ("container_after", ""),
+        ("container_recreated", "unknown"),
+        ("instance_before", ""),
+        ("instance_after", ""),
+        ("backend", backend),
+        ("run_id", run_id),
+        ("skip_reason", reason),
+        ("explanation", f"{cell.event} cannot be fired on the {backend} backend: {reason}"),
+    ]
 
 
 def _container_outcome(observation: Observation) -> tuple[ContainerOutcome, str]:

@@ -13,7 +13,7 @@ import pytest
 
 from pytest_appservice_fs.backends import create_backend
 from pytest_appservice_fs.backends.protocol import BackendError
-from pytest_appservice_fs.evidence import judge_container, judge_path
+from pytest_appservice_fs.evidence import judge_container, judge_path, skipped_properties
 from pytest_appservice_fs.expectations import ContainerCell, MeasureCell, PathCell
 from pytest_appservice_fs.latency import LatencyVerdict, judge_latency, measure
 from pytest_appservice_fs.plugin import BACKENDS_KEY, KEPT_KEY, SETTINGS_KEY
@@ -132,7 +132,18 @@ def appservice_verdict(
     record_property: Callable[[str, object], None],
 ) -> Verdict:
     """The cell's verdict, its proof recorded as JUnit properties and for the report."""
-    _skip_unsupported(appservice_app.backend, appservice_cell.event)
+    reason = appservice_app.backend.unsupported.get(appservice_cell.event)
+    if reason:
+        # Recorded, so that reports show the cell as skipped and why, not as missing.
+        properties = skipped_properties(
+            appservice_cell,
+            backend=appservice_settings.backend,
+            run_id=appservice_settings.run_id,
+            reason=reason,
+        )
+        for name, value in properties:
+            record_property(name, value)
+        pytest.skip(properties[-1][1])
     observation = appservice_observe(appservice_cell.event)
     backend = appservice_settings.backend
     if isinstance(appservice_cell, ContainerCell):
@@ -193,12 +204,6 @@ def appservice_throughput(
     for name, value in verdict.properties:
         record_property(name, value)
     return verdict
-
-
-def _skip_unsupported(backend: Backend, event: Event) -> None:
-    reason = backend.unsupported.get(event)
-    if reason:
-        pytest.skip(f"{event} cannot be fired on the {backend.name} backend: {reason}")
 
 
 def _terminal_progress(config: pytest.Config) -> Progress:

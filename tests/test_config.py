@@ -11,7 +11,7 @@ import pytest
 
 from pytest_appservice_fs import config
 from pytest_appservice_fs.config import MAX_READY_TIMEOUT, OPTIONS, SettingsError, resolve
-from pytest_appservice_fs.expectations import LAB_MATRIX, TMP
+from pytest_appservice_fs.expectations import AZURE_MATRIX, EMULATOR_MATRIX, LAB_MATRIX, PATHS, TMP
 from pytest_appservice_fs.model import Event, Outcome
 
 _LIST_KEYS = {spec.ini for spec in OPTIONS if spec.kind == "list"}
@@ -202,8 +202,10 @@ def test_defaults_with_nothing_given() -> None:
     """With no option anywhere: the local backend, every event, the lab matrix."""
     settings = _resolve()
     assert settings.backend == "local"
-    assert settings.events == (Event.RESTART, Event.STOP_START, Event.DEPLOY, Event.SCALE_OUT)
-    assert settings.expectations == LAB_MATRIX
+    assert settings.events == tuple(Event)
+    assert settings.expectations == EMULATOR_MATRIX
+    assert settings.user_paths == ()
+    assert settings.append_records == 200
     assert settings.provision is False
     assert settings.keep_resources is False
     assert settings.app_name is None
@@ -342,7 +344,7 @@ def test_unknown_event_is_refused(value: list[str]) -> None:
     _assert_one_sentence(message)
     assert message == (
         "--events got unknown event 'reboot'; valid events are restart, stop_start, deploy, "
-        "scale_out."
+        "scale_out, scale_in, app_setting_change, restart_soft, sku_change, plan_restart."
     )
 
 
@@ -497,3 +499,67 @@ def test_bad_expectation_line_is_a_settings_error() -> None:
     message = _error(expectation_lines=["restart /tmp/data lost"])
     _assert_one_sentence(message)
     assert message.startswith("appservice_fs_expect line 'restart /tmp/data lost'")
+
+
+# --- paths, H4 and the matrix per backend ------------------------------------------------
+
+
+def test_matrix_follows_the_backend() -> None:
+    """Azure runs are judged against Azure's matrix, local and fake ones against the emulator's."""
+    azure = {"backend": "azure", "app_name": "my-app", "resource_group": "rg"}
+    env = {"AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000"}
+    assert _resolve(azure, env=env).expectations == AZURE_MATRIX
+    assert _resolve({"backend": "fake"}).expectations == EMULATOR_MATRIX
+
+
+def test_user_paths_join_the_matrix_as_observed_cells() -> None:
+    """--path adds observe cells on every event; repeats and comma lists are one path each."""
+    settings = _resolve({"paths": ["/var/lib/app,/srv/data", "/var/lib/app", "/dev/shm/x"]})
+    assert settings.user_paths == ("/var/lib/app", "/srv/data", "/dev/shm/x")
+    assert settings.expectations.all_paths[-3:] == settings.user_paths
+    cell = settings.expectations.expected(Event.DEPLOY, "/srv/data")
+    assert cell is Outcome.OBSERVE
+    assert {c.hypothesis for c in settings.expectations.paths if c.path == "/srv/data"} == {PATHS}
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("relative/dir", "is not absolute"),
+        ("/var/../etc", "is not normalised"),
+        ("/var/lib/", "is not normalised"),
+        ("/", "is not a directory the probe may write to"),
+        ("/var/lib/my app", "is not a directory the probe may write to"),
+        ("/proc/self", "is under a kernel or device file system"),
+        ("/dev/sda", "is under a kernel or device file system"),
+    ],
+)
+def test_bad_user_path_is_refused_in_one_sentence(path: str, problem: str) -> None:
+    """A --path the probe should not write to is refused, naming the path and the rule."""
+    message = _error({"paths": [path]})
+    _assert_one_sentence(message)
+    assert message.startswith(f"--path got {path!r}, which {problem}")
+    assert "valid is an absolute, normalised path" in message
+
+
+def test_too_many_user_paths_are_refused() -> None:
+    """At most eight --path paths (the probe's allowlist is bounded)."""
+    message = _error({"paths": [f"/srv/p{i}" for i in range(9)]})
+    assert message == "--path got 9 paths; valid is at most 8."
+
+
+@pytest.mark.parametrize("key", ["PROBE_PATHS", "PROBE_SETTINGS_MARK"])
+def test_settings_the_harness_owns_cannot_be_given(key: str) -> None:
+    """PROBE_PATHS comes from the matrix and --path; PROBE_SETTINGS_MARK is the event's."""
+    message = _error({"app_settings": [f"{key}=/etc"]})
+    _assert_one_sentence(message)
+    assert message.startswith(f"--app-setting {key} cannot be given: ")
+    assert "/etc" not in message
+
+
+@pytest.mark.parametrize("value", ["0", "10001", "many"])
+def test_append_records_are_bounded(value: str) -> None:
+    """--append-records takes 1 to 10000 records per writer."""
+    message = _error({"append_records": value})
+    assert message == (f"--append-records got {value!r}; valid is a whole number from 1 to 10000.")
+    assert _resolve({"append_records": "50"}).append_records == 50

@@ -7,18 +7,34 @@ import re
 import pytest
 
 from pytest_appservice_fs.expectations import (
+    AZURE_MATRIX,
+    CONCURRENT,
     CONTAINER,
+    EMULATOR_MATRIX,
+    EXTRA_PATHS,
     HOME,
+    LAB_EVENTS,
     LAB_MATRIX,
     LAB_PATHS,
     LIFECYCLE,
+    PATHS,
+    SHM,
     TMP,
+    UPLOADS,
     VAR_LOCAL,
+    AppendCell,
     ContainerCell,
     ExpectationError,
+    Expectations,
     PathCell,
+    matrix_for,
 )
-from pytest_appservice_fs.model import ContainerOutcome, Event, Outcome
+from pytest_appservice_fs.model import AppendOutcome, ContainerOutcome, Event, Outcome
+
+_VALID_EVENTS = (
+    "restart, stop_start, deploy, scale_out, scale_in, app_setting_change, restart_soft, "
+    "sku_change, plan_restart"
+)
 
 # DESIGN.md section 2, the lab's table, transcribed cell by cell.
 _LAB_TABLE: dict[Event, dict[str, str]] = {
@@ -61,7 +77,7 @@ def test_lab_paths_are_the_three_lab_paths() -> None:
     assert (HOME, TMP, VAR_LOCAL) == LAB_PATHS
 
 
-@pytest.mark.parametrize("event", list(Event))
+@pytest.mark.parametrize("event", LAB_EVENTS)
 @pytest.mark.parametrize("column", [*LAB_PATHS, CONTAINER])
 def test_lab_matrix_matches_design_table(event: Event, column: str) -> None:
     """Every cell of LAB_MATRIX equals the lab table of DESIGN.md section 2."""
@@ -74,8 +90,94 @@ def test_lab_matrix_has_exactly_twelve_path_cells_and_four_container_cells() -> 
     """No extra or duplicate cells: 4 events x 3 paths, and one container cell per event."""
     path_keys = [(c.event, c.path) for c in LAB_MATRIX.paths]
     assert len(path_keys) == 12
-    assert set(path_keys) == {(e, p) for e in Event for p in LAB_PATHS}
-    assert [c.event for c in LAB_MATRIX.containers] == list(Event)
+    assert set(path_keys) == {(e, p) for e in LAB_EVENTS for p in LAB_PATHS}
+    assert [c.event for c in LAB_MATRIX.containers] == list(LAB_EVENTS)
+
+
+@pytest.mark.parametrize("m", [AZURE_MATRIX, EMULATOR_MATRIX], ids=["azure", "emulator"])
+def test_both_matrices_extend_the_lab_with_every_event_and_path(m: Expectations) -> None:
+    """Azure's and the emulator's matrices hold the lab's cells as published, and one cell per
+    event and path beyond them, each once; plus one container cell per event and two H4 cells."""
+    for cell in LAB_MATRIX.paths:
+        assert m.expected(cell.event, cell.path) == cell.expected
+    keys = [(c.event, c.path) for c in m.paths]
+    assert len(keys) == len(set(keys)) == len(Event) * (len(LAB_PATHS) + len(EXTRA_PATHS))
+    assert [c.event for c in m.containers] == [
+        *LAB_EVENTS,
+        *(e for e in Event if e not in LAB_EVENTS),
+    ]
+    assert [(c.lock, c.hypothesis) for c in m.appends] == [
+        ("flock", CONCURRENT),
+        ("none", CONCURRENT),
+    ]
+    assert {c.hypothesis for c in m.paths if c.path in EXTRA_PATHS} == {PATHS}
+
+
+def test_azure_observes_what_is_not_documented() -> None:
+    """On Azure /home persists across every same-instance event (documented) and scale-in keeps
+    it shared; what the new events do to containers and local paths, the paths beyond the lab,
+    and H4, are observed."""
+    for event in (Event.APP_SETTING_CHANGE, Event.RESTART_SOFT, Event.SKU_CHANGE):
+        assert AZURE_MATRIX.expected(event, HOME) is Outcome.PERSISTS
+        assert AZURE_MATRIX.expected(event, TMP) is Outcome.OBSERVE
+        assert AZURE_MATRIX.expected(event, CONTAINER) is ContainerOutcome.OBSERVE
+    assert AZURE_MATRIX.expected(Event.SCALE_IN, HOME) is Outcome.VISIBLE
+    assert AZURE_MATRIX.expected(Event.SCALE_IN, VAR_LOCAL) is Outcome.NOT_VISIBLE
+    assert {AZURE_MATRIX.expected(e, p) for e in Event for p in EXTRA_PATHS} == {Outcome.OBSERVE}
+    assert {c.expected for c in AZURE_MATRIX.appends} == {AppendOutcome.OBSERVE}
+
+
+def test_emulator_states_what_docker_does() -> None:
+    """The emulator's own expectations: a deploy wipes wwwroot, /dev/shm dies with every
+    process, a settings change recreates the container, flock orders the writers."""
+    m = EMULATOR_MATRIX
+    assert m.expected(Event.DEPLOY, UPLOADS) is Outcome.LOST
+    assert m.expected(Event.RESTART, UPLOADS) is Outcome.PERSISTS
+    assert m.expected(Event.RESTART, SHM) is Outcome.LOST
+    assert m.expected(Event.SCALE_IN, SHM) is Outcome.NOT_VISIBLE
+    assert m.expected(Event.APP_SETTING_CHANGE, TMP) is Outcome.LOST
+    assert m.expected(Event.RESTART_SOFT, TMP) is Outcome.PERSISTS
+    assert m.expected(Event.APP_SETTING_CHANGE, CONTAINER) is ContainerOutcome.RECREATED
+    assert m.expected(Event.SCALE_IN, CONTAINER) is ContainerOutcome.KEPT
+    assert m.expected(Event.SKU_CHANGE, CONTAINER) is ContainerOutcome.OBSERVE
+    assert m.append_expected("flock") is AppendOutcome.INTACT
+    assert m.append_expected("none") is AppendOutcome.OBSERVE
+    assert matrix_for("local") is matrix_for("fake") is EMULATOR_MATRIX
+    assert matrix_for("azure") is AZURE_MATRIX
+
+
+def test_user_paths_are_observed_on_every_event() -> None:
+    """A --path path gets one observe cell per event, after the matrix's own paths."""
+    m = EMULATOR_MATRIX.with_user_paths(["/var/lib/app", HOME])
+    added = [c for c in m.paths if c.path == "/var/lib/app"]
+    assert [c.event for c in added] == list(Event)
+    assert {(c.hypothesis, c.expected) for c in added} == {(PATHS, Outcome.OBSERVE)}
+    assert m.all_paths[-1] == "/var/lib/app"
+    assert len(m.paths) == len(EMULATOR_MATRIX.paths) + len(Event)  # HOME was known already
+    assert m.cells(PATHS, [Event.DEPLOY])[-1] == PathCell(
+        PATHS, Event.DEPLOY, "/var/lib/app", Outcome.OBSERVE
+    )
+
+
+def test_h4_cells_and_their_overrides() -> None:
+    """H4's cells are its lock modes; 'H4 LOCK = OUTCOME' lines override them."""
+    cells = EMULATOR_MATRIX.cells(CONCURRENT, [])
+    assert cells == [
+        AppendCell("flock", AppendOutcome.INTACT),
+        AppendCell("none", AppendOutcome.OBSERVE),
+    ]
+    assert [c.id for c in cells] == ["lock-flock", "lock-none"]
+    changed = EMULATOR_MATRIX.with_overrides(["H4 none = intact", "h4 flock = observe"])
+    assert changed.append_expected("none") is AppendOutcome.INTACT
+    assert changed.append_expected("flock") is AppendOutcome.OBSERVE
+    for line, fragment in (
+        ("H4 fcntl = intact", "is not of the form 'H4 LOCK = OUTCOME' with LOCK one of flock"),
+        ("H4 none = inconclusive", "valid outcomes are intact, damaged, observe."),
+    ):
+        with pytest.raises(ExpectationError) as excinfo:
+            EMULATOR_MATRIX.with_overrides([line])
+        _assert_one_sentence(str(excinfo.value))
+        assert fragment in str(excinfo.value)
 
 
 def test_lab_matrix_hypotheses() -> None:
@@ -209,7 +311,7 @@ def test_unknown_event_in_line_is_refused() -> None:
     _assert_one_sentence(message)
     assert message == (
         "appservice_fs_expect line 'reboot /tmp/data = lost' names an unknown event; "
-        "valid events are restart, stop_start, deploy, scale_out."
+        f"valid events are {_VALID_EVENTS}."
     )
 
 

@@ -5,9 +5,29 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_appservice_fs.backends.fake import FakeBackend
 from pytest_appservice_fs.evidence import REQUIRED_PROPERTIES
-from pytest_appservice_fs.expectations import CONTAINER, LAB_MATRIX
-from tests.junit_cases import LIVE_SUITE, cell, copy_live_suite, read_junit
+from pytest_appservice_fs.expectations import CONTAINER, LAB_EVENTS, LAB_MATRIX, matrix_for
+from pytest_appservice_fs.model import Event, Outcome
+from tests.junit_cases import (
+    LAB_EVENTS_ARG,
+    LIVE_SUITE,
+    cell,
+    copy_live_suite,
+    home_cells,
+    live_outcomes,
+    matrix_cells,
+    read_junit,
+)
+
+#: The events the fake backend can fire.
+FIRED = [e for e in Event if e not in FakeBackend.unsupported]
+
+
+def failing_home_cells() -> set[tuple[str, str]]:
+    """The lab events' /home cells that must fail when /home does not persist."""
+    shown = (Outcome.PERSISTS, Outcome.VISIBLE)
+    return {(c.event.value, c.path) for c in home_cells(LAB_EVENTS) if c.expected in shown}
 
 
 @pytest.fixture
@@ -28,13 +48,13 @@ def run_live(
 def test_live_suite_reproduces_the_lab_matrix(live_suite: pytest.Pytester) -> None:
     """Every cell of the lab's matrix comes out as published, each with all its evidence."""
     result, cases = run_live(live_suite)
-    result.assert_outcomes(passed=22)
-    assert len(cases) == 16
+    result.assert_outcomes(**live_outcomes())
+    assert len(cases) == matrix_cells(FIRED)
     for case in cases:
         missing = [name for name in REQUIRED_PROPERTIES if name not in case]
         assert not missing, f"{case['_name']} lacks {missing}"
         assert case["backend"] == "fake"
-        assert case["observed"] == case["expected"]
+        assert case["observed"] == case["expected"] or case["expected"] == "observe"
     for path_cell in LAB_MATRIX.paths:
         found = cell(cases, path_cell.event.value, path_cell.path)
         assert found["observed"] == path_cell.expected.value
@@ -42,9 +62,28 @@ def test_live_suite_reproduces_the_lab_matrix(live_suite: pytest.Pytester) -> No
     for container_cell in LAB_MATRIX.containers:
         found = cell(cases, container_cell.event.value, CONTAINER)
         assert found["observed"] == container_cell.expected.value
-    assert {c["event"] for c in cases} == {"restart", "stop_start", "deploy", "scale_out"}
-    assert {c["path"] for c in cases} >= {"/home/data", "/tmp/data", "/var/local/data"}
+    assert {c["event"] for c in cases} == {e.value for e in FIRED}
+    assert {c["path"] for c in cases} == {*matrix_for("fake").all_paths, CONTAINER}
     assert len({c["run_id"] for c in cases}) == 1
+
+
+def test_events_the_backend_cannot_fire_are_skipped_with_evidence(
+    live_suite: pytest.Pytester,
+) -> None:
+    """The fake has no plan: sku_change and plan_restart skip, saying why, with properties."""
+    junit = live_suite.path / "out.xml"
+    result = live_suite.runpytest(
+        "-m", "live", "--backend", "fake", "--events", "sku_change,restart", f"--junitxml={junit}"
+    )
+    result.assert_outcomes(**live_outcomes([Event.SKU_CHANGE, Event.RESTART]))
+    skipped = [
+        c for c in read_junit(junit, skipped=True) if c["_outcome"] == "skipped" and "event" in c
+    ]
+    assert {c["event"] for c in skipped} == {"sku_change"}
+    assert len(skipped) == matrix_cells([Event.SKU_CHANGE])
+    for case in skipped:
+        assert case["observed"] == "skipped"
+        assert case["skip_reason"] == FakeBackend.unsupported[Event.SKU_CHANGE]
 
 
 def test_each_event_fires_once_per_run(live_suite: pytest.Pytester) -> None:
@@ -53,12 +92,14 @@ def test_each_event_fires_once_per_run(live_suite: pytest.Pytester) -> None:
     by_event: dict[str, list[dict[str, str]]] = {}
     for case in cases:
         by_event.setdefault(case["event"], []).append(case)
-    assert set(by_event) == {"restart", "stop_start", "deploy", "scale_out"}
+    assert set(by_event) == {e.value for e in FIRED}
     for event, event_cases in by_event.items():
         assert {c["trigger_count"] for c in event_cases} == {"1"}, event
         assert len({c["nonce"] for c in event_cases}) == 1, event
-        assert len({(c["container_before"], c["container_after"]) for c in event_cases}) == 1
-    assert len({c["nonce"] for c in cases}) == 4
+        if event != "scale_in":  # its container cell is the survivor's, not the writer's
+            pairs = {(c["container_before"], c["container_after"]) for c in event_cases}
+            assert len(pairs) == 1, event
+    assert len({c["nonce"] for c in cases}) == len(FIRED)
 
 
 def test_container_evidence_matches_the_events(live_suite: pytest.Pytester) -> None:
@@ -74,6 +115,21 @@ def test_container_evidence_matches_the_events(live_suite: pytest.Pytester) -> N
         assert case["container_recreated"] == "true"
     scale_out = cell(cases, "scale_out", CONTAINER)
     assert scale_out["instance_before"] != scale_out["instance_after"]
+    # Scale-in: the newest instance wrote and went; the survivor kept its container.
+    removed = cell(cases, "scale_in", "/home/data")
+    survivor = cell(cases, "scale_in", CONTAINER)
+    assert removed["instance_before"] != removed["instance_after"] == survivor["instance_after"]
+    assert survivor["instance_before"] == survivor["instance_after"]
+    assert survivor["container_before"] == survivor["container_after"]
+    assert survivor["event_detail"] == "2 -> 1 instances"
+    assert f"instance {removed['instance_before'][:12]} (the writer) removed" in survivor["proof"]
+    # A settings change recreates the container (the emulator's way) and the proof shows the
+    # probe process started with the new value.
+    setting = cell(cases, "app_setting_change", CONTAINER)
+    assert setting["instance_before"] == setting["instance_after"]
+    assert setting["container_before"] != setting["container_after"]
+    assert "started with PROBE_SETTINGS_MARK=" in setting["proof"]
+    assert setting["event_detail"].startswith("app setting PROBE_SETTINGS_MARK set to ")
     for case in cases:
         assert len(case["instance_before"]) == 64
         assert len(case["container_before"]) == 12
@@ -88,46 +144,48 @@ def test_terminal_matrix_and_markdown_report(
     summary = live_suite.path / "summary.md"
     summary.write_text("earlier\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    result, _ = run_live(live_suite, f"--evidence-report={report}")
+    result, _ = run_live(live_suite, *LAB_EVENTS_ARG, f"--evidence-report={report}")
+    cells = matrix_cells(LAB_EVENTS)
+    paths = matrix_for("fake").all_paths
     result.stdout.fnmatch_lines(
         [
             "*App Service filesystem evidence*",
-            "event*/home/data*/tmp/data*/var/local/data*container*fired*",
-            "restart*persists ok*persists ok*persists ok*kept ok*1x*",
-            "stop_start*persists ok*lost ok*lost ok*recreated ok*1x*",
-            "deploy*persists ok*lost ok*lost ok*recreated ok*1x*",
-            "scale_out*visible ok*not_visible ok*not_visible ok*new_instance ok*1x*",
-            "16 of 16 cells as expected*",
+            "event*/home/data*/tmp/data*/var/local/data*/home/site/wwwroot/uploads*"
+            "/home/LogFiles*/dev/shm*container*fired*",
+            "restart*persists ok*persists ok*persists ok*persists ok*persists ok*lost ok*"
+            "kept ok*1x*",
+            "stop_start*persists ok*lost ok*lost ok*persists ok*persists ok*lost ok*"
+            "recreated ok*1x*",
+            "deploy*persists ok*lost ok*lost ok*lost ok*persists ok*lost ok*recreated ok*1x*",
+            "scale_out*visible ok*not_visible ok*not_visible ok*visible ok*visible ok*"
+            "not_visible ok*new_instance ok*1x*",
+            f"{cells} of {cells} cells as expected*",
             "latency in ms (4096 bytes, 10 iterations, write with fsync):",
             "path*instance*write min*write median*write p95*write max*read min*read max*",
-            "/home/data *",
-            "/tmp/data *",
-            "/var/local/data *",
+            *(f"{path} *" for path in paths),
             f"evidence report written to {report}",
         ]
     )
     text = report.read_text(encoding="utf-8")
-    assert "| stop_start | persists ok | lost ok | lost ok | recreated ok | 1x |" in text
-    assert text.count("- **ok**") == 16
+    assert (
+        "| stop_start | persists ok | lost ok | lost ok | persists ok | persists ok | lost ok "
+        "| recreated ok | 1x |" in text
+    )
+    assert text.count("- **ok**") == cells
     latency = text.split("## Latency (ms)", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in latency.splitlines() if line.startswith("| `/")]
-    assert [row.split(" | ")[0] for row in rows] == [
-        "| `/home/data`",
-        "| `/tmp/data`",
-        "| `/var/local/data`",
-    ]
+    assert [row.split(" | ")[0] for row in rows] == [f"| `{path}`" for path in paths]
     large = text.split("## Large files (H5)", 1)[1].split("\n## ", 1)[0]
     assert [line.split(" | ")[:2] for line in large.splitlines() if line.startswith("| `/")] == [
-        ["| `/home/data`", "1"],
-        ["| `/tmp/data`", "1"],
-        ["| `/var/local/data`", "1"],
+        [f"| `{path}`", "1"] for path in paths
     ]
     assert summary.read_text(encoding="utf-8") == "earlier\n" + text
 
 
 def test_home_not_persistent_fails_h1_as_lost(live_suite: pytest.Pytester) -> None:
-    """A /home that does not persist fails every H1 cell with observed=lost."""
-    result, cases = run_live(live_suite, "--fake-fault", "home-not-persistent")
+    """A /home that does not persist fails every H1 cell with observed=lost, and every other
+    cell that expects a /home file to be found."""
+    result, cases = run_live(live_suite, *LAB_EVENTS_ARG, "--fake-fault", "home-not-persistent")
     h1 = [c for c in cases if c["hypothesis"] == "H1"]
     assert len(h1) == 3
     for case in h1:
@@ -135,35 +193,49 @@ def test_home_not_persistent_fails_h1_as_lost(live_suite: pytest.Pytester) -> No
         assert case["observed"] == "lost"
         assert "expected persists, observed lost" in case["_message"]
     assert cell(cases, "scale_out", "/home/data")["observed"] == "not_visible"
-    result.assert_outcomes(passed=18, failed=4)
+    failing = {(c["event"], c["path"]) for c in cases if c["_outcome"] == "failure"}
+    assert failing == failing_home_cells()
+    everything = read_junit(live_suite.path / "out.xml", latency=True)
+    failed = sum(1 for c in everything if c["_outcome"] == "failure")
+    result.assert_outcomes(**live_outcomes(LAB_EVENTS, failed=failed))
 
 
 def test_noop_restart_is_inconclusive_not_a_pass(live_suite: pytest.Pytester) -> None:
     """A restart that does nothing fails every restart cell as inconclusive, saying why."""
     result, cases = run_live(
-        live_suite, "--fake-fault", "noop-restart", "--ready-timeout", "restart=0.5"
+        live_suite,
+        *LAB_EVENTS_ARG,
+        "--fake-fault",
+        "noop-restart",
+        "--ready-timeout",
+        "restart=0.5",
     )
     restart = [c for c in cases if c["event"] == "restart"]
-    assert len(restart) == 4
+    assert len(restart) == matrix_cells([Event.RESTART])
     for case in restart:
         assert case["_outcome"] == "failure"
         assert case["observed"] == "inconclusive"
         assert "restart not proven within 0.5 s" in case["_message"]
         assert "awaited a new probe process" in case["_message"]
-    result.assert_outcomes(passed=18, failed=4)
+    result.assert_outcomes(**live_outcomes(LAB_EVENTS, failed=len(restart)))
 
 
 def test_transient_503s_are_retried_and_the_run_passes(live_suite: pytest.Pytester) -> None:
     """503s while an event settles are retried: the whole matrix still passes."""
     result, cases = run_live(live_suite, "--fake-fault", "transient-503")
-    result.assert_outcomes(passed=22)
-    assert all(c["observed"] == c["expected"] for c in cases)
+    result.assert_outcomes(**live_outcomes())
+    assert all(c["observed"] == c["expected"] for c in cases if c["expected"] != "observe")
 
 
 def test_leftover_marker_never_counts_as_persisted(live_suite: pytest.Pytester) -> None:
     """A valid marker from an earlier run is found but judged lost, never persisted."""
-    result, cases = run_live(
-        live_suite, "--fake-fault", "stale-marker", "--fake-fault", "home-not-persistent"
+    _, cases = run_live(
+        live_suite,
+        *LAB_EVENTS_ARG,
+        "--fake-fault",
+        "stale-marker",
+        "--fake-fault",
+        "home-not-persistent",
     )
     home = cell(cases, "restart", "/home/data")
     assert home["observed"] == "lost"
@@ -173,13 +245,14 @@ def test_leftover_marker_never_counts_as_persisted(live_suite: pytest.Pytester) 
         local = cell(cases, event, "/tmp/data")
         assert local["observed"] == "lost"
         assert "leftover" in local["explanation"]
-    result.assert_outcomes(passed=18, failed=4)
+    failing = {(c["event"], c["path"]) for c in cases if c["_outcome"] == "failure"}
+    assert failing == failing_home_cells()
 
 
 def test_events_option_selects_cells(live_suite: pytest.Pytester) -> None:
     """--events restart runs the restart cells only; H3 says why it has none."""
     result, cases = run_live(live_suite, "--events", "restart", "-rs")
-    result.assert_outcomes(passed=10, skipped=1)
+    result.assert_outcomes(**live_outcomes([Event.RESTART]))
     assert {c["event"] for c in cases if c["_outcome"] == "passed"} == {"restart"}
     result.stdout.fnmatch_lines(["*H3 has no cell for the events chosen (restart)*"])
 
@@ -194,14 +267,14 @@ def test_ini_overrides_expectations(live_suite: pytest.Pytester) -> None:
     assert case["expected"] == "lost"
     assert case["observed"] == "persists"
     assert case["_outcome"] == "failure"
-    result.assert_outcomes(passed=9, failed=1, skipped=1)
+    result.assert_outcomes(**live_outcomes([Event.RESTART], failed=1))
 
 
 def test_probe_token_is_used_and_never_shown(live_suite: pytest.Pytester) -> None:
     """With PROBE_TOKEN set the run passes, and the token appears in no output or evidence."""
     secret = "s3cret-token-value-7f1d"
     result, cases = run_live(live_suite, "--app-setting", f"PROBE_TOKEN={secret}", "-rA")
-    result.assert_outcomes(passed=22)
+    result.assert_outcomes(**live_outcomes())
     assert secret not in result.stdout.str() + result.stderr.str()
     assert secret not in (live_suite.path / "out.xml").read_text(encoding="utf-8")
     assert all(secret not in value for case in cases for value in case.values())
@@ -230,7 +303,8 @@ def test_wrong_token_fails_setup_with_a_reason(live_suite: pytest.Pytester) -> N
         """
     )
     result, _ = run_live(live_suite, "--events", "restart")
-    result.assert_outcomes(errors=10, skipped=1)
+    expected = live_outcomes([Event.RESTART])
+    result.assert_outcomes(errors=expected["passed"], skipped=expected["skipped"])
     result.stdout.fnmatch_lines(["*could not set up the fake app: the probe did not come up*"])
     result.stdout.fnmatch_lines(["*refused the token on GET /identity (HTTP 401)*"])
     output = result.stdout.str() + (live_suite.path / "out.xml").read_text(encoding="utf-8")
@@ -245,7 +319,7 @@ def test_wrong_token_fails_setup_with_a_reason(live_suite: pytest.Pytester) -> N
         (
             ["--events", "restart,reboot"],
             "--events got unknown event 'reboot'; valid events are restart, stop_start, deploy, "
-            "scale_out.",
+            "scale_out, scale_in, app_setting_change, restart_soft, sku_change, plan_restart.",
         ),
         (["--provision"], "--provision needs --region, an Azure region such as westeurope."),
         (["--app-setting", "NOEQUALSIGN"], "--app-setting got a value that is not KEY=VALUE*"),
@@ -324,7 +398,7 @@ def test_keep_resources_keeps_and_says_how_to_remove(live_suite: pytest.Pytester
         "--keep-resources",
         f"--basetemp={basetemp}",
     )
-    result.assert_outcomes(passed=10, skipped=1)
+    result.assert_outcomes(**live_outcomes([Event.RESTART]))
     result.stdout.fnmatch_lines(["kept the fake app * in *; remove it with: rm -rf *"])
     assert list(basetemp.glob("appservice-fs*/home"))
 
@@ -370,7 +444,7 @@ def test_offline_runs_never_contact_docker(
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     live_suite.makepyfile(test_offline="def test_plain():\n    assert 1 + 1 == 2\n")
     result = live_suite.runpytest("-m", "not live", "--backend", "local")
-    result.assert_outcomes(passed=1, deselected=22)
+    result.assert_outcomes(passed=1, deselected=sum(live_outcomes().values()))
 
 
 def test_observe_cells_show_what_was_seen(live_suite: pytest.Pytester) -> None:
@@ -380,9 +454,10 @@ def test_observe_cells_show_what_was_seen(live_suite: pytest.Pytester) -> None:
     )
     report = live_suite.path / "evidence.md"
     result, cases = run_live(live_suite, "--events", "restart", f"--evidence-report={report}")
-    result.assert_outcomes(passed=10, skipped=1)
+    result.assert_outcomes(**live_outcomes([Event.RESTART]))
     case = cell(cases, "restart", "/tmp/data")
     assert (case["expected"], case["observed"]) == ("observe", "persists")
-    assert "| restart | persists ok | persists (observed) | persists ok | kept ok | 1x |" in (
-        report.read_text(encoding="utf-8")
+    assert (
+        "| restart | persists ok | persists (observed) | persists ok | persists ok | persists ok "
+        "| lost ok | kept ok | 1x |" in report.read_text(encoding="utf-8")
     )

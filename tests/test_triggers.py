@@ -12,19 +12,32 @@ import pytest
 from pytest_appservice_fs.backends.fake import FakeBackend, FakeFaults
 from pytest_appservice_fs.backends.protocol import BackendError
 from pytest_appservice_fs.evidence import judge_container, judge_path
-from pytest_appservice_fs.expectations import HOME, LAB_MATRIX, LAB_PATHS, TMP, VAR_LOCAL
-from pytest_appservice_fs.model import Event, Observation
+from pytest_appservice_fs.expectations import (
+    DEFAULT_PATHS,
+    EMULATOR_MATRIX,
+    HOME,
+    LAB_EVENTS,
+    LAB_MATRIX,
+    LAB_PATHS,
+    SHM,
+    TMP,
+    UPLOADS,
+    VAR_LOCAL,
+)
+from pytest_appservice_fs.model import ContainerOutcome, Event, Observation
 from pytest_appservice_fs.probe_client import ProbeClient, ProbeError
 from pytest_appservice_fs.probe_package import ProbePackage, build_package, default_probe_dir
-from pytest_appservice_fs.triggers import TriggerController
+from pytest_appservice_fs.triggers import EventNotProven, TriggerController
 
 MakeController = Callable[..., TriggerController]
+#: The events the fake can fire (it has no plan: no SKU change, no plan restart).
+FIRED = [e for e in Event if e not in FakeBackend.unsupported]
 
 
 class _RefusingRestart(FakeBackend):
     """A fake whose platform refuses to restart."""
 
-    def restart(self) -> None:
+    def restart(self, *, soft: bool | None = None) -> None:
         """Count the request, then refuse it."""
         self.operations.add("restart")
         raise BackendError("the platform refused the restart (HTTP 409)")
@@ -51,8 +64,13 @@ def make_controller(tmp_path: Path) -> Iterator[MakeController]:
         faults: FakeFaults | None = None,
         ready_timeouts: dict[Event, float] | None = None,
         packages: list[ProbePackage] | None = None,
+        paths: tuple[str, ...] = LAB_PATHS,
     ) -> TriggerController:
-        backend = backend_class(tmp_path / f"app{len(backends)}", faults=faults or FakeFaults())
+        backend = backend_class(
+            tmp_path / f"app{len(backends)}",
+            faults=faults or FakeFaults(),
+            app_settings={"PROBE_PATHS": ",".join(paths)},
+        )
         backends.append(backend)
 
         def package_factory() -> ProbePackage:
@@ -64,7 +82,7 @@ def make_controller(tmp_path: Path) -> Iterator[MakeController]:
         controller = TriggerController(
             backend,
             run_id="run-1",
-            paths=LAB_PATHS,
+            paths=paths,
             package_factory=package_factory,
             ready_timeouts=ready_timeouts,
         )
@@ -91,10 +109,12 @@ def _survivors(observation: Observation) -> set[str]:
 
 
 def _observed(observation: Observation) -> dict[str, str]:
-    """What the evidence module makes of each lab cell of this observation's event."""
-    cells = [c for c in LAB_MATRIX.paths if c.event is observation.event]
+    """What the evidence module makes of each cell of this observation's event, for the paths
+    that were written (and the container)."""
+    written = set(observation.written)
+    cells = [c for c in EMULATOR_MATRIX.paths if c.event is observation.event and c.path in written]
     observed = {c.path: judge_path(observation, c, backend="fake").observed for c in cells}
-    container = LAB_MATRIX.container_cells([observation.event])[0]
+    container = EMULATOR_MATRIX.container_cells([observation.event])[0]
     observed["container"] = judge_container(observation, container, backend="fake").observed
     return observed
 
@@ -111,7 +131,7 @@ def test_start_creates_and_deploys(make_controller: MakeController) -> None:
     assert controller.trigger_counts == {}
 
 
-@pytest.mark.parametrize("event", list(Event))
+@pytest.mark.parametrize("event", FIRED)
 def test_each_event_is_proven_once(make_controller: MakeController, event: Event) -> None:
     """observe(event) fires the event once and returns a proven observation with timings."""
     controller = make_controller()
@@ -135,12 +155,12 @@ def test_each_event_is_proven_once(make_controller: MakeController, event: Event
 def test_all_events_reproduce_the_lab_matrix(make_controller: MakeController) -> None:
     """Observing every event in turn on one app gives the lab's outcome in every cell."""
     controller = make_controller()
-    for event in Event:
+    for event in LAB_EVENTS:
         observation = controller.observe(event)
         observed = _observed(observation)
         expected = {path: str(LAB_MATRIX.expected(event, path)) for path in observed}
         assert observed == expected, event
-    assert controller.trigger_counts == dict.fromkeys(Event, 1)
+    assert controller.trigger_counts == dict.fromkeys(LAB_EVENTS, 1)
     assert _fake(controller).operations.counts == {
         "create": 1,
         "deploy": 2,
@@ -281,7 +301,7 @@ def test_default_ready_timeout_comes_from_the_backend(make_controller: MakeContr
 def test_transient_503s_still_prove_every_event(make_controller: MakeController) -> None:
     """503s after each event are retried through: every event is still proven."""
     controller = make_controller(faults=FakeFaults(transient_503s=3))
-    for event in Event:
+    for event in FIRED:
         observation = controller.observe(event)
         assert observation.proven is True, observation.error
         assert observation.trigger_count == 1
@@ -361,3 +381,166 @@ def test_observations_carry_backend_facts(make_controller: MakeController) -> No
     assert dict(observation.facts) == {}
     assert observation.trigger_count == 1
     assert observation.proven is True
+
+
+# --- events beyond the lab ---------------------------------------------------------------
+
+
+def test_every_fired_event_reproduces_the_emulator_matrix(make_controller: MakeController) -> None:
+    """All events the fake can fire, in turn on one app, over all six default paths: every
+    path and container cell comes out as the emulator's matrix states (observe cells aside)."""
+    controller = make_controller(paths=DEFAULT_PATHS)
+    for event in FIRED:
+        observation = controller.observe(event)
+        assert observation.proven, observation.error
+        for path in DEFAULT_PATHS:
+            cell = next(c for c in EMULATOR_MATRIX.paths if (c.event, c.path) == (event, path))
+            assert judge_path(observation, cell, backend="fake").passed, (event, path)
+        box = next(c for c in EMULATOR_MATRIX.containers if c.event is event)
+        assert judge_container(observation, box, backend="fake").passed, event
+    assert controller.trigger_counts == dict.fromkeys(FIRED, 1)
+
+
+def test_scale_in_writes_on_the_removed_instance_and_reads_on_the_survivor(
+    make_controller: MakeController,
+) -> None:
+    """Scale-in first brings the app to two instances (not the event), writes on the newest,
+    removes it, and reads on the survivor, whose container is the one it had before."""
+    controller = make_controller()
+    first = controller.backend.instances()[0]
+    observation = controller.observe(Event.SCALE_IN)
+    assert observation.proven, observation.error
+    assert observation.trigger_count == 1
+    assert observation.instance_before.instance_id != first
+    assert observation.instance_after is not None
+    assert observation.instance_after.instance_id == first
+    assert observation.survivor_before is not None
+    assert observation.survivor_before.hostname == observation.instance_after.hostname
+    assert observation.detail == "2 -> 1 instances"
+    assert "(the writer) removed" in observation.proof
+    assert _observed(observation) == {
+        HOME: "visible",
+        TMP: "not_visible",
+        VAR_LOCAL: "not_visible",
+        "container": "kept",
+    }
+    cell = next(c for c in EMULATOR_MATRIX.containers if c.event is Event.SCALE_IN)
+    verdict = judge_container(observation, cell, backend="fake")
+    assert verdict.observed == ContainerOutcome.KEPT.value
+    assert controller.backend.instances() == [first]
+    assert _fake(controller).operations.counts["scale_to_2"] == 1
+    assert _fake(controller).operations.counts["scale_to_1"] == 1
+
+
+def test_scale_in_where_the_writer_survives_is_inconclusive(
+    make_controller: MakeController,
+) -> None:
+    """When the platform removes the other instance, the writer reads its own files: that
+    proves nothing about a removed instance's files, so the path cells are inconclusive."""
+
+    class _RemovesTheOldest(FakeBackend):
+        def scale(self, count: int) -> None:
+            if count < len(self._instances):
+                oldest = self._instances.pop(0)
+                self._remove_container(oldest)
+                self.operations.add(f"scale_to_{count}")
+                return
+            super().scale(count)
+
+    controller = make_controller(backend_class=_RemovesTheOldest)
+    observation = controller.observe(Event.SCALE_IN)
+    assert observation.proven, observation.error
+    assert "(not the writer) removed" in observation.proof
+    cell = next(c for c in EMULATOR_MATRIX.paths if (c.event, c.path) == (Event.SCALE_IN, HOME))
+    verdict = judge_path(observation, cell, backend="fake")
+    assert verdict.observed == "inconclusive"
+    assert not verdict.passed
+    assert "read on the instance that wrote it" in verdict.explanation
+
+
+def test_app_setting_change_is_proven_by_the_mark_the_probe_reports(
+    make_controller: MakeController,
+) -> None:
+    """The event sets PROBE_SETTINGS_MARK to a fresh value; the proof is a probe process that
+    started with it. The emulator recreates the container to apply it."""
+    controller = make_controller()
+    observation = controller.observe(Event.APP_SETTING_CHANGE)
+    assert observation.proven, observation.error
+    mark = _fake(controller).app_settings["PROBE_SETTINGS_MARK"]
+    assert observation.instance_after is not None
+    assert observation.instance_after.settings_mark == mark
+    assert f"started with PROBE_SETTINGS_MARK={mark}" in observation.proof
+    assert observation.detail == f"app setting PROBE_SETTINGS_MARK set to {mark}"
+    assert observation.instance_after.hostname != observation.instance_before.hostname
+    assert _observed(observation) == {
+        HOME: "persists",
+        TMP: "lost",
+        VAR_LOCAL: "lost",
+        "container": "recreated",
+    }
+
+
+def test_soft_restart_asks_the_backend_for_a_soft_restart(make_controller: MakeController) -> None:
+    """restart_soft fires restart(soft=True): the fake counts it apart from a restart."""
+    controller = make_controller()
+    observation = controller.observe(Event.RESTART_SOFT)
+    assert observation.proven, observation.error
+    counts = _fake(controller).operations.counts
+    assert counts.get("restart_soft") == 1
+    assert "restart" not in counts
+
+
+@pytest.mark.parametrize("event", [Event.SKU_CHANGE, Event.PLAN_RESTART])
+def test_events_the_fake_cannot_fire_are_unproven_with_the_reason(
+    make_controller: MakeController, event: Event
+) -> None:
+    """Fired anyway (the plugin skips them), a plan event fails with the backend's reason."""
+    controller = make_controller()
+    observation = controller.observe(event)
+    assert observation.proven is False
+    assert observation.error == f"{event} failed: {FakeBackend.unsupported[event]}."
+
+
+def test_dev_shm_is_emptied_by_a_restart(make_controller: MakeController) -> None:
+    """/dev/shm is a tmpfs of the container's process: a restart empties it, /tmp stays."""
+    controller = make_controller(paths=(TMP, SHM, UPLOADS))
+    observation = controller.observe(Event.RESTART)
+    assert _observed(observation) == {
+        TMP: "persists",
+        SHM: "lost",
+        UPLOADS: "persists",
+        "container": "kept",
+    }
+
+
+def test_ensure_instances_scales_and_waits_and_the_next_event_restores(
+    make_controller: MakeController,
+) -> None:
+    """ensure_instances(2) brings a second instance that answers; the next event first puts
+    the app back on its starting capacity, so it fires on one instance as always."""
+    controller = make_controller()
+    instances = controller.ensure_instances(2)
+    assert len(instances) == 2
+    assert controller.ensure_instances(2) == instances  # already there: no scaling
+    assert _fake(controller).operations.counts["scale_to_2"] == 1
+    observation = controller.observe(Event.RESTART)
+    assert observation.proven, observation.error
+    assert controller.backend.instances() == instances[:1]
+
+
+def test_ensure_instances_raises_when_the_new_instance_never_answers(
+    make_controller: MakeController,
+) -> None:
+    """A second instance that never answers: EventNotProven at the scale-out deadline."""
+
+    class _SilentNewInstances(FakeBackend):
+        def _ensure_containers(self) -> None:
+            if self._containers:
+                return  # new instances are listed but never get a container
+            super()._ensure_containers()
+
+    controller = make_controller(
+        backend_class=_SilentNewInstances, ready_timeouts={Event.SCALE_OUT: 0.3}
+    )
+    with pytest.raises(EventNotProven, match=r"scale_out not proven within 0\.3 s: awaited 2"):
+        controller.ensure_instances(2)
