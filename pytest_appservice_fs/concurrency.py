@@ -1,0 +1,396 @@
+"""H4, concurrent appends: two instances append numbered records to one /home file at once.
+
+Each instance runs one probe ``/append`` (pinned to it); the requests leave together, and the
+probe reports when each wrote, so the overlap is proven rather than assumed. ``/append-check``
+then counts every writer's records in the file: lost, duplicated, and lines torn by writes
+that interleaved. App Service mounts /home over CIFS with ``nobrl``: ``flock`` is granted
+locally, so whether it orders two instances is what is measured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from pytest_appservice_fs.evidence import measurement_properties
+from pytest_appservice_fs.model import AppendOutcome
+from pytest_appservice_fs.probe_client import ProbeError
+
+if TYPE_CHECKING:
+    from pytest_appservice_fs.backends.protocol import Backend
+    from pytest_appservice_fs.expectations import AppendCell
+    from pytest_appservice_fs.probe_client import ProbeClient
+
+#: How long a writer waits for the others before its request leaves anyway.
+START_TIMEOUT = 60.0
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@dataclass(frozen=True)
+class WriterResult:
+    """One writer: its instance, what its ``/append`` answered, and its tally in the file."""
+
+    name: str
+    instance_id: str
+    hostname: str = ""
+    #: The instance id in the answer (the pinned client retries until it is the asked one).
+    answered_by: str = ""
+    appended: int | None = None
+    errors: tuple[str, ...] = ()
+    seconds: float | None = None
+    #: Wall clock of the request as the harness saw it, to tell a retried request.
+    request_seconds: float | None = None
+    started_epoch: float | None = None
+    finished_epoch: float | None = None
+    #: Why the request gave no answer.
+    failure: str | None = None
+    records_found: int | None = None
+    #: Sequence numbers from 0 to records - 1 that are not in the file.
+    lost: int | None = None
+    duplicated: int | None = None
+    #: Sequence numbers at or past the records asked for (never written by this writer).
+    beyond: int | None = None
+
+
+@dataclass(frozen=True)
+class AppendMeasurement:
+    """Two or more writers' appends to one file, and the file's count afterwards."""
+
+    path: str
+    file: str
+    lock: str
+    records: int
+    writers: tuple[WriterResult, ...] = ()
+    lines: int | None = None
+    torn: int | None = None
+    untracked: int | None = None
+    #: Longest time every writer was writing at once, from the probes' clocks.
+    overlap_seconds: float | None = None
+    #: Why nothing (or not everything) could be measured.
+    error: str | None = None
+    #: How long a probe request may take before the client gives up and retries.
+    request_timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class AppendVerdict:
+    """H4's outcome for one lock mode, and everything a reader needs to believe it."""
+
+    lock: str
+    expected: str
+    observed: str
+    explanation: str
+    properties: tuple[tuple[str, str], ...]
+
+    @property
+    def passed(self) -> bool:
+        """Proven and as expected; an ``observe`` cell passes whenever it was measured."""
+        if self.observed == AppendOutcome.INCONCLUSIVE.value:
+            return False
+        return self.expected in (AppendOutcome.OBSERVE.value, self.observed)
+
+
+def append_file(lock: str, run_id: str) -> str:
+    """The file H4 appends to, one per lock mode and run (a name the probe accepts)."""
+    return f"h4-{_UNSAFE.sub('', lock)}-{_UNSAFE.sub('', run_id)}.log"[:64]
+
+
+def writer_name(index: int, instance_id: str) -> str:
+    """A writer's name: its position and the start of its instance id, as ``w0-1a2b3c4d``."""
+    return f"w{index}-{_UNSAFE.sub('', instance_id)[:8]}"
+
+
+def not_measured(
+    *, path: str, lock: str, records: int, file: str, reason: str
+) -> AppendMeasurement:
+    """A measurement that could not start, such as when a second instance never answered."""
+    return AppendMeasurement(path, file, lock, records, error=reason)
+
+
+def measure_appends(
+    backend: Backend,
+    instances: Sequence[str],
+    *,
+    path: str,
+    lock: str,
+    records: int,
+    file: str,
+) -> AppendMeasurement:
+    """Append ``records`` records from every instance at once, count them, remove the file."""
+    instances = list(dict.fromkeys(instances))
+    if len(instances) < 2:
+        reason = f"H4 needs two instances; the app has {len(instances)}"
+        return not_measured(path=path, lock=lock, records=records, file=file, reason=reason)
+    base = AppendMeasurement(
+        path, file, lock, records, request_timeout=backend.timing.probe.request_timeout
+    )
+    names = [writer_name(index, instance) for index, instance in enumerate(instances)]
+    first = backend.probe(instances[0])
+    try:
+        reset = first.get("/append-reset", {"path": path, "file": file})
+        if "error" in reset:
+            return replace(base, error=f"the file could not be reset: {reset['error']}")
+        probes = [backend.probe(instance) for instance in instances]
+        writers = _append_at_once(probes, names, path=path, lock=lock, records=records, file=file)
+        measured = replace(base, writers=writers, overlap_seconds=_overlap(writers))
+        return _count(first, measured)
+    except ProbeError as exc:
+        return replace(base, error=str(exc))
+    finally:
+        # Always, so a failed run leaves no file that a later one could count.
+        with contextlib.suppress(ProbeError):
+            first.get("/append-reset", {"path": path, "file": file})
+
+
+def judge_appends(
+    measurement: AppendMeasurement,
+    cell: AppendCell,
+    *,
+    backend: str,
+    run_id: str,
+    facts: Mapping[str, str],
+) -> AppendVerdict:
+    """Intact, damaged or inconclusive, with the counts as properties."""
+    observed, story = _outcome(measurement)
+    where = f"H4 lock={measurement.lock} on {measurement.path}"
+    explanation = (
+        f"{where}: expected {cell.expected.value}, observed {observed.value}: {story}"
+        f"{_instances(measurement)}"
+    )
+    head = measurement.writers[0] if measurement.writers else WriterResult("", "")
+    properties = measurement_properties(
+        hypothesis=cell.hypothesis,
+        path=measurement.path,
+        observed=observed.value,
+        checksum_valid="n/a",
+        instance_id=head.instance_id,
+        hostname=head.hostname,
+        backend=backend,
+        run_id=run_id,
+        facts=facts,
+        expected=cell.expected.value,
+    )
+    properties += [
+        ("lock", measurement.lock),
+        ("append_file", measurement.file),
+        ("records_per_writer", str(measurement.records)),
+        ("writers", str(len(measurement.writers))),
+    ]
+    for index, writer in enumerate(measurement.writers, start=1):
+        properties += [
+            (f"writer.{index}.name", writer.name),
+            (f"writer.{index}.instance", writer.instance_id),
+            (f"writer.{index}.hostname", writer.hostname),
+            (f"writer.{index}.appended", _text(writer.appended)),
+            (f"writer.{index}.records_found", _text(writer.records_found)),
+            (f"writer.{index}.lost", _text(writer.lost)),
+            (f"writer.{index}.duplicated", _text(writer.duplicated)),
+            (f"writer.{index}.seconds", _text(writer.seconds)),
+        ]
+    properties += [
+        ("lines", _text(measurement.lines)),
+        ("torn_lines", _text(measurement.torn)),
+        ("untracked_records", _text(measurement.untracked)),
+        ("overlap_seconds", _text(measurement.overlap_seconds)),
+        ("explanation", explanation),
+    ]
+    return AppendVerdict(
+        lock=measurement.lock,
+        expected=cell.expected.value,
+        observed=observed.value,
+        explanation=explanation,
+        properties=tuple(properties),
+    )
+
+
+def _append_at_once(
+    probes: Sequence[ProbeClient],
+    names: Sequence[str],
+    *,
+    path: str,
+    lock: str,
+    records: int,
+    file: str,
+) -> tuple[WriterResult, ...]:
+    # A barrier, so that no request leaves before every thread is ready to send its own.
+    start = threading.Barrier(len(probes))
+
+    def run(index: int) -> WriterResult:
+        probe, name = probes[index], names[index]
+        instance = probe.instance_id or ""
+        query = {"path": path, "writer": name, "records": records, "lock": lock, "file": file}
+        # Should another writer never get here, this one still runs: the overlap will tell.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            start.wait(timeout=START_TIMEOUT)
+        sent = time.monotonic()
+        try:
+            body = probe.get("/append", query)
+        except ProbeError as exc:
+            return WriterResult(name, instance, failure=str(exc))
+        return _writer(name, instance, body, time.monotonic() - sent)
+
+    with ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="h4-writer") as pool:
+        return tuple(pool.map(run, range(len(probes))))
+
+
+def _writer(name: str, instance: str, body: Mapping[str, Any], elapsed: float) -> WriterResult:
+    errors = body.get("errors")
+    return WriterResult(
+        name=name,
+        instance_id=instance,
+        hostname=str(body.get("hostname") or ""),
+        answered_by=str(body.get("instance_id") or ""),
+        appended=_int(body.get("records")),
+        errors=tuple(str(e) for e in errors) if isinstance(errors, list) else ("no error list",),
+        seconds=_float(body.get("seconds")),
+        request_seconds=round(elapsed, 6),
+        started_epoch=_float(body.get("started_epoch")),
+        finished_epoch=_float(body.get("finished_epoch")),
+    )
+
+
+def _overlap(writers: Sequence[WriterResult]) -> float | None:
+    starts = [w.started_epoch for w in writers]
+    ends = [w.finished_epoch for w in writers]
+    if not writers or None in starts or None in ends:
+        return None
+    return round(min(e for e in ends if e is not None) - max(s for s in starts if s is not None), 6)
+
+
+def _count(probe: ProbeClient, measurement: AppendMeasurement) -> AppendMeasurement:
+    """Add /append-check's tallies to every writer that answered."""
+    if any(w.failure for w in measurement.writers):
+        return measurement  # judged inconclusive whatever the file holds
+    names = ",".join(w.name for w in measurement.writers)
+    body = probe.get(
+        "/append-check", {"path": measurement.path, "file": measurement.file, "writers": names}
+    )
+    if "error" in body:
+        return replace(measurement, error=f"the file could not be checked: {body['error']}")
+    tallies = body.get("writers")
+    if not isinstance(tallies, dict):
+        tallies = {}
+    writers = tuple(
+        _tallied(w, tallies.get(w.name), measurement.records) for w in measurement.writers
+    )
+    return replace(
+        measurement,
+        writers=writers,
+        lines=_int(body.get("lines")),
+        torn=_int(body.get("torn")),
+        untracked=_int(body.get("untracked_records")),
+    )
+
+
+def _tallied(writer: WriterResult, tally: object, records: int) -> WriterResult:
+    if not isinstance(tally, dict):
+        return replace(writer, records_found=0, lost=records, duplicated=0, beyond=0)
+    found, gaps = _int(tally.get("records")), _int(tally.get("lost"))
+    # No max_seq: none of the writer's records is in the file.
+    top = -1 if tally.get("max_seq") is None else _int(tally.get("max_seq"))
+    if found is None or gaps is None or top is None:
+        return writer
+    # The probe counts gaps below the highest number seen; records missing at the end (a
+    # writer whose last appends vanished) are gaps too, up to the records asked for.
+    distinct = top + 1 - gaps
+    return replace(
+        writer,
+        records_found=found,
+        lost=max(0, records - distinct) if top < records else gaps,
+        duplicated=_int(tally.get("duplicated")),
+        beyond=max(0, top + 1 - records),
+    )
+
+
+def _outcome(m: AppendMeasurement) -> tuple[AppendOutcome, str]:
+    inconclusive = AppendOutcome.INCONCLUSIVE
+    if m.error:
+        return inconclusive, m.error
+    problem = _unmeasured(m)
+    if problem:
+        return inconclusive, problem
+    if m.untracked:
+        return inconclusive, (
+            f"{m.untracked} records of other writers were in the file, so it was not this "
+            "test's alone"
+        )
+    counts = _counts(m)
+    if m.torn or any(w.lost or w.duplicated or w.beyond for w in m.writers):
+        return AppendOutcome.DAMAGED, counts
+    # Damage shows whenever it happened; intact means something only if the writes overlapped.
+    if m.overlap_seconds is None:
+        return inconclusive, f"{counts}, but the probe did not report when it wrote"
+    if m.overlap_seconds <= 0:
+        return inconclusive, (
+            f"{counts}, but the writes did not overlap in time (one ended "
+            f"{-m.overlap_seconds:.3f} s before the other began)"
+        )
+    return AppendOutcome.INTACT, f"{counts}, writing at once for {m.overlap_seconds:.3f} s"
+
+
+def _unmeasured(m: AppendMeasurement) -> str | None:
+    """Why the counts cannot be trusted, or None."""
+    for writer in m.writers:
+        if writer.failure:
+            return f"writer {writer.name} got no answer: {writer.failure}"
+        if writer.errors:
+            shown = "; ".join(writer.errors[:3])
+            return f"writer {writer.name} reported {len(writer.errors)} errors: {shown}"
+        if writer.appended != m.records:
+            return f"writer {writer.name} appended {writer.appended} of {m.records} records"
+        waited = (writer.request_seconds or 0.0) - (writer.seconds or 0.0)
+        if m.request_timeout and waited >= m.request_timeout:
+            # The client retries a request that timed out, and /append is not idempotent: the
+            # first attempt may have appended too, which would look like duplicates.
+            return (
+                f"writer {writer.name}'s request took {waited:.1f} s longer than its writing: "
+                f"it was retried after a {m.request_timeout:.0f} s timeout"
+            )
+    answered = [w.answered_by for w in m.writers]
+    if len(set(answered)) < len(answered) or answered != [w.instance_id for w in m.writers]:
+        shown = ", ".join(_short(a) for a in answered)
+        return f"the writers were answered by instances {shown}, not each by its own"
+    if any(w.records_found is None for w in m.writers) or m.lines is None or m.torn is None:
+        return "the check did not report every writer's counts"
+    return None
+
+
+def _counts(m: AppendMeasurement) -> str:
+    lost = sum(w.lost or 0 for w in m.writers)
+    duplicated = sum(w.duplicated or 0 for w in m.writers)
+    text = (
+        f"{len(m.writers)} writers x {m.records} records: {lost} lost, {duplicated} duplicated, "
+        f"{m.torn} torn lines"
+    )
+    beyond = sum(w.beyond or 0 for w in m.writers)
+    return text + (f", {beyond} numbered past {m.records - 1}" if beyond else "")
+
+
+def _instances(m: AppendMeasurement) -> str:
+    if not m.writers:
+        return ""
+    return " (instances " + ", ".join(_short(w.instance_id) for w in m.writers) + ")"
+
+
+def _short(instance_id: str) -> str:
+    return f"{instance_id[:12]}…" if len(instance_id) > 12 else (instance_id or "?")
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _float(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _text(value: float | None) -> str:
+    return "" if value is None else str(value)
