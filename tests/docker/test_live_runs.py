@@ -7,11 +7,24 @@ from typing import Any
 
 import pytest
 
-from pytest_appservice_fs.expectations import CONTAINER, HOME, LAB_MATRIX
+from pytest_appservice_fs.backends.local import LocalBackend
+from pytest_appservice_fs.expectations import (
+    CONTAINER,
+    EMULATOR_MATRIX,
+    HOME,
+    LAB_EVENTS,
+    LAB_MATRIX,
+    LOGFILES,
+    UPLOADS,
+)
+from pytest_appservice_fs.model import Event
 from tests.docker.conftest import labelled, run_local
-from tests.junit_cases import cell
+from tests.junit_cases import LAB_EVENTS_ARG, cell, live_outcomes, matrix_cells, read_junit
 
 pytestmark = pytest.mark.docker
+
+#: The events the local emulator fires (it has no plan: no SKU change, no plan restart).
+FIRED = [e for e in Event if e not in LocalBackend.unsupported]
 
 NOTHING = {"containers": [], "volumes": []}
 
@@ -19,10 +32,19 @@ NOTHING = {"containers": [], "volumes": []}
 def test_local_run_reproduces_the_lab_matrix(
     live_suite: pytest.Pytester, run_id: str, docker_client: Any
 ) -> None:
-    """All 16 cells pass on Docker as the lab saw them, and the run removes all it made."""
+    """Every cell passes on Docker: the lab's as the lab saw them, the others as the emulator's
+    matrix states; every event the emulator can fire runs, the plan events skip; the run
+    removes all it made."""
     result, cases = run_local(live_suite, run_id)
-    result.assert_outcomes(passed=22)
-    assert len(cases) == 16
+    result.assert_outcomes(**live_outcomes(unsupported=LocalBackend.unsupported))
+    assert len(cases) == matrix_cells(FIRED)
+    assert {c["event"] for c in cases} == {e.value for e in FIRED}
+    for case in cases:
+        expected = EMULATOR_MATRIX.expected(Event(case["event"]), case["path"])
+        assert expected is not None, case["_name"]
+        assert case["expected"] == expected.value, case["_name"]
+        if expected.value != "observe":
+            assert case["observed"] == case["expected"], case["_name"]
     assert {c["backend"] for c in cases} == {"local"}
     assert {c["run_id"] for c in cases} == {run_id}
     for path_cell in LAB_MATRIX.paths:
@@ -33,7 +55,11 @@ def test_local_run_reproduces_the_lab_matrix(
         assert found["observed"] == container_cell.expected.value, found["_name"]
     assert len(LAB_MATRIX.paths) + len(LAB_MATRIX.containers) == 16
     assert cell(cases, "restart", CONTAINER)["container_recreated"] == "false"
-    for event in ("stop_start", "deploy"):
+    assert cell(cases, "restart_soft", CONTAINER)["container_recreated"] == "false"
+    survivor = cell(cases, "scale_in", CONTAINER)
+    assert survivor["container_before"] == survivor["container_after"]
+    assert "(the writer) removed" in survivor["proof"]
+    for event in ("stop_start", "deploy", "app_setting_change"):
         recreated = cell(cases, event, CONTAINER)
         assert recreated["container_recreated"] == "true", event
         assert recreated["instance_before"] == recreated["instance_after"], event
@@ -51,7 +77,7 @@ def test_failing_run_leaves_nothing(
         "[pytest]\njunit_family = xunit1\nappservice_fs_expect =\n    restart /tmp/data = lost\n"
     )
     result, cases = run_local(live_suite, run_id, "--events", "restart")
-    result.assert_outcomes(passed=9, failed=1, skipped=1)
+    result.assert_outcomes(**live_outcomes([Event.RESTART], failed=1))
     failed = cell(cases, "restart", "/tmp/data")
     assert failed["_outcome"] == "failure"
     assert (failed["expected"], failed["observed"]) == ("lost", "persists")
@@ -63,9 +89,12 @@ def test_without_app_service_storage_home_is_container_local(
 ) -> None:
     """WEBSITES_ENABLE_APP_SERVICE_STORAGE=false: /home is lost with the container, unshared."""
     result, cases = run_local(
-        live_suite, run_id, "--app-setting", "WEBSITES_ENABLE_APP_SERVICE_STORAGE=false"
+        live_suite,
+        run_id,
+        *LAB_EVENTS_ARG,
+        "--app-setting",
+        "WEBSITES_ENABLE_APP_SERVICE_STORAGE=false",
     )
-    result.assert_outcomes(passed=19, failed=3)
     changed = {("stop_start", "lost"), ("deploy", "lost"), ("scale_out", "not_visible")}
     for event, observed in changed:
         home = cell(cases, event, HOME)
@@ -74,8 +103,16 @@ def test_without_app_service_storage_home_is_container_local(
         assert home["hypothesis"] in ("H1", "H3"), event
     home_restart = cell(cases, "restart", HOME)
     assert (home_restart["observed"], home_restart["_outcome"]) == ("persists", "passed")
-    others = [c for c in cases if (c["event"], c["path"]) not in {(e, HOME) for e, _ in changed}]
-    assert len(others) == 13
+    # The other /home paths go the same way (but uploads, which a deploy wipes anyway).
+    on_home = {(e, p) for e, _ in changed for p in (HOME, UPLOADS, LOGFILES)}
+    on_home.discard(("deploy", UPLOADS))
+    failing = {(c["event"], c["path"]) for c in cases if c["_outcome"] == "failure"}
+    assert failing == on_home
+    others = [c for c in cases if (c["event"], c["path"]) not in on_home]
+    assert len(others) == matrix_cells(LAB_EVENTS) - len(on_home)
+    everything = read_junit(live_suite.path / f"{run_id}.xml", latency=True)
+    failed = sum(1 for c in everything if c["_outcome"] == "failure")
+    result.assert_outcomes(**live_outcomes(LAB_EVENTS, failed=failed))
     for case in others:
         assert case["_outcome"] == "passed", case["_name"]
         assert case["observed"] == case["expected"], case["_name"]
