@@ -725,3 +725,18 @@ def test_attach_failing_at_any_step_leaves_the_app_as_it_was(
     backend.teardown()
     assert site.app_settings == {"A": "1"}
     assert site.site_config["appCommandLine"] == "python app.py"
+
+
+def test_a_shared_plan_marks_the_plan_wide_events_unsupported(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """Attached to an app whose plan hosts another app: a SKU change would move that app and a
+    plan restart would restart it, so both events are unsupported, saying so."""
+    _attached(azure_simulator, plan="shared-plan")
+    azure_simulator.add_existing_app(GROUP, "someone-elses-app", plan="shared-plan")
+    backend = make_backend()
+    backend.create()
+    assert backend.unsupported == {
+        Event.SKU_CHANGE: "the plan hosts 1 other app(s), which it would move to other workers too",
+        Event.PLAN_RESTART: "the plan hosts 1 other app(s), which it would restart too",
+    }

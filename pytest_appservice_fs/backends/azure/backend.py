@@ -169,6 +169,12 @@ class AzureBackend:
         else:
             self._attach()
         self.unsupported = unsupported_events(self._app.sku)
+        others = self._plan().apps() - 1
+        if others > 0:
+            # Plan-wide events would move or restart apps that are not ours.
+            shared = f"the plan hosts {others} other app(s), which it would"
+            self.unsupported[Event.SKU_CHANGE] = f"{shared} move to other workers too"
+            self.unsupported[Event.PLAN_RESTART] = f"{shared} restart too"
 
     def deploy(self, package: ProbePackage) -> None:
         """ZIP deploy through Kudu OneDeploy; its DEPLOYMENT_ID proves the new code runs."""

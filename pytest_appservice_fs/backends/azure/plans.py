@@ -64,6 +64,10 @@ class Plan:
         plan = self.read()
         return str(plan.sku.name) if plan.sku else ""
 
+    def apps(self) -> int:
+        """How many apps the plan hosts now (ARM's numberOfSites)."""
+        return int(self.read().number_of_sites or 1)
+
     def capacity(self) -> int:
         """How many workers the plan has now."""
         plan = self.read()
