@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from flask.testing import FlaskClient
+    from werkzeug.test import TestResponse
 
 ALLOWLIST = "/home/data, /tmp/data, /var/local/data"
 LOG = "concurrent-append.log"
@@ -35,7 +36,7 @@ FILE_RULE = (
     "and not a marker file's name."
 )
 # Surrogates cannot travel in a URL; everything else can.
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=80)
+TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=80)
 PROPERTY = settings(
     max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -49,6 +50,13 @@ def get(client: FlaskClient, endpoint: str, **query: Any) -> dict[str, Any]:
     response = client.get(endpoint, query_string=query)
     assert response.status_code == 200, response.json
     assert response.headers["Cache-Control"] == "no-store"
+    assert isinstance(response.json, dict)
+    body: dict[str, Any] = response.json
+    return body
+
+
+def body_of(response: TestResponse) -> dict[str, Any]:
+    """A response's JSON object."""
     assert isinstance(response.json, dict)
     body: dict[str, Any] = response.json
     return body
@@ -585,7 +593,7 @@ def test_the_token_is_required(token_client: FlaskClient, tmp_path: Path, url: s
     assert tree(tmp_path) == {"mountinfo"}
     response = token_client.get(url, headers={"X-Probe-Token": TOKEN})
     assert response.status_code == 200
-    assert response.json["instance_id"] == INSTANCE_ID
+    assert body_of(response)["instance_id"] == INSTANCE_ID
     assert TOKEN not in response.get_data(as_text=True)
 
 
@@ -598,11 +606,11 @@ def test_a_writer_is_refused_exactly_when_invalid(client: FlaskClient, writer: s
     response = client.get("/append", query_string=query)
     if valid:
         assert response.status_code == 200
-        assert (response.json["writer"], response.json["records"]) == (writer, 1)
+        assert (body_of(response)["writer"], body_of(response)["records"]) == (writer, 1)
     else:
         assert response.status_code == 400
-        assert response.json["error"].startswith("parameter 'writer' value '")
-        assert response.json["error"].endswith(f"is invalid; {WRITER_RULE}")
+        assert body_of(response)["error"].startswith("parameter 'writer' value '")
+        assert body_of(response)["error"].endswith(f"is invalid; {WRITER_RULE}")
 
 
 @PROPERTY
@@ -618,7 +626,7 @@ def test_any_record_count_out_of_bounds_is_refused(client: FlaskClient, records:
     query = {"path": "/tmp/data", "writer": "w", "records": records}
     response = client.get("/append", query_string=query)
     assert response.status_code == 400
-    assert RECORDS_MESSAGE.fullmatch(response.json["error"])
+    assert RECORDS_MESSAGE.fullmatch(body_of(response)["error"])
 
 
 @PROPERTY
@@ -637,9 +645,9 @@ def test_a_file_name_is_refused_exactly_when_invalid(
     response = client.get("/append", query_string=query)
     if valid:
         assert response.status_code == 200
-        assert response.json["file"] == name
+        assert body_of(response)["file"] == name
         assert (physical["/tmp/data"] / name).is_file()
     else:
         assert response.status_code == 400
-        assert response.json["error"].startswith("parameter 'file' value '")
-        assert response.json["error"].endswith(f"is invalid; {FILE_RULE}")
+        assert body_of(response)["error"].startswith("parameter 'file' value '")
+        assert body_of(response)["error"].endswith(f"is invalid; {FILE_RULE}")
