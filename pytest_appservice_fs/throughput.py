@@ -1,7 +1,9 @@
 """H5, large files: write (one fsync at the end) and read throughput per path and size.
 
 Like latency, a figure is evidence, not a bar: a measurement fails only when it is missing,
-invalid (a non-positive rate) or when the bytes read back do not match those written.
+invalid (a non-positive rate) or when the bytes read back do not match those written. A size
+the probe skipped because it does not fit in the path's free space (Docker's 64 MiB /dev/shm
+and 128 MiB) is recorded with the probe's reason, and is no failure.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class SizeResult:
     size_mib: int
     figures: Mapping[str, float]
     checksum_ok: bool
+    #: Why the probe did not write this size (it did not fit), or None when it was measured.
+    skipped: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,19 +91,22 @@ def judge_throughput(
 ) -> ThroughputVerdict:
     """Valid when every size asked for has positive rates and matching checksums."""
     problems = [measurement.error] if measurement.error else []
-    measured = {row.size_mib for row in measurement.sizes}
-    problems += [f"no figures for {size} MiB" for size in sizes if size not in measured]
-    for row in measurement.sizes:
+    answered = {row.size_mib for row in measurement.sizes}
+    problems += [f"no figures for {size} MiB" for size in sizes if size not in answered]
+    measured = [row for row in measurement.sizes if row.skipped is None]
+    skipped = [row for row in measurement.sizes if row.skipped is not None]
+    for row in measured:
         if not row.checksum_ok:
             problems.append(f"{row.size_mib} MiB read back differs from what was written")
         if any(row.figures.get(name, 0) <= 0 for name in FIGURES):
             problems.append(f"{row.size_mib} MiB has a missing or non-positive figure")
-    observed = "measured" if not problems else ("missing" if not measurement.sizes else "invalid")
+    observed = _observed(problems, measured=measured, answered=measurement.sizes)
+    checksum_valid = "n/a" if not measured else str(all(r.checksum_ok for r in measured)).lower()
     properties = measurement_properties(
         hypothesis=LARGE_FILES,
         path=measurement.path,
         observed=observed,
-        checksum_valid="true" if all(r.checksum_ok for r in measurement.sizes) else "false",
+        checksum_valid=checksum_valid,
         instance_id=measurement.instance_id,
         hostname=measurement.hostname,
         backend=backend,
@@ -112,25 +119,41 @@ def judge_throughput(
     ]
     for index, row in enumerate(measurement.sizes, start=1):
         properties.append((f"size_mib.{index}", str(row.size_mib)))
+        if row.skipped is not None:
+            properties.append((f"skipped.{index}", row.skipped))
         properties += [
             (f"{name}.{index}", f"{row.figures[name]:.4f}")
             for name in FIGURES
             if name in row.figures
         ]
+    skips = "; ".join(f"{row.size_mib} MiB skipped: {row.skipped}" for row in skipped)
     if problems:
         explanation = f"H5 {measurement.path}: {observed}: " + "; ".join(problems)
+    elif not measured:
+        explanation = f"H5 {measurement.path}: no size fits in the free space: {skips}"
     else:
         rates = ", ".join(
             f"{row.size_mib} MiB write {row.figures['write_mib_s']:.1f} MiB/s, "
             f"read {row.figures['read_mib_s']:.1f} MiB/s"
-            for row in measurement.sizes
+            for row in measured
         )
-        explanation = f"H5 {measurement.path}: {rates}"
+        explanation = f"H5 {measurement.path}: {rates}" + (f"; {skips}" if skips else "")
     properties.append(("explanation", explanation))
     return ThroughputVerdict(not problems, explanation, tuple(properties))
 
 
+def _observed(
+    problems: Sequence[str], *, measured: Sequence[SizeResult], answered: Sequence[SizeResult]
+) -> str:
+    """``measured``; ``skipped`` when no size fitted (still valid); else what went wrong."""
+    if problems:
+        return "invalid" if answered else "missing"
+    return "measured" if measured else "skipped"
+
+
 def _size(row: Mapping[str, Any]) -> SizeResult:
+    if "skipped" in row:
+        return SizeResult(int(row.get("size_mib", 0)), {}, False, str(row["skipped"]))
     figures = {}
     for name in FIGURES:
         value = row.get(name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ GOOD = {"write_mib_s": 100.0, "read_mib_s": 200.0, "write_seconds": 0.01, "read_
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> FakeBackend:
+def backend(tmp_path: Path) -> Iterator[FakeBackend]:
     """A fake app with the probe deployed."""
     fake = FakeBackend(tmp_path / "app", app_settings={"PROBE_MAX_THROUGHPUT_MIB": "2"})
     fake.create()
@@ -91,3 +93,83 @@ def test_reports_show_the_figures() -> None:
     assert "large files (H5), fsync once per file:" in render_text(run)
     markdown = render_markdown([run])
     assert "| `/home/data` | 16 | 100.0 | 200.0 | 0.010 | 0.005 |" in markdown
+
+
+SKIP_REASON = "128 MiB plus 16 MiB headroom needed, 63 MiB free"
+
+
+def test_a_size_that_does_not_fit_is_evidence_not_a_problem(
+    backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a 64 MiB tmpfs with 17 MiB free, 2 MiB is skipped and 1 MiB still measured: valid."""
+    usage = os.statvfs_result((4096, 4096, 64 * 256, 17 * 256, 17 * 256, 0, 0, 0, 0, 255))
+    monkeypatch.setattr(os, "fstatvfs", lambda fd: usage)
+    measurement = measure(backend, "/tmp/data", sizes=[2, 1], iterations=1)
+    assert [(row.size_mib, row.skipped) for row in measurement.sizes] == [
+        (2, "2 MiB plus 16 MiB headroom needed, 17 MiB free"),
+        (1, None),
+    ]
+    verdict = judge_throughput(measurement, sizes=[2, 1], backend="fake", run_id="r", facts={})
+    assert verdict.valid, verdict.explanation
+    props = dict(verdict.properties)
+    assert (props["observed"], props["checksum_valid"], props["size_count"]) == (
+        "measured",
+        "true",
+        "2",
+    )
+    assert (props["size_mib.1"], props["skipped.1"]) == ("2", measurement.sizes[0].skipped)
+    assert "write_mib_s.1" not in props
+    assert "skipped.2" not in props
+    assert float(props["write_mib_s.2"]) > 0
+    assert verdict.explanation.endswith(
+        "; 2 MiB skipped: 2 MiB plus 16 MiB headroom needed, 17 MiB free"
+    )
+
+
+def test_when_no_size_fits_the_path_is_skipped_and_valid() -> None:
+    """Every size skipped: observed 'skipped', valid, and the explanation says why."""
+    row = SizeResult(128, {}, checksum_ok=False, skipped=SKIP_REASON)
+    measurement = ThroughputMeasurement("/dev/shm", "i" * 64, "h" * 12, 1, (row,))
+    verdict = judge_throughput(measurement, sizes=[128], backend="fake", run_id="r", facts={})
+    assert verdict.valid
+    props = dict(verdict.properties)
+    assert (props["observed"], props["checksum_valid"]) == ("skipped", "n/a")
+    assert verdict.explanation == (
+        f"H5 /dev/shm: no size fits in the free space: 128 MiB skipped: {SKIP_REASON}"
+    )
+
+
+def test_a_skipped_size_beside_a_bad_one_is_still_invalid() -> None:
+    """A skip excuses its own size only: a checksum mismatch elsewhere still fails."""
+    rows = (
+        SizeResult(1, GOOD, checksum_ok=False),
+        SizeResult(128, {}, checksum_ok=False, skipped=SKIP_REASON),
+    )
+    measurement = ThroughputMeasurement("/dev/shm", "i", "h", 1, rows)
+    verdict = judge_throughput(measurement, sizes=[1, 128], backend="fake", run_id="r", facts={})
+    assert not verdict.valid
+    assert dict(verdict.properties)["observed"] == "invalid"
+    assert "128 MiB" not in verdict.explanation.split(": ", 2)[2]
+
+
+def test_reports_show_a_skipped_size_with_its_reason() -> None:
+    """Terminal and Markdown show 'skipped' instead of figures, and the probe's reason."""
+    rows = (SizeResult(1, GOOD, True), SizeResult(128, {}, checksum_ok=False, skipped=SKIP_REASON))
+    measurement = ThroughputMeasurement("/dev/shm", "i" * 64, "h" * 12, 1, rows)
+    verdict = judge_throughput(measurement, sizes=[1, 128], backend="fake", run_id="r", facts={})
+    run = run_from_cases([Case("t", "passed", dict(verdict.properties))], "this run")
+    assert [(t.size_mib, t.write_mib_s, t.skipped) for t in run.throughput] == [
+        (1, 100.0, ""),
+        (128, None, SKIP_REASON),
+    ]
+    text = render_text(run).splitlines()
+    cells = [cell.strip() for cell in text[-2].split(" | ")]
+    assert cells == ["/dev/shm", "128", "skipped", "-", "-", "-"]
+    assert text[-1] == f"  /dev/shm 128 MiB skipped: {SKIP_REASON}"
+    markdown = render_markdown([run])
+    assert "| `/dev/shm` | 128 | skipped | - | - | - |" in markdown
+    assert f"- `/dev/shm` 128 MiB skipped: {SKIP_REASON}" in markdown
+    other = run_from_cases([Case("t", "passed", dict(verdict.properties))], "other")
+    side = render_markdown([run, other])
+    assert "| `/dev/shm` | 128 | skipped | skipped |" in side
+    assert "| `/dev/shm` | 1 | 100.0 / 200.0 | 100.0 / 200.0 |" in side
