@@ -1,5 +1,6 @@
 """Rendering reports: the matrix and latency table for the terminal, and Markdown for one run
-(matrix, container proof, latency, the story of every cell) or several side by side."""
+(matrix, container proof, latency, large files, concurrent appends, the story of every cell)
+or several side by side."""
 
 from __future__ import annotations
 
@@ -7,11 +8,23 @@ from collections.abc import Mapping, Sequence
 
 from pytest_appservice_fs.expectations import CONTAINER
 from pytest_appservice_fs.latency import STATS
-from pytest_appservice_fs.report import Cell, Drift, Latency, RunReport, Throughput, event_order
+from pytest_appservice_fs.report import (
+    Append,
+    Cell,
+    Drift,
+    Latency,
+    RunReport,
+    Throughput,
+    event_order,
+)
 
 PASS_MARK = "ok"  # noqa: S105 - a table mark, not a secret
 FAIL_MARK = "FAIL"
 TITLE = "# App Service filesystem evidence"
+SKIPPED = "skipped"
+THROUGHPUT_HEADER = ["path", "size MiB", "write MiB/s", "read MiB/s", "write s", "read s"]
+APPEND_HEADER = ["lock", "expected", "observed", "records", "lost", "duplicated", "torn"]
+APPEND_HEADER += ["instances"]
 
 
 def render_text(run: RunReport) -> str:
@@ -39,10 +52,13 @@ def render_text(run: RunReport) -> str:
         )
         parts.append(_text_table(header, rows))
     if run.throughput:
-        header = ["path", "size MiB", "write MiB/s", "read MiB/s", "write s", "read s"]
-        rows = [[t.path, str(t.size_mib), *(_figure(v) for v in _rates(t))] for t in run.throughput]
+        rows = [[t.path, str(t.size_mib), *_rates(t)] for t in run.throughput]
         parts.append("large files (H5), fsync once per file:")
-        parts.append(_text_table(header, rows))
+        parts.append(_text_table(THROUGHPUT_HEADER, rows))
+        parts += [f"  {_skip_note(t)}" for t in run.throughput if t.skipped]
+    if run.appends:
+        parts.append("concurrent appends (H4), per writer (one per instance):")
+        parts.append(_text_table(APPEND_HEADER, [_append_row(a) for a in run.appends]))
     return "\n".join(parts)
 
 
@@ -86,11 +102,33 @@ def _one_run(run: RunReport) -> list[str]:
         out += ["", "## Latency (ms)", "", *_latency_table(run.latency)]
     if run.throughput:
         out += ["", "## Large files (H5)", "", "Written in 1 MiB chunks, fsync once per file."]
-        out += ["", "| path | size MiB | write MiB/s | read MiB/s | write s | read s |"]
-        out += ["|---|---|---|---|---|---|"]
+        out += ["", *_markdown_table(THROUGHPUT_HEADER)]
         out += [
-            f"| `{t.path}` | {t.size_mib} | " + " | ".join(_figure(v) for v in _rates(t)) + " |"
+            f"| `{t.path}` | {t.size_mib} | " + " | ".join(_rates(t)) + " |" for t in run.throughput
+        ]
+        skipped = [
+            f"- `{t.path}` {t.size_mib} MiB skipped: {_escape(t.skipped)}"
             for t in run.throughput
+            if t.skipped
+        ]
+        out += ["", *skipped] if skipped else []
+    if run.appends:
+        out += ["", "## Concurrent appends (H4)", ""]
+        out += [
+            "Each instance appends numbered records to one file at the same time. Per writer "
+            "(one per instance, separated by /): its records found in the file (of those it "
+            "appended), lost, duplicated; torn: lines that are no writer's whole record.",
+            "",
+            *_markdown_table(APPEND_HEADER),
+        ]
+        for append in run.appends:
+            lock, *rest = _append_row(append)
+            out.append(f"| `{lock}` | " + " | ".join(_escape(text) for text in rest) + " |")
+        out.append("")
+        # Marked after the lock, so that the proof list of the matrix cells stays their own.
+        out += [
+            f"- `{a.lock}` {PASS_MARK if a.passed else FAIL_MARK}: {_escape(a.explanation)}"
+            for a in run.appends
         ]
     if run.cells:
         out += ["", "## Proof per cell", ""]
@@ -127,21 +165,8 @@ def _side_by_side(runs: Sequence[RunReport]) -> list[str]:
             )
             marks = [_mark(run.cell(event, path)) for run in runs]
             out.append(f"| {event} | `{path}` | {expected} | " + " | ".join(marks) + " |")
-    sizes = sorted({(t.path, t.size_mib) for run in runs for t in run.throughput})
-    if sizes:
-        out += ["", "## Large files side by side (MiB/s, write / read)", ""]
-        out.append("| path | size MiB | " + " | ".join(_escape(r.label) for r in runs) + " |")
-        out.append("|---" * (len(runs) + 2) + "|")
-        for path, size in sizes:
-            figures = []
-            for run in runs:
-                found = [t for t in run.throughput if (t.path, t.size_mib) == (path, size)]
-                figures.append(
-                    f"{_figure(found[0].write_mib_s)} / {_figure(found[0].read_mib_s)}"
-                    if found
-                    else "-"
-                )
-            out.append(f"| `{path}` | {size} | " + " | ".join(figures) + " |")
+    out += _throughput_side_by_side(runs)
+    out += _appends_side_by_side(runs)
     paths = list(dict.fromkeys(row.path for run in runs for row in run.latency))
     if paths:
         out += ["", "## Latency side by side (median ms, write with fsync / read)", ""]
@@ -162,8 +187,82 @@ def _side_by_side(runs: Sequence[RunReport]) -> list[str]:
     return out
 
 
-def _rates(row: Throughput) -> tuple[float, float, float, float]:
-    return (row.write_mib_s, row.read_mib_s, row.write_seconds, row.read_seconds)
+def _throughput_side_by_side(runs: Sequence[RunReport]) -> list[str]:
+    sizes = sorted({(t.path, t.size_mib) for run in runs for t in run.throughput})
+    if not sizes:
+        return []
+    out = ["", "## Large files side by side (MiB/s, write / read)", ""]
+    out.append("| path | size MiB | " + " | ".join(_escape(r.label) for r in runs) + " |")
+    out.append("|---" * (len(runs) + 2) + "|")
+    for path, size in sizes:
+        figures = []
+        for run in runs:
+            found = next((t for t in run.throughput if (t.path, t.size_mib) == (path, size)), None)
+            if found is None:
+                figures.append("-")
+            elif found.skipped:
+                figures.append(SKIPPED)
+            else:
+                figures.append(f"{_figure(found.write_mib_s)} / {_figure(found.read_mib_s)}")
+        out.append(f"| `{path}` | {size} | " + " | ".join(figures) + " |")
+    return out
+
+
+def _appends_side_by_side(runs: Sequence[RunReport]) -> list[str]:
+    locks = list(dict.fromkeys(a.lock for run in runs for a in run.appends))
+    if not locks:
+        return []
+    out = ["", "## Concurrent appends side by side (H4)", ""]
+    out.append("| lock | expected | " + " | ".join(_escape(r.label) for r in runs) + " |")
+    out.append("|---" * (len(runs) + 2) + "|")
+    for lock in locks:
+        found = [next((a for a in run.appends if a.lock == lock), None) for run in runs]
+        expected = next((a.expected for a in found if a is not None), "-")
+        marks = [_outcome_mark(a.observed, a.expected, a.passed) if a else "-" for a in found]
+        out.append(f"| `{lock}` | {expected} | " + " | ".join(marks) + " |")
+    return out
+
+
+def _rates(row: Throughput) -> list[str]:
+    """The four figures of a size, or ``skipped`` and dashes when it did not fit."""
+    if row.skipped:
+        return [SKIPPED, "-", "-", "-"]
+    figures = (row.write_mib_s, row.read_mib_s, row.write_seconds, row.read_seconds)
+    return [_figure(value) for value in figures]
+
+
+def _skip_note(row: Throughput) -> str:
+    return f"{row.path} {row.size_mib} MiB skipped: {row.skipped}"
+
+
+def _append_row(append: Append) -> list[str]:
+    """H4's columns: lock, expected, observed, then per-writer counts joined by ' / '."""
+    writers = append.writers
+
+    def per_writer(values: list[int | None]) -> str:
+        return " / ".join(_count(v) for v in values) if values else "-"
+
+    records = per_writer([w.records_found for w in writers])
+    if writers:
+        records += f" (of {append.records_per_writer})"
+    return [
+        append.lock,
+        append.expected,
+        _outcome_mark(append.observed, append.expected, append.passed),
+        records,
+        per_writer([w.lost for w in writers]),
+        per_writer([w.duplicated for w in writers]),
+        _count(append.torn_lines),
+        ", ".join(_short(w.instance) for w in writers) or "-",
+    ]
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def _markdown_table(header: Sequence[str]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
 
 
 def _latency_table(rows: Sequence[Latency]) -> list[str]:
@@ -203,13 +302,16 @@ def _events(runs: Sequence[RunReport]) -> list[str]:
 def _mark(cell: Cell | None) -> str:
     if cell is None:
         return "-"
-    if cell.passed and cell.expected == "observe":
-        return f"{cell.observed} (observed)"
-    if cell.passed:
-        return f"{cell.observed} {PASS_MARK}"
-    if cell.expected == cell.observed:
-        return f"{cell.observed} {FAIL_MARK}"
-    return f"{cell.observed} {FAIL_MARK} (expected {cell.expected})"
+    mark = _outcome_mark(cell.observed, cell.expected, cell.passed)
+    if cell.passed or cell.expected == cell.observed:
+        return mark
+    return f"{mark} (expected {cell.expected})"
+
+
+def _outcome_mark(observed: str, expected: str, passed: bool) -> str:
+    if passed and expected == "observe":
+        return f"{observed} (observed)"
+    return f"{observed} {PASS_MARK if passed else FAIL_MARK}"
 
 
 def _fired(run: RunReport, event: str) -> str:

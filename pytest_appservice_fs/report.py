@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from pytest_appservice_fs.evidence import REQUIRED_PROPERTIES
-from pytest_appservice_fs.expectations import CONTAINER, LAB_MATRIX, LARGE_FILES, LATENCY
+from pytest_appservice_fs.expectations import (
+    CONCURRENT,
+    CONTAINER,
+    LAB_MATRIX,
+    LARGE_FILES,
+    LATENCY,
+)
 from pytest_appservice_fs.latency import STATS
 from pytest_appservice_fs.model import Event
 
@@ -75,16 +81,51 @@ class Latency:
 
 @dataclass(frozen=True)
 class Throughput:
-    """H5: one size written and read on one path, in MiB/s and seconds."""
+    """H5: one size written and read on one path, in MiB/s and seconds; no figures when the
+    size was skipped because it did not fit in the path's free space."""
 
     path: str
     instance: str
     size_mib: int
-    write_mib_s: float
-    read_mib_s: float
-    write_seconds: float
-    read_seconds: float
+    write_mib_s: float | None
+    read_mib_s: float | None
+    write_seconds: float | None
+    read_seconds: float | None
     passed: bool = True
+    #: The probe's reason for not writing this size, or "" when it was measured.
+    skipped: str = ""
+
+
+@dataclass(frozen=True)
+class AppendWriter:
+    """H4: one writer, the instance it ran on, and how its records came out (None: unknown)."""
+
+    name: str
+    instance: str
+    hostname: str
+    appended: int | None
+    records_found: int | None
+    lost: int | None
+    duplicated: int | None
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class Append:
+    """H4: instances appending to one file at once, with a lock mode or without."""
+
+    path: str
+    lock: str
+    expected: str
+    observed: str
+    records_per_writer: int
+    writers: tuple[AppendWriter, ...]
+    lines: int | None
+    torn_lines: int | None
+    untracked_records: int | None
+    overlap_seconds: float | None
+    explanation: str = ""
+    passed: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,6 +140,7 @@ class RunReport:
     cells: tuple[Cell, ...] = ()
     latency: tuple[Latency, ...] = ()
     throughput: tuple[Throughput, ...] = ()
+    appends: tuple[Append, ...] = ()
 
     @property
     def label(self) -> str:
@@ -135,6 +177,7 @@ class _Run:
     cells: list[Cell] = field(default_factory=list)
     latency: list[Latency] = field(default_factory=list)
     throughput: list[Throughput] = field(default_factory=list)
+    appends: list[Append] = field(default_factory=list)
 
 
 def run_from_cases(cases: Iterable[Case], source: str) -> RunReport:
@@ -152,6 +195,10 @@ def run_from_cases(cases: Iterable[Case], source: str) -> RunReport:
             run.throughput.extend(_throughput(case, source))
             _facts(run.facts, props)
             continue
+        if props["hypothesis"] == CONCURRENT:
+            run.appends.append(_append(case, source))
+            _facts(run.facts, props)
+            continue
         missing = [name for name in REQUIRED_PROPERTIES if name not in props]
         if missing:
             raise ReportError(
@@ -162,7 +209,7 @@ def run_from_cases(cases: Iterable[Case], source: str) -> RunReport:
             name: props.get(name, "") for name in Cell.__dataclass_fields__ if name != "passed"
         }
         run.cells.append(Cell(**texts, passed=case.outcome == "passed"))
-    if not run.cells and not run.latency and not run.throughput:
+    if not (run.cells or run.latency or run.throughput or run.appends):
         raise ReportError(
             f"{source} has no live testcases with evidence properties (run with -m live and "
             "junit_family = xunit1)."
@@ -176,6 +223,7 @@ def run_from_cases(cases: Iterable[Case], source: str) -> RunReport:
         cells=tuple(run.cells),
         latency=tuple(run.latency),
         throughput=tuple(run.throughput),
+        appends=tuple(run.appends),
     )
 
 
@@ -254,6 +302,7 @@ def to_json(runs: Sequence[RunReport], drifts: Sequence[Drift] = ()) -> dict[str
                     for row in run.latency
                 ],
                 "throughput": [asdict(row) for row in run.throughput],
+                "appends": [asdict(row) for row in run.appends],
             }
             for run in runs
         ],
@@ -323,23 +372,78 @@ def _latency(case: Case, source: str) -> list[Latency]:
 def _throughput(case: Case, source: str) -> list[Throughput]:
     props = case.properties
     try:
-        return [
-            Throughput(
-                path=props["path"],
-                instance=props.get("instance_after", ""),
-                size_mib=int(props[f"size_mib.{index}"]),
-                write_mib_s=float(props[f"write_mib_s.{index}"]),
-                read_mib_s=float(props[f"read_mib_s.{index}"]),
-                write_seconds=float(props[f"write_seconds.{index}"]),
-                read_seconds=float(props[f"read_seconds.{index}"]),
-                passed=case.outcome == "passed",
-            )
-            for index in range(1, int(props.get("size_count", "0")) + 1)
-        ]
+        return [_size(case, index) for index in range(1, int(props.get("size_count", "0")) + 1)]
     except (KeyError, ValueError):
         raise ReportError(
             f"{source}: H5 testcase {case.name!r} has malformed properties."
         ) from None
+
+
+def _size(case: Case, index: int) -> Throughput:
+    props = case.properties
+    skipped = props.get(f"skipped.{index}", "")
+
+    def figure(name: str) -> float | None:
+        return None if skipped else float(props[f"{name}.{index}"])
+
+    return Throughput(
+        path=props["path"],
+        instance=props.get("instance_after", ""),
+        size_mib=int(props[f"size_mib.{index}"]),
+        write_mib_s=figure("write_mib_s"),
+        read_mib_s=figure("read_mib_s"),
+        write_seconds=figure("write_seconds"),
+        read_seconds=figure("read_seconds"),
+        passed=case.outcome == "passed",
+        skipped=skipped,
+    )
+
+
+def _append(case: Case, source: str) -> Append:
+    props = case.properties
+    try:
+        writers = tuple(
+            AppendWriter(
+                name=props.get(f"writer.{index}.name", ""),
+                instance=props.get(f"writer.{index}.instance", ""),
+                hostname=props.get(f"writer.{index}.hostname", ""),
+                appended=_count(props, f"writer.{index}.appended"),
+                records_found=_count(props, f"writer.{index}.records_found"),
+                lost=_count(props, f"writer.{index}.lost"),
+                duplicated=_count(props, f"writer.{index}.duplicated"),
+                seconds=_seconds(props, f"writer.{index}.seconds"),
+            )
+            for index in range(1, int(props.get("writers", "0")) + 1)
+        )
+        return Append(
+            path=props["path"],
+            lock=props["lock"],
+            expected=props["expected"],
+            observed=props["observed"],
+            records_per_writer=int(props.get("records_per_writer", "0")),
+            writers=writers,
+            lines=_count(props, "lines"),
+            torn_lines=_count(props, "torn_lines"),
+            untracked_records=_count(props, "untracked_records"),
+            overlap_seconds=_seconds(props, "overlap_seconds"),
+            explanation=props.get("explanation", ""),
+            passed=case.outcome == "passed",
+        )
+    except (KeyError, ValueError):
+        raise ReportError(
+            f"{source}: H4 testcase {case.name!r} has malformed properties."
+        ) from None
+
+
+def _count(props: Mapping[str, str], name: str) -> int | None:
+    """An integer property; None when the evidence has none (it could not be counted)."""
+    value = props.get(name, "")
+    return int(value) if value else None
+
+
+def _seconds(props: Mapping[str, str], name: str) -> float | None:
+    value = props.get(name, "")
+    return float(value) if value else None
 
 
 def _stats(props: Mapping[str, str], prefix: str) -> dict[str, float]:

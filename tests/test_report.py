@@ -9,8 +9,17 @@ The golden files in tests/data were made from two fake runs and reviewed by hand
         --junitxml=tests/data/junit/fake-koreacentral-p1v3-home-lost.xml tests_live
     appservice-fs-report tests/data/junit/fake-westeurope-b1.xml \\
         --markdown tests/data/reports/one-run.md --json tests/data/reports/one-run.json
-    appservice-fs-report tests/data/junit/*.xml --baseline lab \\
+    appservice-fs-report tests/data/junit/fake-westeurope-b1.xml \\
+        tests/data/junit/fake-koreacentral-p1v3-home-lost.xml --baseline lab \\
         --markdown tests/data/reports/side-by-side.md
+
+The H4 and H5 run (measurements only, no matrix cell) came from the live suite's two files:
+
+    pytest -m live --backend fake --region westeurope --sku B1 --run-id golden-c \\
+        --junitxml=tests/data/junit/fake-westeurope-b1-h4-h5.xml \\
+        tests_live/test_h4_concurrent_appends.py tests_live/test_h5_large_files.py
+    appservice-fs-report tests/data/junit/fake-westeurope-b1-h4-h5.xml \\
+        --markdown tests/data/reports/h4-h5.md
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from pytest_appservice_fs.report_cli import main
 DATA = Path(__file__).parent / "data"
 RUN_A = DATA / "junit" / "fake-westeurope-b1.xml"
 RUN_B = DATA / "junit" / "fake-koreacentral-p1v3-home-lost.xml"
+RUN_C = DATA / "junit" / "fake-westeurope-b1-h4-h5.xml"
 
 
 def test_junit_reads_back_as_the_run_it_was() -> None:
@@ -86,6 +96,118 @@ def test_side_by_side_markdown_matches_the_reviewed_golden_file() -> None:
     expected = (DATA / "reports" / "side-by-side.md").read_text(encoding="utf-8")
     assert render_markdown(runs, drifts) == expected
     assert "| event | path | expected | fake westeurope B1 | fake koreacentral P1v3 |" in expected
+
+
+def test_one_run_json_matches_the_golden_file() -> None:
+    """The JSON report: cells, latency, and (empty here) throughput and appends."""
+    expected = json.loads((DATA / "reports" / "one-run.json").read_text(encoding="utf-8"))
+    written = to_json([read_junit(RUN_A)])
+    written["runs"][0]["source"] = "tests/data/junit/fake-westeurope-b1.xml"
+    assert written == expected
+    assert (expected["runs"][0]["throughput"], expected["runs"][0]["appends"]) == ([], [])
+
+
+def test_h4_testcases_are_append_rows_not_cells() -> None:
+    """H4 testcases read back as appends, one per lock mode, with each writer's counts."""
+    run = read_junit(RUN_C)
+    assert (run.cells, run.label) == ((), "fake westeurope B1")
+    assert [(a.lock, a.expected, a.observed, a.passed) for a in run.appends] == [
+        ("flock", "intact", "intact", True),
+        ("none", "observe", "intact", True),
+    ]
+    flock = run.appends[0]
+    assert (flock.path, flock.records_per_writer, flock.lines, flock.torn_lines) == (
+        "/home/data",
+        200,
+        400,
+        0,
+    )
+    assert [(w.appended, w.records_found, w.lost, w.duplicated) for w in flock.writers] == [
+        (200, 200, 0, 0),
+        (200, 200, 0, 0),
+    ]
+    assert len({w.instance for w in flock.writers}) == 2
+    assert all(w.name.startswith(f"w{i}-") for i, w in enumerate(flock.writers))
+    assert flock.overlap_seconds is not None
+    assert flock.overlap_seconds > 0
+    assert flock.explanation.startswith("H4 lock=flock on /home/data: expected intact")
+    assert len(run.throughput) == 6
+
+
+def test_h4_h5_markdown_matches_the_reviewed_golden_file() -> None:
+    """H5's table, then H4's, with the proof of each lock mode, as reviewed."""
+    expected = (DATA / "reports" / "h4-h5.md").read_text(encoding="utf-8")
+    assert render_markdown([read_junit(RUN_C)]) == expected
+    assert expected.index("## Large files (H5)") < expected.index("## Concurrent appends (H4)")
+
+
+def test_h4_in_json_terminal_and_side_by_side() -> None:
+    """The JSON carries every writer; the terminal shows the H4 table; runs side by side
+    show each lock mode's outcome per run ('-' where a run has none)."""
+    run = read_junit(RUN_C)
+    data = json.loads(json.dumps(to_json([run])))
+    appends = data["runs"][0]["appends"]
+    assert [a["lock"] for a in appends] == ["flock", "none"]
+    assert appends[0]["writers"][1]["records_found"] == 200
+    assert appends[0]["torn_lines"] == 0
+    lines = render_text(run).splitlines()
+    start = lines.index("concurrent appends (H4), per writer (one per instance):")
+    assert [cell.strip() for cell in lines[start + 1].split(" | ")] == [
+        "lock",
+        "expected",
+        "observed",
+        "records",
+        "lost",
+        "duplicated",
+        "torn",
+        "instances",
+    ]
+    assert [cell.strip() for cell in lines[start + 3].split(" | ")][:7] == [
+        "flock",
+        "intact",
+        "intact ok",
+        "200 / 200 (of 200)",
+        "0 / 0",
+        "0 / 0",
+        "0",
+    ]
+    side = render_markdown([read_junit(RUN_A), run])
+    assert "## Concurrent appends side by side (H4)" in side
+    assert "| `flock` | intact | - | intact ok |" in side
+    assert "| `none` | observe | - | intact (observed) |" in side
+
+
+def test_an_inconclusive_h4_case_without_writers_reads_and_renders() -> None:
+    """H4 that never got two instances: no writers, no counts, the reason in the proof."""
+    reason = "H4 lock=flock on /home/data: expected intact, observed inconclusive: no scale-out"
+    props = {
+        "hypothesis": "H4",
+        "path": "/home/data",
+        "expected": "intact",
+        "observed": "inconclusive",
+        "lock": "flock",
+        "records_per_writer": "200",
+        "writers": "0",
+        "lines": "",
+        "torn_lines": "",
+        "untracked_records": "",
+        "overlap_seconds": "",
+        "explanation": reason,
+    }
+    run = run_from_cases([Case("t", "failed", props)], "this run")
+    (append,) = run.appends
+    assert (append.writers, append.lines, append.passed) == ((), None, False)
+    markdown = render_markdown([run])
+    assert "| `flock` | intact | inconclusive FAIL | - | - | - | - | - |" in markdown
+    assert f"- `flock` FAIL: {reason}" in markdown
+
+
+def test_malformed_h4_properties_are_one_sentence() -> None:
+    """An H4 testcase whose counts are not numbers is refused, naming the testcase."""
+    props = {"hypothesis": "H4", "path": "/home/data", "lock": "flock", "expected": "intact"}
+    props |= {"observed": "intact", "writers": "1", "writer.1.lost": "many"}
+    with pytest.raises(ReportError, match=r"this run: H4 testcase 't' has malformed properties\."):
+        run_from_cases([Case("t", "passed", props)], "this run")
 
 
 def test_terminal_text_has_matrix_and_latency() -> None:
