@@ -13,8 +13,15 @@ import pytest
 
 from pytest_appservice_fs.backends import create_backend
 from pytest_appservice_fs.backends.protocol import BackendError
+from pytest_appservice_fs.concurrency import (
+    AppendVerdict,
+    append_file,
+    judge_appends,
+    measure_appends,
+    not_measured,
+)
 from pytest_appservice_fs.evidence import judge_container, judge_path, skipped_properties
-from pytest_appservice_fs.expectations import ContainerCell, MeasureCell, PathCell
+from pytest_appservice_fs.expectations import AppendCell, ContainerCell, MeasureCell, PathCell
 from pytest_appservice_fs.latency import LatencyVerdict, judge_latency, measure
 from pytest_appservice_fs.plugin import BACKENDS_KEY, KEPT_KEY, SETTINGS_KEY
 from pytest_appservice_fs.probe_client import ProbeError
@@ -22,7 +29,7 @@ from pytest_appservice_fs.probe_package import build_package, default_probe_dir
 from pytest_appservice_fs.progress import NoProgress, Progress, ThrottledProgress
 from pytest_appservice_fs.throughput import ThroughputVerdict, judge_throughput
 from pytest_appservice_fs.throughput import measure as measure_throughput
-from pytest_appservice_fs.triggers import TriggerController
+from pytest_appservice_fs.triggers import EventNotProven, TriggerController
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.backends.protocol import Backend
@@ -117,9 +124,11 @@ def appservice_observe(appservice_app: TriggerController) -> Callable[[Event], O
 
 
 @pytest.fixture
-def appservice_cell(request: pytest.FixtureRequest) -> PathCell | ContainerCell | MeasureCell:
+def appservice_cell(
+    request: pytest.FixtureRequest,
+) -> PathCell | ContainerCell | MeasureCell | AppendCell:
     """The expectation cell under test (parametrized by ``appservice_cells``)."""
-    cell: PathCell | ContainerCell | MeasureCell = request.param
+    cell: PathCell | ContainerCell | MeasureCell | AppendCell = request.param
     return cell
 
 
@@ -197,6 +206,51 @@ def appservice_throughput(
     verdict = judge_throughput(
         measurement,
         sizes=sizes,
+        backend=backend.name,
+        run_id=appservice_settings.run_id,
+        facts=backend.facts,
+    )
+    for name, value in verdict.properties:
+        record_property(name, value)
+    return verdict
+
+
+@pytest.fixture
+def appservice_appends(
+    appservice_cell: AppendCell,
+    appservice_app: TriggerController,
+    appservice_settings: Settings,
+    record_property: Callable[[str, object], None],
+) -> AppendVerdict:
+    """H4: two instances append to one /home file at once; the counts as JUnit properties."""
+    backend, cell = appservice_app.backend, appservice_cell
+    records = appservice_settings.append_records
+    file = append_file(cell.lock, appservice_settings.run_id)
+    try:
+        instances = appservice_app.ensure_instances(2)
+    except (BackendError, EventNotProven, ProbeError) as exc:
+        # No error: the verdict is inconclusive, and its explanation carries the reason.
+        measurement = not_measured(
+            path=cell.path,
+            lock=cell.lock,
+            records=records,
+            file=file,
+            reason=f"could not run on two instances: {exc}",
+        )
+    else:
+        measurement = measure_appends(
+            backend, instances, path=cell.path, lock=cell.lock, records=records, file=file
+        )
+    finally:
+        # Back to the capacity the run started with, so later tests (latency on every
+        # instance, the events) see the app as they would have without H4.
+        try:
+            appservice_app.restore()
+        except BackendError as exc:
+            log.warning("could not restore the app's capacity after H4: %s", exc)
+    verdict = judge_appends(
+        measurement,
+        cell,
         backend=backend.name,
         run_id=appservice_settings.run_id,
         facts=backend.facts,
