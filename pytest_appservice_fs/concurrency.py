@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 #: How long a writer waits for the others before its request leaves anyway.
 START_TIMEOUT = 60.0
+#: Time allowed per record on top of the client's request timeout: one write and one fsync,
+#: 60-150 ms on Azure's /home share (the lab's latency), with room to spare.
+SECONDS_PER_RECORD = 0.5
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -44,7 +47,7 @@ class WriterResult:
     appended: int | None = None
     errors: tuple[str, ...] = ()
     seconds: float | None = None
-    #: Wall clock of the request as the harness saw it, to tell a retried request.
+    #: Wall clock of the request as the harness saw it.
     request_seconds: float | None = None
     started_epoch: float | None = None
     finished_epoch: float | None = None
@@ -74,8 +77,6 @@ class AppendMeasurement:
     overlap_seconds: float | None = None
     #: Why nothing (or not everything) could be measured.
     error: str | None = None
-    #: How long a probe request may take before the client gives up and retries.
-    request_timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -127,9 +128,7 @@ def measure_appends(
     if len(instances) < 2:
         reason = f"H4 needs two instances; the app has {len(instances)}"
         return not_measured(path=path, lock=lock, records=records, file=file, reason=reason)
-    base = AppendMeasurement(
-        path, file, lock, records, request_timeout=backend.timing.probe.request_timeout
-    )
+    base = AppendMeasurement(path, file, lock, records)
     names = [writer_name(index, instance) for index, instance in enumerate(instances)]
     first = backend.probe(instances[0])
     try:
@@ -230,7 +229,10 @@ def _append_at_once(
             start.wait(timeout=START_TIMEOUT)
         sent = time.monotonic()
         try:
-            body = probe.get("/append", query)
+            # Never retried: a repeated append would append the records twice. The deadline
+            # grows with the records (an fsync per record: 60-150 ms each on Azure's share).
+            timeout = probe.request_timeout + records * SECONDS_PER_RECORD
+            body = probe.get_unretried("/append", query, timeout=timeout)
         except ProbeError as exc:
             return WriterResult(name, instance, failure=str(exc))
         return _writer(name, instance, body, time.monotonic() - sent)
@@ -344,14 +346,6 @@ def _unmeasured(m: AppendMeasurement) -> str | None:
             return f"writer {writer.name} reported {len(writer.errors)} errors: {shown}"
         if writer.appended != m.records:
             return f"writer {writer.name} appended {writer.appended} of {m.records} records"
-        waited = (writer.request_seconds or 0.0) - (writer.seconds or 0.0)
-        if m.request_timeout and waited >= m.request_timeout:
-            # The client retries a request that timed out, and /append is not idempotent: the
-            # first attempt may have appended too, which would look like duplicates.
-            return (
-                f"writer {writer.name}'s request took {waited:.1f} s longer than its writing: "
-                f"it was retried after a {m.request_timeout:.0f} s timeout"
-            )
     answered = [w.answered_by for w in m.writers]
     if len(set(answered)) < len(answered) or answered != [w.instance_id for w in m.writers]:
         shown = ", ".join(_short(a) for a in answered)

@@ -172,6 +172,11 @@ class ProbeClient:
             )
         return _identity_of(body), results
 
+    @property
+    def request_timeout(self) -> float:
+        """Seconds one request may take."""
+        return self._timing.request_timeout
+
     def get(self, endpoint: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """GET a JSON endpoint, retrying transient failures until the deadline."""
         started = time.monotonic()
@@ -192,14 +197,29 @@ class ProbeClient:
                 f"GET {endpoint}{self._on()} gave up after {elapsed:.1f} s: {exc}"
             ) from None
 
-    def _get_once(self, endpoint: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    def get_unretried(
+        self, endpoint: str, params: Mapping[str, Any] | None = None, *, timeout: float
+    ) -> dict[str, Any]:
+        """GET once, for a request that is not safe to repeat (an append would append again):
+        a timeout, a 5xx or an answer from another instance is an error, never a retry."""
+        try:
+            return self._get_once(endpoint, params, timeout=timeout)
+        except _Transient as exc:
+            raise ProbeUnavailable(
+                f"GET {endpoint}{self._on()} failed and was not retried (it is not safe to "
+                f"repeat): {exc}"
+            ) from None
+
+    def _get_once(
+        self, endpoint: str, params: Mapping[str, Any] | None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
         headers = {TOKEN_HEADER: self._token} if self._token else {}
         try:
             response = self._session.get(
                 f"{self.base_url}{endpoint}",
                 params=params,
                 headers={**headers, **self._affinity()},
-                timeout=self._timing.request_timeout,
+                timeout=timeout or self._timing.request_timeout,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _Transient(f"{type(exc).__name__}") from None
