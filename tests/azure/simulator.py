@@ -53,6 +53,7 @@ app host raises ``requests.ConnectionError``).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -384,12 +385,18 @@ class AzureSimulator:
         self, kind: RequestKind, pattern: re.Pattern[str], handler: _Handler
     ) -> Callable[[requests.PreparedRequest], Reply]:
         def answer(request: requests.PreparedRequest) -> Reply:
-            with self._lock:
-                url, method = request.url or "", (request.method or "GET").upper()
-                match = pattern.match(url)
-                assert match is not None, f"responses matched {url} to {pattern.pattern}"
+            url, method = request.url or "", (request.method or "GET").upper()
+            match = pattern.match(url)
+            assert match is not None, f"responses matched {url} to {pattern.pattern}"
+            # The app's front end serves requests side by side, as App Service does (H4 sends
+            # two appends at once); ARM and Kudu answer one at a time.
+            serial = self._lock if kind != "probe" else contextlib.nullcontext()
+            with serial:
                 try:
-                    reply = self._fault_reply(method, url) or self._refusal(kind, request, match)
+                    with self._lock:
+                        reply = self._fault_reply(method, url) or self._refusal(
+                            kind, request, match
+                        )
                     reply = reply or handler(request, match)
                 except requests.ConnectionError:
                     self.requests.append(RecordedRequest(kind, method, url, None))
