@@ -181,8 +181,9 @@ class EvidenceCollector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Record a live testcase's properties once its call phase has an outcome."""
-        if report.when != "call":
+        """Record a live testcase's properties once its call phase has an outcome (or once its
+        setup skipped it: a cell whose event the backend cannot fire)."""
+        if report.when != "call" and not (report.when == "setup" and report.skipped):
             return
         properties = {str(name): str(value) for name, value in report.user_properties}
         if "hypothesis" in properties:

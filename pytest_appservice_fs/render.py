@@ -38,8 +38,7 @@ def render_text(run: RunReport) -> str:
             for event in _events([run])
         ]
         parts.append(_text_table(header, rows))
-        passed = sum(cell.passed for cell in run.cells)
-        parts.append(f"{passed} of {len(run.cells)} cells as expected ({_facts_line(run)})")
+        parts.append(f"{run.summary(' cells as expected')} ({_facts_line(run)})")
     if run.latency:
         header = ["path", "instance", *(f"write {s}" for s in STATS), *(f"read {s}" for s in STATS)]
         rows = [
@@ -80,8 +79,7 @@ def render_markdown(runs: Sequence[RunReport], drifts: Sequence[Drift] | None = 
 def _one_run(run: RunReport) -> list[str]:
     out = [f"- **{name}**: `{value}`" for name, value in _facts(run)]
     if run.cells:
-        passed = sum(cell.passed for cell in run.cells)
-        out += [f"- **cells as expected**: {passed} of {len(run.cells)}", ""]
+        out += [f"- **cells as expected**: {run.summary()}", ""]
         columns = _columns([run])
         out.append("| event | " + " | ".join(f"`{c}`" for c in columns) + " | fired |")
         out.append("|---" * (len(columns) + 2) + "|")
@@ -93,6 +91,9 @@ def _one_run(run: RunReport) -> list[str]:
         out += ["|---|---|---|---|"]
         for event in _events([run]):
             cell = run.cell(event, CONTAINER) or next(c for c in run.cells if c.event == event)
+            if cell.skipped:
+                out.append(f"| {event} | - | - | skipped: {_escape(cell.explanation)} |")
+                continue
             out.append(
                 f"| {event} | {cell.container_before or '?'} -> {cell.container_after or '?'} | "
                 f"{_short(cell.instance_before)} -> {_short(cell.instance_after)} | "
@@ -132,7 +133,7 @@ def _one_run(run: RunReport) -> list[str]:
         ]
     if run.cells:
         out += ["", "## Proof per cell", ""]
-        for cell in sorted(run.cells, key=lambda c: (event_order(c.event), c.path)):
+        for cell in sorted(run.judged, key=lambda c: (event_order(c.event), c.path)):
             mark = PASS_MARK if cell.passed else FAIL_MARK
             out.append(f"- **{mark}** {_escape(cell.explanation or cell.proof)}")
     return out
@@ -144,10 +145,10 @@ def _side_by_side(runs: Sequence[RunReport]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for run in runs:
-        passed = sum(cell.passed for cell in run.cells)
+        passed = sum(cell.passed for cell in run.judged)
         out.append(
             f"| {_escape(run.label)} | {run.backend} | {run.region or '-'} | {run.sku or '-'} | "
-            f"`{run.run_id}` | {passed} of {len(run.cells)} |"
+            f"`{run.run_id}` | {passed} of {len(run.judged)} |"
         )
     keys = sorted(
         {(cell.event, cell.path) for run in runs for cell in run.cells},
@@ -302,6 +303,8 @@ def _events(runs: Sequence[RunReport]) -> list[str]:
 def _mark(cell: Cell | None) -> str:
     if cell is None:
         return "-"
+    if cell.skipped:
+        return "skipped"
     mark = _outcome_mark(cell.observed, cell.expected, cell.passed)
     if cell.passed or cell.expected == cell.observed:
         return mark
@@ -315,6 +318,8 @@ def _outcome_mark(observed: str, expected: str, passed: bool) -> str:
 
 
 def _fired(run: RunReport, event: str) -> str:
+    if all(c.skipped for c in run.cells if c.event == event):
+        return "skipped"
     counts = {c.trigger_count for c in run.cells if c.event == event and c.trigger_count}
     return f"{'/'.join(sorted(counts)) or '?'}x"
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_appservice_fs.evidence import REQUIRED_PROPERTIES
+from pytest_appservice_fs.evidence import REQUIRED_PROPERTIES, SKIPPED
 from pytest_appservice_fs.expectations import (
     CONCURRENT,
     CONTAINER,
@@ -63,6 +63,11 @@ class Cell:
     container_after: str = ""
     instance_before: str = ""
     instance_after: str = ""
+
+    @property
+    def skipped(self) -> bool:
+        """The backend could not fire the cell's event: no verdict, a reason (explanation)."""
+        return self.observed == SKIPPED
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,19 @@ class RunReport:
         """How the run is named in a column: backend, region and SKU (or its file)."""
         parts = [p for p in (self.backend, self.region, self.sku) if p]
         return " ".join(parts) or self.source
+
+    @property
+    def judged(self) -> tuple[Cell, ...]:
+        """The cells that ran (skipped ones have no verdict)."""
+        return tuple(c for c in self.cells if not c.skipped)
+
+    def summary(self, noun: str = "") -> str:
+        """'N of M' and ``noun``, then how many were skipped (their event cannot be fired
+        here), if any."""
+        passed = sum(c.passed for c in self.judged)
+        skipped = len(self.cells) - len(self.judged)
+        extra = f", {skipped} skipped: their event cannot be fired here" if skipped else ""
+        return f"{passed} of {len(self.judged)}{noun}{extra}"
 
     def cell(self, event: str, path: str) -> Cell | None:
         """The run's cell for (event, path), if it ran."""
@@ -279,7 +297,10 @@ def find_drifts(runs: Sequence[RunReport], baseline: Mapping[tuple[str, str], st
     for run in runs:
         for cell in run.cells:
             expected = baseline.get((cell.event, cell.path))
-            # An 'observe' cell of the lab's matrix has no value to drift from.
+            # An 'observe' cell of the lab's matrix has no value to drift from; a skipped cell
+            # observed nothing.
+            if cell.skipped:
+                continue
             if expected not in (None, "observe") and expected != cell.observed:
                 drifts.append(Drift(run.label, cell.event, cell.path, expected, cell.observed))
     return drifts

@@ -9,6 +9,8 @@ from pytest_appservice_fs.backends.fake import FakeBackend
 from pytest_appservice_fs.evidence import REQUIRED_PROPERTIES
 from pytest_appservice_fs.expectations import CONTAINER, LAB_EVENTS, LAB_MATRIX, matrix_for
 from pytest_appservice_fs.model import Event, Outcome
+from pytest_appservice_fs.render import render_markdown
+from pytest_appservice_fs.report import Case, find_drifts, load_baseline, run_from_cases
 from tests.junit_cases import (
     LAB_EVENTS_ARG,
     LIVE_SUITE,
@@ -84,6 +86,22 @@ def test_events_the_backend_cannot_fire_are_skipped_with_evidence(
     for case in skipped:
         assert case["observed"] == "skipped"
         assert case["skip_reason"] == FakeBackend.unsupported[Event.SKU_CHANGE]
+    # The terminal and every report show the skip; it is neither a pass nor a drift.
+    cells = matrix_cells([Event.RESTART])
+    result.stdout.fnmatch_lines(
+        [
+            "sku_change*skipped*skipped*skipped*",
+            f"{cells} of {cells} cells as expected, {len(skipped)} skipped: their event "
+            "cannot be fired here*",
+        ]
+    )
+    report = run_from_cases(
+        [Case(c["_name"], c["_outcome"], c) for c in read_junit(junit, skipped=True)],
+        source="out.xml",
+    )
+    baseline = {**load_baseline("lab"), ("sku_change", "/home/data"): "persists"}
+    assert find_drifts([report], baseline) == []  # a skipped cell observed nothing
+    assert "| sku_change | - | - | skipped: sku_change cannot be fired" in render_markdown([report])
 
 
 def test_each_event_fires_once_per_run(live_suite: pytest.Pytester) -> None:
@@ -461,3 +479,33 @@ def test_observe_cells_show_what_was_seen(live_suite: pytest.Pytester) -> None:
         "| restart | persists ok | persists (observed) | persists ok | persists ok | persists ok "
         "| lost ok | kept ok | 1x |" in report.read_text(encoding="utf-8")
     )
+
+
+def test_user_path_is_allowlisted_and_observed(live_suite: pytest.Pytester) -> None:
+    """--path adds a path on every event: the harness allowlists it in the probe (PROBE_PATHS),
+    its cells are observed, and the probe still refuses any path outside the allowlist."""
+    live_suite.makepyfile(
+        test_zz_allowlist="""
+        import pytest
+        from pytest_appservice_fs.probe_client import ProbeError
+
+        @pytest.mark.live
+        def test_allowlist(appservice_app):
+            probe = appservice_app.backend.probe()
+            paths = probe.get("/identity")["paths"]
+            assert paths[-1] == "/var/lib/myapp"
+            with pytest.raises(ProbeError, match="not in the probe's allowlist"):
+                probe.get("/write", {"path": ["/etc"]})
+        """
+    )
+    result, cases = run_live(
+        live_suite, "--events", "restart,deploy", "--path", "/var/lib/myapp", "-k", "not large"
+    )
+    mine = [c for c in cases if c.get("path") == "/var/lib/myapp"]
+    assert {(c["event"], c["expected"], c["observed"]) for c in mine} == {
+        ("restart", "observe", "persists"),
+        ("deploy", "observe", "lost"),
+    }
+    assert all(c["hypothesis"] == "paths" for c in mine)
+    result.stdout.fnmatch_lines(["restart*persists (observed)*kept ok*", "deploy*lost (observed)*"])
+    assert result.ret == pytest.ExitCode.OK
