@@ -1,7 +1,8 @@
 """Harness overhead of the local live suite: its wall time against the bare Docker work.
 
-Runs the local live evidence suite (the four events with H1-H3 and the container cells; the
-latency and H5 measurements are left out, as the raw replay has no counterpart for their I/O)
+Runs the local live evidence suite (the lab's four events with H1-H3, the paths beyond the lab
+and the container cells; the later events, and the latency, H4 and H5 measurements are left
+out, as the raw replay has no counterpart for them)
 with `python -m pytest -m live --backend local` in a fresh process (images already built),
 then, in the same invocation, replays the Docker operations that run caused with no harness
 around them, each step timed until the probe proves it took effect: create the app
@@ -117,14 +118,17 @@ class SuiteRun:
     ready_seconds: dict[str, float | None]
 
 
-#: The evidence run the targets speak of: 4 events, H1-H3 and the container cells. Latency and
-#: H5 measure I/O (hundreds of MiB for H5) that the raw replay has no counterpart for.
+#: The evidence run the targets speak of: the lab's 4 events (those the raw replay has steps
+#: for), H1-H3, the paths beyond the lab and the container cells. Latency, H4 and H5 measure
+#: I/O (hundreds of MiB for H5) that the raw replay has no counterpart for.
 EVIDENCE_SUITE = (
     "tests_live/test_container_lifecycle.py",
     "tests_live/test_h1_home_persists.py",
     "tests_live/test_h2_local_paths_lost.py",
     "tests_live/test_h3_scale_out_visibility.py",
+    "tests_live/test_paths_beyond_lab.py",
 )
+EVIDENCE_EVENTS = ("--events", ",".join(EVENT_OF_STEP.values()))
 
 
 def run_suite(junit: Path, workers: int = 0) -> SuiteRun:
@@ -134,7 +138,7 @@ def run_suite(junit: Path, workers: int = 0) -> SuiteRun:
     command = [sys.executable, "-m", "pytest", "-p", "no:hypothesispytest", "-m", "live"]
     command += ["--backend", "local", "-p", "no:cacheprovider", "-q", f"--junitxml={junit}"]
     command += ["-n", str(workers)] if workers else []
-    command += list(EVIDENCE_SUITE)
+    command += [*EVIDENCE_EVENTS, *EVIDENCE_SUITE]
     started = time.perf_counter()
     returncode, output = _run_bounded(command)
     seconds = time.perf_counter() - started
