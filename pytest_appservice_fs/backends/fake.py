@@ -32,7 +32,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
+from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming, WithoutPlan
 from pytest_appservice_fs.expectations import LAB_PATHS, SHM
 from pytest_appservice_fs.model import Event
 from pytest_appservice_fs.probe_client import ProbeClient, ProbeTiming, probe_session
@@ -104,7 +104,7 @@ class _Operations:
         self.counts[name] = self.counts.get(name, 0) + 1
 
 
-class FakeBackend:
+class FakeBackend(WithoutPlan):
     """An App Service app simulated in temporary folders; satisfies ``Backend``."""
 
     name = "fake"
@@ -218,17 +218,6 @@ class FakeBackend:
         self.operations.add("set_app_setting")
         self.app_settings[name] = value
         self._recreate_all()
-
-    def change_sku(self) -> str:
-        """Refused: the fake has no plan (its tests skip with ``unsupported``'s reason)."""
-        raise BackendError(self.unsupported[Event.SKU_CHANGE] + ".")
-
-    def restore_sku(self) -> None:
-        """Nothing to restore: the SKU never changes here."""
-
-    def restart_plan(self) -> None:
-        """Refused: the fake has no plan (its tests skip with ``unsupported``'s reason)."""
-        raise BackendError(self.unsupported[Event.PLAN_RESTART] + ".")
 
     def replace_instances(self) -> None:
         """Move the app to new workers (new instance ids, new containers, same /home), as a

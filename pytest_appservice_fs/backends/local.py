@@ -30,7 +30,7 @@ from pytest_appservice_fs.backends.docker_images import (
     resolve_base_image,
     runtime_image,
 )
-from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
+from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming, WithoutPlan
 from pytest_appservice_fs.model import Event
 from pytest_appservice_fs.probe_client import (
     ProbeClient,
@@ -109,7 +109,7 @@ def owner_tag() -> str:
     return f"{socket.gethostname()}:{pid}:{_process_start(pid)}"
 
 
-class LocalBackend:
+class LocalBackend(WithoutPlan):
     """An App Service app emulated with Docker containers and a volume; satisfies Backend."""
 
     name = "local"
@@ -216,17 +216,6 @@ class LocalBackend:
         for instance in self._instances:
             self._remove_container(instance)
         self._start_containers()
-
-    def change_sku(self) -> str:
-        """Refused: no plan here (its tests skip with ``unsupported``'s reason)."""
-        raise BackendError(self.unsupported[Event.SKU_CHANGE] + ".")
-
-    def restore_sku(self) -> None:
-        """Nothing to restore: the SKU never changes here."""
-
-    def restart_plan(self) -> None:
-        """Refused: no plan here (its tests skip with ``unsupported``'s reason)."""
-        raise BackendError(self.unsupported[Event.PLAN_RESTART] + ".")
 
     def probe(self, instance_id: str | None = None) -> ProbeClient:
         """A probe client for the instance's container (each container has its own port)."""

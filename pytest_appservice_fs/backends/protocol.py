@@ -110,3 +110,21 @@ class Backend(Protocol):
     def teardown(self) -> None:
         """Remove everything this backend created; safe to call twice and after failures."""
         ...
+
+
+class WithoutPlan:
+    """For backends that have no App Service plan: the plan-wide events are refused with the
+    reason their tests skip with (``unsupported``, which the backend defines)."""
+
+    unsupported: Mapping[Event, str]
+
+    def change_sku(self) -> str:
+        """Refused: there is no plan, so no SKU to change."""
+        raise BackendError(self.unsupported[Event.SKU_CHANGE] + ".")
+
+    def restore_sku(self) -> None:
+        """Nothing to restore: the SKU never changes here."""
+
+    def restart_plan(self) -> None:
+        """Refused: there is no plan to restart."""
+        raise BackendError(self.unsupported[Event.PLAN_RESTART] + ".")
