@@ -563,3 +563,29 @@ def test_append_records_are_bounded(value: str) -> None:
     message = _error({"append_records": value})
     assert message == (f"--append-records got {value!r}; valid is a whole number from 1 to 10000.")
     assert _resolve({"append_records": "50"}).append_records == 50
+
+
+def test_throughput_sizes_are_read_and_deduplicated() -> None:
+    """--throughput-sizes takes comma lists and repeats; a size given twice counts once."""
+    settings = _resolve({"throughput_sizes": ["1,16", "16", "128"]})
+    assert settings.throughput_sizes == (1, 16, 128)
+    assert _resolve().throughput_sizes == ()  # the backend's default
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["2048"], "--throughput-sizes got '2048'; valid is a whole number from 1 to 1024."),
+        (["0"], "--throughput-sizes got '0'; valid is a whole number from 1 to 1024."),
+        (["1.5"], "--throughput-sizes got '1.5'; valid is a whole number from 1 to 1024."),
+        (
+            [",".join(str(n) for n in range(1, 10))],
+            "--throughput-sizes got 9 sizes; valid is at most 8.",
+        ),
+    ],
+)
+def test_oversized_or_too_many_throughput_sizes_are_refused(
+    values: list[str], message: str
+) -> None:
+    """H5 sizes are bounded before anything runs: each size, and how many."""
+    assert _error({"throughput_sizes": values}) == message
