@@ -52,7 +52,7 @@ class _Before:
     instance_id: str
     identity: Identity
     written: dict[str, MarkerWrite]
-    others: dict[str, Identity | None] = field(default_factory=dict)
+    others: dict[str, Identity] = field(default_factory=dict)
 
 
 class TriggerController:
@@ -160,7 +160,10 @@ class TriggerController:
         if event is Event.SCALE_IN:
             # Scale-in needs two instances; the newest writes, as the newest is what the
             # emulators remove (on Azure the platform chooses: the evidence says which went).
-            instances = self.ensure_instances(max(2, self._capacity))
+            try:
+                instances = self.ensure_instances(max(2, self._capacity))
+            except EventNotProven as exc:
+                raise EventNotProven(f"the app did not run on two instances first: {exc}") from None
             writer = instances[-1]
         else:
             self.restore()  # H4 or a failed restore may have left extra instances
@@ -171,9 +174,12 @@ class TriggerController:
         probe = self.backend.probe(writer)
         identity = probe.identity()
         seen, written = probe.write(nonce, self.paths)
-        others: dict[str, Identity | None] = {}
+        others: dict[str, Identity] = {}
         if event is Event.SCALE_IN:
-            others = {i: self.backend.probe(i).identity() for i in instances if i != writer}
+            # Who serves besides the writer: the survivor's container is judged against this.
+            for other in (i for i in instances if i != writer):
+                other_probe = self.backend.probe(other)
+                others[other] = other_probe.identity() or other_probe.whoami()
         return _Before(writer, _merge(identity, seen), written, others)
 
     def _fire_and_read(self, event: Event, nonce: str, prepared: _Before) -> Observation:

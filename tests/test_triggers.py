@@ -544,3 +544,25 @@ def test_ensure_instances_raises_when_the_new_instance_never_answers(
     )
     with pytest.raises(EventNotProven, match=r"scale_out not proven within 0\.3 s: awaited 2"):
         controller.ensure_instances(2)
+
+
+def test_scale_in_without_a_second_instance_is_not_fired(make_controller: MakeController) -> None:
+    """Scale-in needs two instances first; when the second never answers, nothing is fired
+    and the observation says why."""
+
+    class _SilentNewInstances(FakeBackend):
+        def _ensure_containers(self) -> None:
+            if not self._containers:
+                super()._ensure_containers()
+
+    controller = make_controller(
+        backend_class=_SilentNewInstances, ready_timeouts={Event.SCALE_OUT: 0.3}
+    )
+    observation = controller.observe(Event.SCALE_IN)
+    assert observation.proven is False
+    assert observation.trigger_count == 0
+    assert observation.error is not None
+    assert observation.error.startswith(
+        "could not write markers before scale_in: the app did not run on two instances first: "
+        "scale_out not proven within 0.3 s"
+    )
