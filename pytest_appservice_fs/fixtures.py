@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,8 +150,7 @@ def appservice_verdict(
             run_id=appservice_settings.run_id,
             reason=reason,
         )
-        for name, value in properties:
-            record_property(name, value)
+        _record(record_property, properties)
         pytest.skip(properties[-1][1])
     observation = appservice_observe(appservice_cell.event)
     backend = appservice_settings.backend
@@ -159,8 +158,7 @@ def appservice_verdict(
         verdict = judge_container(observation, appservice_cell, backend=backend)
     else:
         verdict = judge_path(observation, appservice_cell, backend=backend)
-    for name, value in verdict.properties:
-        record_property(name, value)
+    _record(record_property, verdict.properties)
     return verdict
 
 
@@ -182,8 +180,7 @@ def appservice_latency(
     verdict = judge_latency(
         measurement, backend=backend.name, run_id=appservice_settings.run_id, facts=backend.facts
     )
-    for name, value in verdict.properties:
-        record_property(name, value)
+    _record(record_property, verdict.properties)
     return verdict
 
 
@@ -210,8 +207,7 @@ def appservice_throughput(
         run_id=appservice_settings.run_id,
         facts=backend.facts,
     )
-    for name, value in verdict.properties:
-        record_property(name, value)
+    _record(record_property, verdict.properties)
     return verdict
 
 
@@ -255,9 +251,16 @@ def appservice_appends(
         run_id=appservice_settings.run_id,
         facts=backend.facts,
     )
-    for name, value in verdict.properties:
-        record_property(name, value)
+    _record(record_property, verdict.properties)
     return verdict
+
+
+def _record(
+    record_property: Callable[[str, object], None], properties: Iterable[tuple[str, str]]
+) -> None:
+    """Write a cell's evidence as JUnit properties (and the report's input)."""
+    for name, value in properties:
+        record_property(name, value)
 
 
 def _terminal_progress(config: pytest.Config) -> Progress:

@@ -52,6 +52,8 @@ class _Before:
     instance_id: str
     identity: Identity
     written: dict[str, MarkerWrite]
+    #: How many instances served when the markers were written.
+    capacity: int = 1
     others: dict[str, Identity] = field(default_factory=dict)
 
 
@@ -92,7 +94,8 @@ class TriggerController:
         self._capacity = len(instances)
         # The probe must answer (with the harness's token) before any event is fired.
         try:
-            self._await_proof(Event.DEPLOY, _Before(instances[0], Identity(None, None), {}))
+            first = _Before(instances[0], Identity(None, None), {}, len(instances))
+            self._await_proof(Event.DEPLOY, first)
         except EventNotProven as exc:
             raise BackendError(f"the probe did not come up: {exc}") from None
 
@@ -102,10 +105,14 @@ class TriggerController:
             self.observations[event] = self._observe(event)
         return self.observations[event]
 
-    def restore(self) -> None:
-        """Bring the app back to its capacity at start (after a scale-out or H4)."""
-        if len(self.backend.instances()) != self._capacity:
+    def restore(self) -> list[str]:
+        """Bring the app back to its capacity at start (after a scale-out or H4); return the
+        instances serving it then."""
+        instances = self.backend.instances()
+        if len(instances) != self._capacity:
             self.backend.scale(self._capacity)
+            instances = self.backend.instances()
+        return instances
 
     def ensure_instances(self, count: int) -> list[str]:
         """Run on at least ``count`` instances, each answering; return the first ``count``.
@@ -166,8 +173,8 @@ class TriggerController:
                 raise EventNotProven(f"the app did not run on two instances first: {exc}") from None
             writer = instances[-1]
         else:
-            self.restore()  # H4 or a failed restore may have left extra instances
-            instances = self.backend.instances()
+            # H4 or a failed restore may have left extra instances.
+            instances = self.restore()
             if not instances:
                 raise BackendError("the app has no running instance")
             writer = instances[0]
@@ -180,7 +187,7 @@ class TriggerController:
             for other in (i for i in instances if i != writer):
                 other_probe = self.backend.probe(other)
                 others[other] = other_probe.identity() or other_probe.whoami()
-        return _Before(writer, _merge(identity, seen), written, others)
+        return _Before(writer, _merge(identity, seen), written, len(instances), others)
 
     def _fire_and_read(self, event: Event, nonce: str, prepared: _Before) -> Observation:
         before, written = prepared.identity, prepared.written
@@ -237,14 +244,11 @@ class TriggerController:
             package = self._package_factory()
             self._deployment_id = package.deployment_id
             self.backend.deploy(package)
-        elif event is Event.SCALE_OUT:
-            count = len(self.backend.instances())
-            self.backend.scale(count + 1)
-            return f"{count} -> {count + 1} instances"
-        elif event is Event.SCALE_IN:
-            count = 1 + len(prepared.others)
-            self.backend.scale(count - 1)
-            return f"{count} -> {count - 1} instances"
+        elif event.across_instances:
+            count = prepared.capacity
+            target = count + 1 if event is Event.SCALE_OUT else count - 1
+            self.backend.scale(target)
+            return f"{count} -> {target} instances"
         elif event is Event.APP_SETTING_CHANGE:
             # A fresh random value: the probe reports it back, never a user's setting.
             self._settings_mark = secrets.token_hex(8)
@@ -404,10 +408,10 @@ class TriggerController:
                 now,
                 instance_id,
             )
-        if event is Event.RESTART:
+        if event in (Event.RESTART, Event.RESTART_SOFT):
             # A restart keeps the container; without the process start time nothing shows it.
             raise EventNotProven(
-                "restart cannot be proven with this probe: it has no /identity endpoint, so a "
+                f"{event} cannot be proven with this probe: it has no /identity endpoint, so a "
                 "new process in the same container cannot be told apart"
             )
         return None

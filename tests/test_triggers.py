@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -565,4 +566,22 @@ def test_scale_in_without_a_second_instance_is_not_fired(make_controller: MakeCo
     assert observation.error.startswith(
         "could not write markers before scale_in: the app did not run on two instances first: "
         "scale_out not proven within 0.3 s"
+    )
+
+
+@pytest.mark.parametrize("event", [Event.RESTART, Event.RESTART_SOFT])
+def test_a_restart_cannot_be_proven_without_identity(
+    make_controller: MakeController, monkeypatch: pytest.MonkeyPatch, event: Event
+) -> None:
+    """A probe without /identity (the lab's) shows no new process in the same container: both
+    restarts fail at once with the reason, instead of waiting out the deadline."""
+    controller = make_controller(ready_timeouts={event: 30.0})
+    monkeypatch.setattr(ProbeClient, "identity", lambda self: None)
+    started = time.monotonic()
+    observation = controller.observe(event)
+    assert time.monotonic() - started < 30.0
+    assert observation.proven is False
+    assert observation.error == (
+        f"{event} cannot be proven with this probe: it has no /identity endpoint, so a new "
+        "process in the same container cannot be told apart"
     )
