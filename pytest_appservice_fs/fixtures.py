@@ -1,4 +1,8 @@
-"""Layered, overridable fixtures: settings -> backend -> app (trigger controller) -> verdict."""
+"""Layered, overridable fixtures: settings -> backend -> app (trigger controller) -> verdict.
+
+The engine is imported inside the fixtures: this module loads with the plugin in every pytest
+run, and only live tests should pay for requests, tenacity and the backends' SDKs.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +10,26 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_appservice_fs.backends import create_backend
-from pytest_appservice_fs.backends.protocol import BackendError
-from pytest_appservice_fs.concurrency import (
-    AppendVerdict,
-    append_file,
-    judge_appends,
-    measure_appends,
-    not_measured,
-)
-from pytest_appservice_fs.evidence import judge_container, judge_path, skipped_properties
-from pytest_appservice_fs.expectations import AppendCell, ContainerCell, MeasureCell, PathCell
-from pytest_appservice_fs.latency import LatencyVerdict, judge_latency, measure
-from pytest_appservice_fs.plugin import BACKENDS_KEY, KEPT_KEY, SETTINGS_KEY
-from pytest_appservice_fs.probe_client import ProbeError
-from pytest_appservice_fs.probe_package import build_package, default_probe_dir
-from pytest_appservice_fs.progress import NoProgress, Progress, ThrottledProgress
-from pytest_appservice_fs.throughput import ThroughputVerdict, judge_throughput
-from pytest_appservice_fs.throughput import measure as measure_throughput
-from pytest_appservice_fs.triggers import EventNotProven, TriggerController
+from pytest_appservice_fs.expectations import ContainerCell
+from pytest_appservice_fs.keys import BACKENDS_KEY, KEPT_KEY, SETTINGS_KEY
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pytest_appservice_fs.backends.protocol import Backend
+    from pytest_appservice_fs.concurrency import AppendVerdict
     from pytest_appservice_fs.config import Settings
     from pytest_appservice_fs.evidence import Verdict
+    from pytest_appservice_fs.expectations import AppendCell, MeasureCell, PathCell
+    from pytest_appservice_fs.latency import LatencyVerdict
     from pytest_appservice_fs.model import Event, Observation
+    from pytest_appservice_fs.progress import Progress
+    from pytest_appservice_fs.throughput import ThroughputVerdict
+    from pytest_appservice_fs.triggers import TriggerController
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +43,8 @@ def appservice_settings(pytestconfig: pytest.Config) -> Settings:
 @pytest.fixture(scope="session")
 def appservice_probe_dir(appservice_settings: Settings) -> Path:
     """The probe folder to deploy: --probe-dir, else the bundled probe (override at will)."""
+    from pytest_appservice_fs.probe_package import default_probe_dir
+
     return appservice_settings.probe_dir or default_probe_dir()
 
 
@@ -72,6 +68,8 @@ def appservice_backend(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Backend]:
     """The backend the settings name; everything it creates is removed at the end."""
+    from pytest_appservice_fs.backends import create_backend
+
     workdir = tmp_path_factory.mktemp("appservice-fs", numbered=True)
     backend = create_backend(appservice_settings, workdir, azure_options=appservice_azure_options)
     created = pytestconfig.stash[BACKENDS_KEY]
@@ -98,6 +96,11 @@ def appservice_app(
     appservice_paths: tuple[str, ...],
 ) -> Iterator[TriggerController]:
     """The app with the probe deployed: a trigger controller that fires each event once."""
+    from pytest_appservice_fs.backends.protocol import BackendError
+    from pytest_appservice_fs.probe_client import ProbeError
+    from pytest_appservice_fs.probe_package import build_package
+    from pytest_appservice_fs.triggers import TriggerController
+
     controller = TriggerController(
         appservice_backend,
         run_id=appservice_settings.run_id,
@@ -138,9 +141,11 @@ def appservice_verdict(
     appservice_app: TriggerController,
     appservice_observe: Callable[[Event], Observation],
     appservice_settings: Settings,
-    record_property: Callable[[str, object], None],
+    request: pytest.FixtureRequest,
 ) -> Verdict:
     """The cell's verdict, its proof recorded as JUnit properties and for the report."""
+    from pytest_appservice_fs.evidence import judge_container, judge_path, skipped_properties
+
     reason = appservice_app.backend.unsupported.get(appservice_cell.event)
     if reason:
         # Recorded, so that reports show the cell as skipped and why, not as missing.
@@ -150,7 +155,7 @@ def appservice_verdict(
             run_id=appservice_settings.run_id,
             reason=reason,
         )
-        _record(record_property, properties)
+        _record(request, properties)
         pytest.skip(properties[-1][1])
     observation = appservice_observe(appservice_cell.event)
     backend = appservice_settings.backend
@@ -158,7 +163,7 @@ def appservice_verdict(
         verdict = judge_container(observation, appservice_cell, backend=backend)
     else:
         verdict = judge_path(observation, appservice_cell, backend=backend)
-    _record(record_property, verdict.properties)
+    _record(request, verdict.properties)
     return verdict
 
 
@@ -167,9 +172,11 @@ def appservice_latency(
     appservice_cell: MeasureCell,
     appservice_app: TriggerController,
     appservice_settings: Settings,
-    record_property: Callable[[str, object], None],
+    request: pytest.FixtureRequest,
 ) -> LatencyVerdict:
     """The path's latency on every instance, its figures recorded as JUnit properties."""
+    from pytest_appservice_fs.latency import judge_latency, measure
+
     backend = appservice_app.backend
     measurement = measure(
         backend,
@@ -180,7 +187,7 @@ def appservice_latency(
     verdict = judge_latency(
         measurement, backend=backend.name, run_id=appservice_settings.run_id, facts=backend.facts
     )
-    _record(record_property, verdict.properties)
+    _record(request, verdict.properties)
     return verdict
 
 
@@ -189,9 +196,12 @@ def appservice_throughput(
     appservice_cell: MeasureCell,
     appservice_app: TriggerController,
     appservice_settings: Settings,
-    record_property: Callable[[str, object], None],
+    request: pytest.FixtureRequest,
 ) -> ThroughputVerdict:
     """H5: the path's large-file throughput per size, recorded as JUnit properties."""
+    from pytest_appservice_fs.throughput import judge_throughput
+    from pytest_appservice_fs.throughput import measure as measure_throughput
+
     backend = appservice_app.backend
     sizes = appservice_settings.throughput_sizes or backend.timing.throughput_sizes
     measurement = measure_throughput(
@@ -207,7 +217,7 @@ def appservice_throughput(
         run_id=appservice_settings.run_id,
         facts=backend.facts,
     )
-    _record(record_property, verdict.properties)
+    _record(request, verdict.properties)
     return verdict
 
 
@@ -216,9 +226,19 @@ def appservice_appends(
     appservice_cell: AppendCell,
     appservice_app: TriggerController,
     appservice_settings: Settings,
-    record_property: Callable[[str, object], None],
+    request: pytest.FixtureRequest,
 ) -> AppendVerdict:
     """H4: two instances append to one /home file at once; the counts as JUnit properties."""
+    from pytest_appservice_fs.backends.protocol import BackendError
+    from pytest_appservice_fs.concurrency import (
+        append_file,
+        judge_appends,
+        measure_appends,
+        not_measured,
+    )
+    from pytest_appservice_fs.probe_client import ProbeError
+    from pytest_appservice_fs.triggers import EventNotProven
+
     backend, cell = appservice_app.backend, appservice_cell
     records = appservice_settings.append_records
     file = append_file(cell.lock, appservice_settings.run_id)
@@ -251,20 +271,24 @@ def appservice_appends(
         run_id=appservice_settings.run_id,
         facts=backend.facts,
     )
-    _record(record_property, verdict.properties)
+    _record(request, verdict.properties)
     return verdict
 
 
-def _record(
-    record_property: Callable[[str, object], None], properties: Iterable[tuple[str, str]]
-) -> None:
-    """Write a cell's evidence as JUnit properties (and the report's input)."""
-    for name, value in properties:
-        record_property(name, value)
+def _record(request: pytest.FixtureRequest, properties: Iterable[tuple[str, str]]) -> None:
+    """Write a cell's evidence as JUnit properties (and the report's input).
+
+    Straight to the test's ``user_properties``, which is what ``record_property`` does: every
+    JUnit family writes them, and no junit_family setting is needed where the suite runs from
+    the installed package (record_property warns under pytest's default, xunit2).
+    """
+    request.node.user_properties.extend(properties)
 
 
 def _terminal_progress(config: pytest.Config) -> Progress:
     """Wait statuses on the terminal: in place on a TTY, a line every 30 s in CI logs."""
+    from pytest_appservice_fs.progress import NoProgress, ThrottledProgress
+
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
     if reporter is None:

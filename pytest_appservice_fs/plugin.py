@@ -1,43 +1,41 @@
-"""pytest wiring: options, ini keys, markers and hooks. The work happens in the engine."""
+"""pytest wiring: options, ini keys, markers and hooks. The work happens in the engine.
+
+This module is imported by every pytest run in an environment where the package is installed,
+so it costs almost nothing until a live test is collected: the engine, the backends and their
+SDKs (requests, tenacity, docker, azure) are imported inside the hooks that need them, and a
+bad setting fails only a session that collects a live test.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from pytest_appservice_fs.backends import cleanup_run, preflight
-from pytest_appservice_fs.backends.protocol import Backend, BackendError
 from pytest_appservice_fs.config import OPTIONS, Settings, SettingsError, resolve
-from pytest_appservice_fs.distribution import event_scheduling
 from pytest_appservice_fs.expectations import HYPOTHESES
-from pytest_appservice_fs.render import render_markdown, render_text
-from pytest_appservice_fs.report import (
-    Case,
-    ReportError,
-    RunReport,
-    append_step_summary,
-    run_from_cases,
+from pytest_appservice_fs.keys import (
+    BACKENDS_KEY,
+    CASES_KEY,
+    GROUP_EVENTS_KEY,
+    KEPT_KEY,
+    REPORT_WRITTEN_KEY,
+    SETTINGS_ERROR_KEY,
+    SETTINGS_KEY,
 )
 
-pytest_plugins = ["pytest_appservice_fs.fixtures"]
+if TYPE_CHECKING:
+    from pytest_appservice_fs.report import RunReport
 
-SETTINGS_KEY = pytest.StashKey[Settings]()
-#: The live testcases' evidence, gathered from test reports (which xdist brings home too).
-CASES_KEY = pytest.StashKey[list[Case]]()
-#: Backends created this session, so unconfigure can tear down what a fixture could not.
-BACKENDS_KEY = pytest.StashKey[list[Backend]]()
-REPORT_WRITTEN_KEY = pytest.StashKey[str]()
-#: What --keep-resources kept, and how to remove it, for the terminal summary.
-KEPT_KEY = pytest.StashKey[list[str]]()
+pytest_plugins = ["pytest_appservice_fs.fixtures"]
 
 EXPECT_INI = "appservice_fs_expect"
 #: The key under which an xdist controller hands its run id to the workers.
 RUN_ID_INPUT = "appservice_fs_run_id"
-#: Set on an xdist controller that schedules each event's tests to one worker.
-GROUP_EVENTS_KEY = pytest.StashKey[bool]()
+#: Fixtures whose use makes a test live: it needs valid settings and a working backend.
+FIXTURE_PREFIX = "appservice_"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,13 +69,19 @@ def pytest_configure(config: pytest.Config) -> None:
         "appservice_cells(hypothesis): parametrize over that hypothesis' cells of the "
         "expectation matrix (" + ", ".join(HYPOTHESES) + ")",
     )
+    config.stash[CASES_KEY] = []
+    config.stash[BACKENDS_KEY] = []
+    config.stash[KEPT_KEY] = []
     cli = {spec.dest: config.getoption(f"appservice_fs_{spec.dest}") for spec in OPTIONS}
     try:
         settings = resolve(
             cli, config.getini, os.environ, expectation_lines=config.getini(EXPECT_INI)
         )
     except SettingsError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        # Kept, not raised: only a session that collects a live test needs the settings
+        # (pytest --help, and test runs of other projects in this environment, must not fail).
+        config.stash[SETTINGS_ERROR_KEY] = exc
+        return
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         # An xdist worker: the controller's run id, and an app of the worker's own.
@@ -89,10 +93,24 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         _check_distribution(config, settings)
     config.stash[SETTINGS_KEY] = settings
-    config.stash[CASES_KEY] = []
     config.pluginmanager.register(EvidenceCollector(config), "appservice-fs-evidence")
-    config.stash[BACKENDS_KEY] = []
-    config.stash[KEPT_KEY] = []
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Each appservice-fs setting that is not the default, and where it came from."""
+    error = config.stash.get(SETTINGS_ERROR_KEY, None)
+    if error is not None:
+        return [f"appservice-fs: live tests cannot run here: {error}"]
+    settings = config.stash.get(SETTINGS_KEY, None)
+    return settings.header_lines() if settings is not None else []
+
+
+def _uses_plugin(item: pytest.Item) -> bool:
+    """Whether a collected test is live: it uses an appservice_* fixture or the live mark."""
+    names = getattr(item, "fixturenames", ())
+    return any(name.startswith(FIXTURE_PREFIX) for name in names) or (
+        item.get_closest_marker("live") is not None
+    )
 
 
 def _check_distribution(config: pytest.Config, settings: Settings) -> None:
@@ -123,13 +141,17 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """xdist controller: one worker takes every test of an event (see distribution.py)."""
     if not config.stash.get(GROUP_EVENTS_KEY, False):
         return None
+    from pytest_appservice_fs.distribution import event_scheduling
+
     return event_scheduling(config, log)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist controller: every worker gets the run's id, so all its resources share it."""
-    node.workerinput[RUN_ID_INPUT] = node.config.stash[SETTINGS_KEY].run_id
+    settings = node.config.stash.get(SETTINGS_KEY, None)
+    if settings is not None:
+        node.workerinput[RUN_ID_INPUT] = settings.run_id
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -148,7 +170,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"{metafunc.definition.nodeid}: appservice_cells({hypothesis!r}) names no "
             f"hypothesis; valid are {', '.join(HYPOTHESES)}."
         )
-    settings = metafunc.config.stash[SETTINGS_KEY]
+    settings = metafunc.config.stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        # The settings did not resolve: collection_finish stops the session with the reason.
+        metafunc.parametrize("appservice_cell", [None], ids=["settings-error"], indirect=True)
+        return
     cells = settings.expectations.cells(hypothesis, settings.events)
     if not cells:
         chosen = ", ".join(e.value for e in settings.events)
@@ -160,9 +186,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Before any live test runs, check that its backend can work (exit 4 when not)."""
-    if not any("appservice_backend" in getattr(item, "fixturenames", ()) for item in session.items):
+    """Before any live test runs, check its settings and that its backend can work (exit 4)."""
+    live = [item for item in session.items if _uses_plugin(item)]
+    if not live:
         return
+    error = session.config.stash.get(SETTINGS_ERROR_KEY, None)
+    if error is not None:
+        raise pytest.UsageError(str(error))
+    if not any("appservice_backend" in getattr(item, "fixturenames", ()) for item in live):
+        return
+    from pytest_appservice_fs.backends import BackendError, preflight
+
     try:
         preflight(session.config.stash[SETTINGS_KEY])
     except BackendError as exc:
@@ -187,6 +221,8 @@ class EvidenceCollector:
             return
         properties = {str(name): str(value) for name, value in report.user_properties}
         if "hypothesis" in properties:
+            from pytest_appservice_fs.report import Case
+
             case = Case(report.nodeid, report.outcome, properties)
             self._config.stash[CASES_KEY].append(case)
 
@@ -202,9 +238,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if live_ran and config.getoption("numprocesses", None) and not settings.keep_resources:
         # A worker that crashed could not tear down its app; the controller knows the run.
         # (Offline runs under -n never reach for Docker.)
+        from pytest_appservice_fs.backends import cleanup_run
+
         cleanup_run(settings)
     if run is None:
         return
+    from pytest_appservice_fs.render import render_markdown
+    from pytest_appservice_fs.report import append_step_summary
+
     markdown = render_markdown([run])
     if settings.evidence_report is not None:
         path = settings.evidence_report
@@ -225,6 +266,8 @@ def pytest_terminal_summary(
     run = _run_report(config)
     if run is None:
         return
+    from pytest_appservice_fs.render import render_text
+
     terminalreporter.section("App Service filesystem evidence")
     terminalreporter.write_line(render_text(run))
     written = config.stash.get(REPORT_WRITTEN_KEY, None)
@@ -236,6 +279,8 @@ def _run_report(config: pytest.Config) -> RunReport | None:
     cases = config.stash.get(CASES_KEY, [])
     if not cases:
         return None
+    from pytest_appservice_fs.report import ReportError, run_from_cases
+
     try:
         return run_from_cases(cases, "this run")
     except ReportError:

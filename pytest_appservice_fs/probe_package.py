@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import io
 import secrets
 import zipfile
@@ -50,12 +51,18 @@ class ProbePackage:
 
 
 def default_probe_dir() -> Path:
-    """The probe shipped with this package (wheel), or the checkout's ``probe/`` folder."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_probe", here.parent / "probe"):
-        if (candidate / "app.py").is_file():
-            return candidate
-    raise ProbePackageError(f"no probe app.py next to {here}: the installation is incomplete.")
+    """The probe shipped as package data (``pytest_appservice_fs/probe/``), as a folder.
+
+    Raises ProbePackageError when the installation lacks it, or keeps it where no folder can
+    be read (a zipped import): ``--probe-dir`` then names one.
+    """
+    folder = importlib.resources.files("pytest_appservice_fs").joinpath("probe")
+    if not isinstance(folder, Path) or not (folder / "app.py").is_file():
+        raise ProbePackageError(
+            f"the bundled probe is not a folder with app.py ({folder}): the installation is "
+            "incomplete; reinstall pytest-appservice-fs or give --probe-dir."
+        )
+    return folder
 
 
 def build_package(probe_dir: Path, deployment_id: str | None = None) -> ProbePackage:

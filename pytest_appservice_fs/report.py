@@ -229,8 +229,8 @@ def run_from_cases(cases: Iterable[Case], source: str) -> RunReport:
         run.cells.append(Cell(**texts, passed=case.outcome == "passed"))
     if not (run.cells or run.latency or run.throughput or run.appends):
         raise ReportError(
-            f"{source} has no live testcases with evidence properties (run with -m live and "
-            "junit_family = xunit1)."
+            f"{source} has no live testcases with evidence properties (a JUnit file of "
+            "appservice-fs run, or of pytest -m live)."
         )
     return RunReport(
         source=source,

@@ -1,6 +1,6 @@
-"""appservice-fs-report: reports from JUnit evidence files, one run or several side by side.
+"""appservice-fs report: reports from JUnit evidence files, one run or several side by side.
 
-    appservice-fs-report reports/*.xml [--markdown OUT.md] [--json OUT.json]
+    appservice-fs report reports/*.xml [--markdown OUT.md] [--json OUT.json]
         [--baseline lab|REPORT.json] [--fail-on-drift] [--summary]
 
 Writes Markdown to standard output unless --markdown is given. --baseline compares every
@@ -36,10 +36,10 @@ EXIT_DRIFT = 1
 EXIT_BAD_INPUT = 2
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """The command line; returns the exit status."""
+def main(argv: Sequence[str] | None = None, *, prog: str = "appservice-fs-report") -> int:
+    """The command line; returns the exit status. ``prog`` names it in messages."""
     parser = argparse.ArgumentParser(
-        prog="appservice-fs-report",
+        prog=prog,
         description="Reports from pytest-appservice-fs JUnit evidence files.",
     )
     parser.add_argument("junit", nargs="+", type=Path, help="JUnit XML files of live runs")
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     runs, drifts, problems = _read(args.junit, args.baseline)
     for problem in problems:
-        print(f"appservice-fs-report: {problem}", file=sys.stderr)
+        print(f"{prog}: {problem}", file=sys.stderr)
     if not runs or (args.baseline and drifts is None):
         return EXIT_BAD_INPUT
 
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         _write(args.json, json.dumps(to_json(runs, drifts or []), indent=2) + "\n")
     if args.summary:
-        _summarize(markdown)
+        _summarize(markdown, prog)
     for drift in drifts or []:
         print(f"drift: {drift.sentence()}", file=sys.stderr)
     if problems:
@@ -103,10 +103,10 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _summarize(markdown: str) -> None:
+def _summarize(markdown: str, prog: str) -> None:
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
-        print("appservice-fs-report: --summary: GITHUB_STEP_SUMMARY is not set", file=sys.stderr)
+        print(f"{prog}: --summary: GITHUB_STEP_SUMMARY is not set", file=sys.stderr)
         return
     append_step_summary(target, markdown, full_copy="the JSON report")
 

@@ -1,6 +1,6 @@
 """Delete resource groups that provisioned runs left behind, once they have expired.
 
-    python -m pytest_appservice_fs.sweep --subscription-id SUB [--dry-run]
+    appservice-fs sweep --subscription-id SUB [--dry-run]
         [--run-id ID | --run-prefix PREFIX]
 
 Only groups that carry the project's tags are judged: those whose expiry lies in the past are
@@ -22,11 +22,15 @@ from pytest_appservice_fs.config import RUN_ID_PATTERN, SUBSCRIPTION_PATTERN
 
 
 def main(
-    argv: Sequence[str] | None = None, *, credential: Any = None, **client_options: Any
+    argv: Sequence[str] | None = None,
+    *,
+    credential: Any = None,
+    prog: str = "python -m pytest_appservice_fs.sweep",
+    **client_options: Any,
 ) -> int:
     """The command line; ``credential`` and ``client_options`` let tests inject mocks."""
     parser = argparse.ArgumentParser(
-        prog="python -m pytest_appservice_fs.sweep",
+        prog=prog,
         description="Delete expired resource groups left by provisioned runs.",
     )
     parser.add_argument(

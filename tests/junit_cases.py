@@ -14,7 +14,7 @@ from pytest_appservice_fs.backends.fake import FakeBackend
 from pytest_appservice_fs.expectations import Expectations, PathCell, matrix_for
 from pytest_appservice_fs.model import Event
 
-LIVE_SUITE = Path(__file__).resolve().parents[1] / "tests_live"
+LIVE_SUITE = Path(__file__).resolve().parents[1] / "pytest_appservice_fs" / "suite"
 #: The events the lab fired: most plugin tests run just these, to stay focused and fast.
 LAB_EVENTS_ARG = ("--events", "restart,stop_start,deploy,scale_out")
 #: Testcases that are measurements, not matrix cells.

@@ -72,14 +72,20 @@ def test_text_option_cli_wins_over_ini_and_environment() -> None:
     assert settings.run_id == "from-cli"
 
 
-def test_text_option_ini_wins_over_environment() -> None:
-    """Without a command-line value, the ini file beats the environment."""
+def test_text_option_environment_wins_over_ini() -> None:
+    """Without a command-line value, the environment beats the ini file (CI overrides it)."""
     settings = _resolve({}, {"appservice_fs_run_id": "from-ini"}, {"APPSERVICE_FS_RUN_ID": "env"})
+    assert settings.run_id == "env"
+
+
+def test_text_option_from_ini_without_environment() -> None:
+    """The ini file is the last source: it counts when neither other source has a value."""
+    settings = _resolve({}, {"appservice_fs_run_id": "from-ini"}, {})
     assert settings.run_id == "from-ini"
 
 
 def test_text_option_from_environment_is_stripped() -> None:
-    """The environment is the last source, and its value is stripped."""
+    """A value from the environment is stripped."""
     settings = _resolve(env={"APPSERVICE_FS_RUN_ID": "  from-env \n"})
     assert settings.run_id == "from-env"
 
@@ -100,12 +106,12 @@ def test_flag_cli_wins_over_ini_and_environment() -> None:
     assert settings.keep_resources is True
 
 
-def test_flag_ini_wins_over_environment() -> None:
-    """An ini 'false' beats an environment 'true' when the flag is not on the command line."""
+def test_flag_environment_wins_over_ini() -> None:
+    """An environment 'false' beats an ini 'true' when the flag is not on the command line."""
     settings = _resolve(
         {"keep_resources": False},
-        {"appservice_fs_keep_resources": "false"},
-        {"APPSERVICE_FS_KEEP_RESOURCES": "true"},
+        {"appservice_fs_keep_resources": "true"},
+        {"APPSERVICE_FS_KEEP_RESOURCES": "false"},
     )
     assert settings.keep_resources is False
 
@@ -137,16 +143,51 @@ def test_flag_strings_from_ini(text: str, expected: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    ("ini", "env"),
+    ("ini", "env", "source"),
     [
-        ({"appservice_fs_keep_resources": "maybe"}, {}),
-        ({}, {"APPSERVICE_FS_KEEP_RESOURCES": "maybe"}),
+        ({"appservice_fs_keep_resources": "maybe"}, {}, "ini appservice_fs_keep_resources"),
+        ({}, {"APPSERVICE_FS_KEEP_RESOURCES": "maybe"}, "environment APPSERVICE_FS_KEEP_RESOURCES"),
     ],
 )
-def test_flag_with_a_bad_word_is_refused(ini: dict[str, str], env: dict[str, str]) -> None:
-    """A flag that is neither true nor false fails with one sentence naming the option."""
+def test_flag_with_a_bad_word_is_refused(
+    ini: dict[str, str], env: dict[str, str], source: str
+) -> None:
+    """A flag that is neither true nor false fails with one sentence naming the option and
+    where the value came from."""
     message = _error(ini=ini, env=env)
-    assert message == "--keep-resources got 'maybe'; valid values are true or false."
+    assert message == (
+        f"--keep-resources (from {source}) got 'maybe'; valid values are true or false."
+    )
+
+
+def test_bad_value_from_the_command_line_names_only_the_option() -> None:
+    """A bad value typed on the command line needs no source: the option is what was typed."""
+    assert _error({"latency_size": "0"}) == (
+        "--latency-size got '0'; valid is a whole number from 1 to 1048576."
+    )
+
+
+def test_origins_name_each_setting_given_and_its_source() -> None:
+    """The report header lists every setting that is not the default, with its source, and
+    never an app setting's value."""
+    settings = _resolve(
+        {"backend": "fake"},
+        {"appservice_fs_latency_iterations": "5"},
+        {"APPSERVICE_FS_EVENTS": "restart", "APPSERVICE_FS_APP_SETTINGS": "PROBE_TOKEN=s3cret"},
+    )
+    assert settings.header_lines() == [
+        "appservice-fs: --backend fake (from command line)",
+        "appservice-fs: --events restart (from environment APPSERVICE_FS_EVENTS)",
+        "appservice-fs: --app-setting PROBE_TOKEN=*** "
+        "(from environment APPSERVICE_FS_APP_SETTINGS)",
+        "appservice-fs: --latency-iterations 5 (from ini appservice_fs_latency_iterations)",
+    ]
+    assert "s3cret" not in repr(settings)
+
+
+def test_no_origins_when_nothing_is_set() -> None:
+    """With every setting at its default, the header says nothing."""
+    assert _resolve().header_lines() == []
 
 
 def test_list_option_cli_wins_whole() -> None:
@@ -159,14 +200,14 @@ def test_list_option_cli_wins_whole() -> None:
     assert settings.events == (Event.DEPLOY,)
 
 
-def test_list_option_ini_wins_whole_over_environment() -> None:
-    """An ini list replaces the environment's list entirely."""
+def test_list_option_environment_wins_whole_over_ini() -> None:
+    """The environment's list replaces the ini list entirely."""
     settings = _resolve(
         {"events": []},
         {"appservice_fs_events": ["restart", "stop_start"]},
         {"APPSERVICE_FS_EVENTS": "scale_out,deploy"},
     )
-    assert settings.events == (Event.RESTART, Event.STOP_START)
+    assert settings.events == (Event.SCALE_OUT, Event.DEPLOY)
 
 
 def test_list_option_from_environment_is_comma_separated() -> None:

@@ -431,7 +431,7 @@ def test_region_and_sku_label_the_evidence(live_suite: pytest.Pytester) -> None:
 
 def test_readme_fixture_example_runs(pytester: pytest.Pytester) -> None:
     """The README's example of a test of one's own passes as written."""
-    readme = (LIVE_SUITE.parent / "README.md").read_text(encoding="utf-8")
+    readme = (LIVE_SUITE.parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Using the fixtures in your own tests", 1)[1]
     example = section.split("```python\n", 1)[1].split("```", 1)[0]
     pytester.makepyfile(test_example=example)

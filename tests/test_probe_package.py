@@ -15,7 +15,7 @@ from pytest_appservice_fs.probe_package import (
     default_probe_dir,
 )
 
-REPO_PROBE = Path(__file__).resolve().parents[1] / "probe"
+REPO_PROBE = Path(__file__).resolve().parents[1] / "pytest_appservice_fs" / "probe"
 
 
 def _probe_dir(tmp_path: Path) -> Path:

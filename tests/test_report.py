@@ -311,8 +311,8 @@ def test_cli_without_drift_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
         ("<html><body/></html>", "is not a JUnit file (its root is <html>)."),
         (
             '<testsuite><testcase classname="t" name="plain"/></testsuite>',
-            "has no live testcases with evidence properties (run with -m live and "
-            "junit_family = xunit1).",
+            "has no live testcases with evidence properties (a JUnit file of "
+            "appservice-fs run, or of pytest -m live).",
         ),
         (
             '<testsuite><testcase classname="t" name="thin"><properties>'

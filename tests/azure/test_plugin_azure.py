@@ -289,6 +289,6 @@ def test_bad_azure_input_exits_4(
 
 
 def test_readme_names_the_sweep_command() -> None:
-    """The README's Azure section gives the sweep command as the module runs it."""
+    """The README's Azure section gives the sweep command as the installed command runs it."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    assert "python -m pytest_appservice_fs.sweep --subscription-id" in readme
+    assert "appservice-fs sweep --subscription-id" in readme

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from flask.testing import FlaskClient
 
-PROBE_APP = Path(__file__).resolve().parents[2] / "probe" / "app.py"
+PROBE_APP = Path(__file__).resolve().parents[2] / "pytest_appservice_fs" / "probe" / "app.py"
 TOKEN = "t0ken-that-must-never-be-echoed"
 INSTANCE_ID = "a" * 64
 HOSTNAME = "0123456789ab"

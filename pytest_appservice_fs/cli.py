@@ -1,0 +1,116 @@
+"""appservice-fs: the experiment, its reports and its cleanup, as one command.
+
+    appservice-fs run [pytest options]      the live suite shipped in this package
+    appservice-fs report JUNIT... [options] reports from JUnit evidence files
+    appservice-fs sweep [options]           delete expired resource groups of provisioned runs
+
+``run`` is ``pytest --pyargs pytest_appservice_fs.suite -m live`` with the options given:
+every option of the plugin (``--backend``, ``--events``, ...) and of pytest (``-n 4``,
+``--junitxml``, ``-k``) works, and the exit status is pytest's (4 for a usage error). A later
+``-m`` replaces the live marker expression. ``report`` and ``sweep`` take the options of
+``appservice-fs-report`` and ``python -m pytest_appservice_fs.sweep``; their bad input exits 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from pytest_appservice_fs import __version__
+
+#: pytest's exit status for a usage error, which ``run`` shares.
+EXIT_USAGE = 4
+#: argparse's exit status for bad input, which ``report`` and ``sweep`` share.
+EXIT_BAD_INPUT = 2
+SUITE = "pytest_appservice_fs.suite"
+
+
+def suite_command(argv: Sequence[str]) -> list[str]:
+    """The pytest command line that ``run`` becomes."""
+    return [sys.executable, "-m", "pytest", "--pyargs", SUITE, "-m", "live", *argv]
+
+
+def run(argv: Sequence[str]) -> int:
+    """The live suite from the installed package, with pytest's options and exit status.
+
+    This process becomes pytest (exec): signals (Ctrl-C, SIGTERM from CI or ``timeout``) and
+    the exit status are pytest's own, and pytest imports this package itself, first, so that
+    its assertion rewriting covers the plugin as in a plain ``pytest`` run.
+    """
+    command = suite_command(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)  # noqa: S606 - our own interpreter, running pytest
+
+
+def report(argv: Sequence[str]) -> int:
+    """``appservice-fs-report`` under this command's name."""
+    from pytest_appservice_fs.report_cli import main as report_main  # noqa: PLC0415
+
+    return _argparse_status(lambda: report_main(argv, prog="appservice-fs report"))
+
+
+def sweep(argv: Sequence[str]) -> int:
+    """``python -m pytest_appservice_fs.sweep`` under this command's name."""
+    from pytest_appservice_fs.sweep import main as sweep_main  # noqa: PLC0415
+
+    return _argparse_status(lambda: sweep_main(argv, prog="appservice-fs sweep"))
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "run": run,
+    "report": report,
+    "sweep": sweep,
+}
+
+USAGE = (
+    "usage: appservice-fs {run,report,sweep} [options]\n"
+    "\n"
+    "  run      the live suite (pytest options and plugin options; exit status as pytest's)\n"
+    "  report   reports from JUnit evidence files (appservice-fs report --help)\n"
+    "  sweep    delete expired resource groups of provisioned runs (appservice-fs sweep --help)\n"
+    "\n"
+    "appservice-fs run --help lists every option of the suite.\n"
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        sys.stderr.write(USAGE)
+        sys.stderr.write(
+            "appservice-fs: a command is needed; valid commands are run, report and sweep.\n"
+        )
+        return EXIT_BAD_INPUT
+    command, rest = args[0], args[1:]
+    if command in ("-h", "--help"):
+        sys.stdout.write(USAGE)
+        return 0
+    if command in ("-V", "--version"):
+        print(f"appservice-fs {__version__}")
+        return 0
+    handler = COMMANDS.get(command)
+    if handler is None:
+        sys.stderr.write(
+            f"appservice-fs: {command[:64]!r} is not a command; valid commands are run, report "
+            "and sweep (appservice-fs --help).\n"
+        )
+        return EXIT_BAD_INPUT
+    return handler(rest)
+
+
+def _argparse_status(call: Callable[[], int]) -> int:
+    """Run an argparse-based command; its parser's exit (usage error, --help) is a status."""
+    try:
+        return call()
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            return 0
+        return code if isinstance(code, int) else EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
