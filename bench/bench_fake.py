@@ -24,7 +24,7 @@ def run_once() -> tuple[float, int]:
     # The command `make live BACKEND=fake` runs (the live suite needs no hypothesis plugin).
     command = [sys.executable, "-m", "pytest", "-p", "no:hypothesispytest", "-m", "live"]
     command += ["--backend", "fake", "-q"]
-    command += ["-p", "no:cacheprovider", "tests_live"]
+    command += ["-p", "no:cacheprovider", "pytest_appservice_fs/suite"]
     started = time.perf_counter()
     completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
     seconds = time.perf_counter() - started

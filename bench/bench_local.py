@@ -122,11 +122,11 @@ class SuiteRun:
 #: for), H1-H3, the paths beyond the lab and the container cells. Latency, H4 and H5 measure
 #: I/O (hundreds of MiB for H5) that the raw replay has no counterpart for.
 EVIDENCE_SUITE = (
-    "tests_live/test_container_lifecycle.py",
-    "tests_live/test_h1_home_persists.py",
-    "tests_live/test_h2_local_paths_lost.py",
-    "tests_live/test_h3_scale_out_visibility.py",
-    "tests_live/test_paths_beyond_lab.py",
+    "pytest_appservice_fs/suite/test_container_lifecycle.py",
+    "pytest_appservice_fs/suite/test_h1_home_persists.py",
+    "pytest_appservice_fs/suite/test_h2_local_paths_lost.py",
+    "pytest_appservice_fs/suite/test_h3_scale_out_visibility.py",
+    "pytest_appservice_fs/suite/test_paths_beyond_lab.py",
 )
 EVIDENCE_EVENTS = ("--events", ",".join(EVENT_OF_STEP.values()))
 
