@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 SETTINGS_KEY: pytest.StashKey[Settings] = pytest.StashKey()
 #: Why they did not resolve: raised only in a session that collects a live test.
 SETTINGS_ERROR_KEY: pytest.StashKey[SettingsError] = pytest.StashKey()
+#: On an xdist controller: a worker deselected its live tests for that reason.
+WORKER_SETTINGS_ERROR_KEY: pytest.StashKey[bool] = pytest.StashKey()
 #: The live testcases' evidence, gathered from test reports (which xdist brings home too).
 CASES_KEY: pytest.StashKey[list[Case]] = pytest.StashKey()
 #: Backends created this session, so unconfigure can tear down what a fixture could not.

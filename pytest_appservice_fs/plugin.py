@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
@@ -24,6 +25,7 @@ from pytest_appservice_fs.keys import (
     REPORT_WRITTEN_KEY,
     SETTINGS_ERROR_KEY,
     SETTINGS_KEY,
+    WORKER_SETTINGS_ERROR_KEY,
 )
 
 if TYPE_CHECKING:
@@ -36,6 +38,8 @@ EXPECT_INI = "appservice_fs_expect"
 RUN_ID_INPUT = "appservice_fs_run_id"
 #: Fixtures whose use makes a test live: it needs valid settings and a working backend.
 FIXTURE_PREFIX = "appservice_"
+#: The key under which an xdist worker tells the controller that its live tests could not run.
+SETTINGS_ERROR_OUTPUT = "appservice_fs_settings_error"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -185,6 +189,34 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("appservice_cell", cells, ids=[c.id for c in cells], indirect=True)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """An xdist worker whose settings did not resolve runs none of its live tests.
+
+    A usage error raised on a worker would crash it (an INTERNALERROR on the controller), so
+    the worker deselects its live tests and hands the reason to the controller, which stops
+    the session with it (exit 4). Its other tests still run.
+    """
+    error = config.stash.get(SETTINGS_ERROR_KEY, None)
+    workeroutput = getattr(config, "workeroutput", None)
+    if error is None or workeroutput is None:
+        return
+    live = [item for item in items if _uses_plugin(item)]
+    if live:
+        workeroutput[SETTINGS_ERROR_OUTPUT] = str(error)
+        config.hook.pytest_deselected(items=live)
+        items[:] = [item for item in items if not _uses_plugin(item)]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: keep the reason a worker could not run its live tests."""
+    message = getattr(node, "workeroutput", {}).get(SETTINGS_ERROR_OUTPUT)
+    if message:
+        node.config.stash[SETTINGS_ERROR_KEY] = SettingsError(message)
+        node.config.stash[WORKER_SETTINGS_ERROR_KEY] = True
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Before any live test runs, check its settings and that its backend can work (exit 4)."""
     live = [item for item in session.items if _uses_plugin(item)]
@@ -230,6 +262,11 @@ class EvidenceCollector:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Write the Markdown evidence report, and the job summary on GitHub Actions."""
     config = session.config
+    if config.stash.get(WORKER_SETTINGS_ERROR_KEY, False):
+        # Workers deselected their live tests: the session ends as a usage error would.
+        sys.stderr.write(f"\nERROR: {config.stash[SETTINGS_ERROR_KEY]}\n")
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        return
     settings = config.stash.get(SETTINGS_KEY, None)
     run = _run_report(config)
     if settings is None or hasattr(config, "workerinput"):

@@ -122,3 +122,16 @@ def test_header_names_settings_and_their_source(
         ]
     )
     assert "never-shown-secret" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.usefixtures("bad_environment")
+def test_live_session_under_xdist_with_a_bad_setting_exits_4(pytester: pytest.Pytester) -> None:
+    """Under -n the workers run no live test and the controller stops with the sentence (a
+    usage error on a worker would crash it); the other tests still run."""
+    copy_live_suite(pytester)
+    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-n", "2", "-m", "live or not live", "--backend", "fake")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {BAD_SENTENCE}"])
+    assert result.parseoutcomes()["passed"] == 1
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
