@@ -87,6 +87,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SETTINGS_ERROR_KEY] = exc
         return
     workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and SETTINGS_ERROR_OUTPUT in workerinput:
+        # The controller found that the live suite cannot be distributed as asked.
+        config.stash[SETTINGS_ERROR_KEY] = SettingsError(workerinput[SETTINGS_ERROR_OUTPUT])
+        return
     if workerinput is not None:
         # An xdist worker: the controller's run id, and an app of the worker's own.
         settings = dataclasses.replace(
@@ -95,7 +99,12 @@ def pytest_configure(config: pytest.Config) -> None:
             worker=str(workerinput["workerid"]),
         )
     else:
-        _check_distribution(config, settings)
+        try:
+            _check_distribution(config, settings)
+        except SettingsError as exc:
+            # As above: the workers deselect their live tests, and the session exits 4.
+            config.stash[SETTINGS_ERROR_KEY] = exc
+            return
     config.stash[SETTINGS_KEY] = settings
     config.pluginmanager.register(EvidenceCollector(config), "appservice-fs-evidence")
 
@@ -118,18 +127,21 @@ def _uses_plugin(item: pytest.Item) -> bool:
 
 
 def _check_distribution(config: pytest.Config, settings: Settings) -> None:
-    """Under xdist, keep each event's cells on one worker: --dist loadgroup, one app each."""
+    """Under xdist, keep each event's cells on one worker: --dist loadgroup, one app each.
+
+    Raises SettingsError when the live suite cannot be distributed as asked.
+    """
     workers = config.getoption("numprocesses", None)
     if not workers:
         return
     if settings.backend == "azure" and not settings.provision:
-        raise pytest.UsageError(
+        raise SettingsError(
             "--app-name attaches one app, which cannot host events side by side; run without "
             "-n, or with --provision (one app per worker)."
         )
     dist = config.getoption("dist", "no")
     if dist not in ("load", "loadgroup"):  # load is what -n means unless told otherwise
-        raise pytest.UsageError(
+        raise SettingsError(
             f"--dist {dist} would split an event's cells across workers and fire it more than "
             "once; leave --dist out (or use load or loadgroup): events are grouped per worker."
         )
@@ -152,10 +164,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """xdist controller: every worker gets the run's id, so all its resources share it."""
+    """xdist controller: every worker gets the run's id, so all its resources share it, or
+    the reason its live tests cannot run."""
     settings = node.config.stash.get(SETTINGS_KEY, None)
     if settings is not None:
         node.workerinput[RUN_ID_INPUT] = settings.run_id
+    error = node.config.stash.get(SETTINGS_ERROR_KEY, None)
+    if error is not None:
+        node.workerinput[SETTINGS_ERROR_OUTPUT] = str(error)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -31,13 +31,11 @@ for member in pytest_appservice_fs/suite/test_h1_home_persists.py \
 done
 say "$(basename "$wheel") holds the suite ($(grep -c 'pytest_appservice_fs/suite/test_' <<<"$listing") test modules) and the probe"
 
-say "installing it in a fresh virtual environment"
-"$python" -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
-
 # The quick start, as the README gives it: the fenced block after <!-- quick-start-pip -->.
-# Its `pip install pytest-appservice-fs` installs the wheel just built.
+# It makes its own virtual environment (venv/); its `pip install pytest-appservice-fs` installs
+# the wheel just built.
 mkdir "$work/user"
+python_path="$(command -v "$python")"
 awk '/<!-- quick-start-pip -->/{found=1; next} found && /^```sh/{inside=1; next} inside && /^```/{exit} inside' \
     "$repo/README.md" >"$work/quick-start.sh"
 [ -s "$work/quick-start.sh" ] || fail "README.md has no quick-start-pip block"
@@ -51,14 +49,15 @@ say "running the README's quick start in $work/user:"
 sed 's/^/    /' "$work/quick-start.sh"
 (
     cd "$work/user"
-    export PATH="$work/venv/bin:$PATH" PYTHONPATH=
+    export PATH="$(dirname "$python_path"):$PATH" PYTHONPATH=
     set -x
     # shellcheck disable=SC1091
     . "$work/quick-start.sh"
 )
 
 cd "$work/user"
-bin="$work/venv/bin"
+bin="$work/user/venv/bin"
+[ -x "$bin/appservice-fs" ] || fail "the quick start did not install appservice-fs in venv/"
 where="$("$bin/python" -c 'import pytest_appservice_fs as p; print(p.__file__)')"
 case "$where" in "$repo"/*) fail "the package came from the checkout ($where), not the wheel" ;; esac
 say "the package is imported from $where"

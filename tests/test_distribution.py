@@ -181,3 +181,14 @@ def test_workers_name_their_apps_apart(tmp_path: Path) -> None:
         assert isinstance(backend, FakeBackend)
         names.add(backend.app_name)
     assert names == {"fake-run-1-gw0", "fake-run-1-gw1"}
+
+
+def test_other_projects_may_distribute_as_they_like(pytester: pytest.Pytester) -> None:
+    """--dist loadfile is refused only for the live suite: a project without live tests runs
+    under it (the plugin is loaded in every pytest run of the environment)."""
+    pytester.makepyfile(test_plain="def test_a():\n    pass\n\ndef test_b():\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--dist", "loadfile", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.OK
