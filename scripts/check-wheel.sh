@@ -45,14 +45,16 @@ if [ "$docker" = no ]; then
     # The local backend's line needs a running Docker Engine.
     sed -i '/(needs Docker)/d' "$work/quick-start.sh"
 fi
-say "running the README's quick start in $work/user:"
-sed 's/^/    /' "$work/quick-start.sh"
+say "running the README's quick start in $work/user"
 (
     cd "$work/user"
     export PATH="$(dirname "$python_path"):$PATH" PYTHONPATH=
-    set -x
-    # shellcheck disable=SC1091
-    . "$work/quick-start.sh"
+    # Line by line in this shell, as a user types them (the venv's activation carries over).
+    while IFS= read -r line <&3; do
+        case "$line" in "" | "#"*) continue ;; esac
+        printf '$ %s\n' "$line"
+        eval "$line"
+    done 3<"$work/quick-start.sh"
 )
 
 cd "$work/user"
