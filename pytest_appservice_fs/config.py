@@ -56,6 +56,7 @@ _APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,58}[A-Za-z0-9]\Z")
 _RESOURCE_GROUP = re.compile(r"[-\w._()]{1,89}(?<!\.)\Z")
 SUBSCRIPTION_PATTERN = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
 _PATH_CHARS = re.compile(r"[A-Za-z0-9_./-]+\Z")
+_ASCII_NUMBER = re.compile(r"[0-9]{1,12}\Z")
 _IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}\Z")
 
 
@@ -461,7 +462,9 @@ def _bounded(value: Any, flag: str, default: int, most: int) -> int:
     if value is None or str(value).strip() == "":
         return default
     text = str(value).strip()
-    if not text.isdigit() or not 1 <= int(text) <= most:
+    # ASCII digits only: str.isdigit() also takes '²' (which int() refuses) and other scripts'
+    # digits (which int() reads), neither of which a user means as a number here.
+    if not _ASCII_NUMBER.match(text) or not 1 <= int(text) <= most:
         raise SettingsError(f"{flag} got {text[:64]!r}; valid is a whole number from 1 to {most}.")
     return int(text)
 
@@ -529,6 +532,8 @@ def _origins(raw: Mapping[str, Any], sources: Mapping[str, str | None]) -> tuple
         if source is None:
             continue
         value = raw[spec.dest]
+        if spec.kind == "flag" and not _truthy(value, spec.flag):
+            continue  # an explicit "false" is the default
         if spec.dest == "app_settings":
             # Only the keys: app setting values carry secrets.
             keys = [str(item).partition("=")[0].strip() for item in value]

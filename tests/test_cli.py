@@ -84,6 +84,7 @@ def test_run_is_pytest_on_the_packaged_suite() -> None:
         sys.executable,
         "-m",
         "pytest",
+        *cli.COLLECTION,
         "--pyargs",
         "pytest_appservice_fs.suite",
         "-m",
@@ -122,3 +123,23 @@ def test_run_unknown_pytest_option_exits_4(tmp_path: Path) -> None:
     assert result.returncode == 4
     assert "unrecognized arguments: --no-such-option" in result.stderr
     assert NO_TRACEBACK not in result.stdout + result.stderr
+
+
+def test_run_ignores_the_folders_collection_rules(tmp_path: Path) -> None:
+    """A project whose ini collects check_*.py still runs the whole suite."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = check_*.py\n", encoding="utf-8")
+    result = _run(
+        "run", "--backend", "fake", "--events", "restart", "-p", "no:cacheprovider", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "cells as expected" in result.stdout
+
+
+def test_run_bad_number_is_one_sentence(tmp_path: Path) -> None:
+    """A superscript digit: exit 4 with one sentence, no INTERNALERROR."""
+    result = _run("run", "--backend", "fake", "--latency-size", "\u00b2", cwd=tmp_path)
+    assert result.returncode == 4
+    assert "ERROR: --latency-size got '\u00b2'; valid is a whole number from 1 to 1048576." in (
+        result.stderr
+    )
+    assert "INTERNALERROR" not in result.stdout + result.stderr

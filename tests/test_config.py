@@ -630,3 +630,17 @@ def test_oversized_or_too_many_throughput_sizes_are_refused(
 ) -> None:
     """H5 sizes are bounded before anything runs: each size, and how many."""
     assert _error({"throughput_sizes": values}) == message
+
+
+@pytest.mark.parametrize("text", ["\u00b2", "\u0661\u0662", "1_000", " 1 2 ", "+5", "0x10"])
+def test_numbers_are_ascii_decimal_only(text: str) -> None:
+    """A superscript or another script's digits is refused in one sentence, never a crash and
+    never read as a number."""
+    assert _error({"latency_size": text}) == (
+        f"--latency-size got {text.strip()!r}; valid is a whole number from 1 to 1048576."
+    )
+
+
+def test_a_flag_set_false_is_not_named_in_the_header() -> None:
+    """An explicit 'false' is the default: the header does not list it."""
+    assert _resolve(ini={"appservice_fs_keep_resources": "false"}).header_lines() == []
