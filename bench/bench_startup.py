@@ -3,7 +3,7 @@
     python bench/bench_startup.py [--runs 10]
 
 Times pytest in an empty folder with the plugin installed, against the same with
-`-p no:appservice_fs`, alternating the two so that a busy moment hits both alike, and prints
+`-p no:appservice_fs`, alternating the two (ABBA) so that a busy moment hits both alike, and prints
 one JSON line: per command, the median of each in milliseconds, their difference, and the
 target (at most 30 ms more). The plugin must be installed in this Python (`pip install -e .`
 or the wheel).
@@ -78,9 +78,14 @@ def _compare(command: list[str], cwd: str, runs: int) -> dict[str, float]:
     _time_once(blocked, cwd)
     with_plugin: list[float] = []
     without_plugin: list[float] = []
-    for _ in range(runs):
-        with_plugin.append(_time_once(command, cwd))
-        without_plugin.append(_time_once(blocked, cwd))
+    for run in range(runs):
+        # ABBA order: whichever goes second in a pair gains from the first's warm caches.
+        if run % 2:
+            without_plugin.append(_time_once(blocked, cwd))
+            with_plugin.append(_time_once(command, cwd))
+        else:
+            with_plugin.append(_time_once(command, cwd))
+            without_plugin.append(_time_once(blocked, cwd))
     median_with = statistics.median(with_plugin)
     median_without = statistics.median(without_plugin)
     return {

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_appservice_fs.expectations import ContainerCell
 from pytest_appservice_fs.keys import BACKENDS_KEY, KEPT_KEY, SETTINGS_KEY
 
 if TYPE_CHECKING:
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
     from pytest_appservice_fs.concurrency import AppendVerdict
     from pytest_appservice_fs.config import Settings
     from pytest_appservice_fs.evidence import Verdict
-    from pytest_appservice_fs.expectations import AppendCell, MeasureCell, PathCell
+    from pytest_appservice_fs.expectations import AppendCell, ContainerCell, MeasureCell, PathCell
     from pytest_appservice_fs.latency import LatencyVerdict
     from pytest_appservice_fs.model import Event, Observation
     from pytest_appservice_fs.progress import Progress
@@ -145,6 +144,7 @@ def appservice_verdict(
 ) -> Verdict:
     """The cell's verdict, its proof recorded as JUnit properties and for the report."""
     from pytest_appservice_fs.evidence import judge_container, judge_path, skipped_properties
+    from pytest_appservice_fs.expectations import ContainerCell
 
     reason = appservice_app.backend.unsupported.get(appservice_cell.event)
     if reason:

@@ -8,7 +8,8 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.backends.protocol import Backend
-    from pytest_appservice_fs.config import Settings, SettingsError
+    from pytest_appservice_fs.config import Settings
+    from pytest_appservice_fs.options import SettingsError
     from pytest_appservice_fs.report import Case
 
 #: The run's settings, when they resolved.

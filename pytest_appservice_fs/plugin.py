@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from pytest_appservice_fs.config import OPTIONS, Settings, SettingsError, resolve
-from pytest_appservice_fs.expectations import HYPOTHESES
 from pytest_appservice_fs.keys import (
     BACKENDS_KEY,
     CASES_KEY,
@@ -27,8 +25,15 @@ from pytest_appservice_fs.keys import (
     SETTINGS_KEY,
     WORKER_SETTINGS_ERROR_KEY,
 )
+from pytest_appservice_fs.options import (
+    HYPOTHESIS_NAMES,
+    OPTIONS,
+    SettingsError,
+    header,
+)
 
 if TYPE_CHECKING:
+    from pytest_appservice_fs.config import Settings
     from pytest_appservice_fs.report import RunReport
 
 pytest_plugins = ["pytest_appservice_fs.fixtures"]
@@ -66,56 +71,76 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register markers and resolve the settings once; bad values stop the run (exit 4)."""
+    """Register markers and the evidence collector; settings are resolved when first needed."""
     config.addinivalue_line("markers", "live: fires real lifecycle events (run with -m live)")
     config.addinivalue_line(
         "markers",
         "appservice_cells(hypothesis): parametrize over that hypothesis' cells of the "
-        "expectation matrix (" + ", ".join(HYPOTHESES) + ")",
+        "expectation matrix (" + ", ".join(HYPOTHESIS_NAMES) + ")",
     )
     config.stash[CASES_KEY] = []
     config.stash[BACKENDS_KEY] = []
     config.stash[KEPT_KEY] = []
-    cli = {spec.dest: config.getoption(f"appservice_fs_{spec.dest}") for spec in OPTIONS}
+    config.pluginmanager.register(EvidenceCollector(config), "appservice-fs-evidence")
+    if getattr(config, "workerinput", None) is None and config.getoption("numprocesses", None):
+        # An xdist controller chooses its scheduler and briefs its workers before anything is
+        # collected: it needs the settings now.
+        _settings(config)
+
+
+def _settings(config: pytest.Config) -> Settings | None:
+    """The run's settings, resolved on first use and kept; None when they cannot be used, the
+    reason kept under SETTINGS_ERROR_KEY.
+
+    Not at configure time: only a session that collects a live test needs them (pytest --help,
+    and test runs of other projects in this environment, must neither fail nor pay for them).
+    """
+    if SETTINGS_KEY in config.stash:
+        return config.stash[SETTINGS_KEY]
+    if SETTINGS_ERROR_KEY in config.stash:
+        return None
     try:
-        settings = resolve(
-            cli, config.getini, os.environ, expectation_lines=config.getini(EXPECT_INI)
-        )
+        settings = _resolve(config)
     except SettingsError as exc:
-        # Kept, not raised: only a session that collects a live test needs the settings
-        # (pytest --help, and test runs of other projects in this environment, must not fail).
         config.stash[SETTINGS_ERROR_KEY] = exc
-        return
+        return None
+    config.stash[SETTINGS_KEY] = settings
+    return settings
+
+
+def _resolve(config: pytest.Config) -> Settings:
+    """Resolve the settings of this session (SettingsError with one sentence when not)."""
+    from pytest_appservice_fs.config import resolve
+
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and SETTINGS_ERROR_OUTPUT in workerinput:
         # The controller found that the live suite cannot be distributed as asked.
-        config.stash[SETTINGS_ERROR_KEY] = SettingsError(workerinput[SETTINGS_ERROR_OUTPUT])
-        return
+        raise SettingsError(workerinput[SETTINGS_ERROR_OUTPUT])
+    settings = resolve(
+        _command_line(config),
+        config.getini,
+        os.environ,
+        expectation_lines=config.getini(EXPECT_INI),
+    )
     if workerinput is not None:
         # An xdist worker: the controller's run id, and an app of the worker's own.
-        settings = dataclasses.replace(
+        return dataclasses.replace(
             settings,
             run_id=workerinput.get(RUN_ID_INPUT, settings.run_id),
             worker=str(workerinput["workerid"]),
         )
-    else:
-        try:
-            _check_distribution(config, settings)
-        except SettingsError as exc:
-            # As above: the workers deselect their live tests, and the session exits 4.
-            config.stash[SETTINGS_ERROR_KEY] = exc
-            return
-    config.stash[SETTINGS_KEY] = settings
-    config.pluginmanager.register(EvidenceCollector(config), "appservice-fs-evidence")
+    _check_distribution(config, settings)
+    return settings
+
+
+def _command_line(config: pytest.Config) -> dict[str, Any]:
+    return {spec.dest: config.getoption(f"appservice_fs_{spec.dest}") for spec in OPTIONS}
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    """Each appservice-fs setting that is not the default, and where it came from."""
-    error = config.stash.get(SETTINGS_ERROR_KEY, None)
-    if error is not None:
-        return [f"appservice-fs: live tests cannot run here: {error}"]
-    settings = config.stash.get(SETTINGS_KEY, None)
-    return settings.header_lines() if settings is not None else []
+    """Each appservice-fs setting that is not the default, and where it came from (read, not
+    checked: a bad value is reported when a live test needs it)."""
+    return header(_command_line(config), config.getini, os.environ)
 
 
 def _uses_plugin(item: pytest.Item) -> bool:
@@ -185,12 +210,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             "@pytest.mark.appservice_cells(HYPOTHESIS)."
         )
     hypothesis = str(marker.args[0])
-    if hypothesis not in HYPOTHESES:
+    if hypothesis not in HYPOTHESIS_NAMES:
         raise pytest.UsageError(
             f"{metafunc.definition.nodeid}: appservice_cells({hypothesis!r}) names no "
-            f"hypothesis; valid are {', '.join(HYPOTHESES)}."
+            f"hypothesis; valid are {', '.join(HYPOTHESIS_NAMES)}."
         )
-    settings = metafunc.config.stash.get(SETTINGS_KEY, None)
+    settings = _settings(metafunc.config)
     if settings is None:
         # The settings did not resolve: collection_finish stops the session with the reason.
         metafunc.parametrize("appservice_cell", [None], ids=["settings-error"], indirect=True)
@@ -213,13 +238,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     the worker deselects its live tests and hands the reason to the controller, which stops
     the session with it (exit 4). Its other tests still run.
     """
-    error = config.stash.get(SETTINGS_ERROR_KEY, None)
     workeroutput = getattr(config, "workeroutput", None)
-    if error is None or workeroutput is None:
+    if workeroutput is None:
         return
     live = [item for item in items if _uses_plugin(item)]
-    if live:
-        workeroutput[SETTINGS_ERROR_OUTPUT] = str(error)
+    if live and _settings(config) is None:
+        workeroutput[SETTINGS_ERROR_OUTPUT] = str(config.stash[SETTINGS_ERROR_KEY])
         config.hook.pytest_deselected(items=live)
         items[:] = [item for item in items if not _uses_plugin(item)]
 
@@ -238,15 +262,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     live = [item for item in session.items if _uses_plugin(item)]
     if not live:
         return
-    error = session.config.stash.get(SETTINGS_ERROR_KEY, None)
-    if error is not None:
-        raise pytest.UsageError(str(error))
+    settings = _settings(session.config)
+    if settings is None:
+        raise pytest.UsageError(str(session.config.stash[SETTINGS_ERROR_KEY]))
     if not any("appservice_backend" in getattr(item, "fixturenames", ()) for item in live):
         return
     from pytest_appservice_fs.backends import BackendError, preflight
 
     try:
-        preflight(session.config.stash[SETTINGS_KEY])
+        preflight(settings)
     except BackendError as exc:
         raise pytest.UsageError(str(exc)) from None
 

@@ -13,6 +13,7 @@ from pytest_appservice_fs import config
 from pytest_appservice_fs.config import MAX_READY_TIMEOUT, OPTIONS, SettingsError, resolve
 from pytest_appservice_fs.expectations import AZURE_MATRIX, EMULATOR_MATRIX, LAB_MATRIX, PATHS, TMP
 from pytest_appservice_fs.model import Event, Outcome
+from pytest_appservice_fs.options import header
 
 _LIST_KEYS = {spec.ini for spec in OPTIONS if spec.kind == "list"}
 
@@ -167,27 +168,26 @@ def test_bad_value_from_the_command_line_names_only_the_option() -> None:
     )
 
 
-def test_origins_name_each_setting_given_and_its_source() -> None:
+def test_header_names_each_setting_given_and_its_source() -> None:
     """The report header lists every setting that is not the default, with its source, and
     never an app setting's value."""
-    settings = _resolve(
+    lines = header(
         {"backend": "fake"},
-        {"appservice_fs_latency_iterations": "5"},
+        _ini({"appservice_fs_latency_iterations": "5"}),
         {"APPSERVICE_FS_EVENTS": "restart", "APPSERVICE_FS_APP_SETTINGS": "PROBE_TOKEN=s3cret"},
     )
-    assert settings.header_lines() == [
+    assert lines == [
         "appservice-fs: --backend fake (from command line)",
         "appservice-fs: --events restart (from environment APPSERVICE_FS_EVENTS)",
         "appservice-fs: --app-setting PROBE_TOKEN=*** "
         "(from environment APPSERVICE_FS_APP_SETTINGS)",
         "appservice-fs: --latency-iterations 5 (from ini appservice_fs_latency_iterations)",
     ]
-    assert "s3cret" not in repr(settings)
 
 
-def test_no_origins_when_nothing_is_set() -> None:
+def test_header_is_empty_when_nothing_is_set() -> None:
     """With every setting at its default, the header says nothing."""
-    assert _resolve().header_lines() == []
+    assert header({}, _ini(None), {}) == []
 
 
 def test_list_option_cli_wins_whole() -> None:
@@ -643,4 +643,25 @@ def test_numbers_are_ascii_decimal_only(text: str) -> None:
 
 def test_a_flag_set_false_is_not_named_in_the_header() -> None:
     """An explicit 'false' is the default: the header does not list it."""
-    assert _resolve(ini={"appservice_fs_keep_resources": "false"}).header_lines() == []
+    assert header({}, _ini({"appservice_fs_keep_resources": "false"}), {}) == []
+
+
+def test_option_names_match_the_model() -> None:
+    """options.py names the events and hypotheses without importing the engine: the names are
+    the model's and the matrix's, in their order."""
+    from pytest_appservice_fs.expectations import HYPOTHESES  # noqa: PLC0415
+    from pytest_appservice_fs.model import Event  # noqa: PLC0415
+    from pytest_appservice_fs.options import EVENT_NAMES, HYPOTHESIS_NAMES  # noqa: PLC0415
+
+    assert tuple(event.value for event in Event) == EVENT_NAMES
+    assert tuple(HYPOTHESES) == HYPOTHESIS_NAMES
+
+
+def test_header_never_shows_a_malformed_app_setting() -> None:
+    """The header is built before values are checked: a malformed app setting (no '=') is
+    shown as a placeholder, never echoed (it may be a secret typed whole)."""
+    environ = {"APPSERVICE_FS_APP_SETTINGS": "hunter2-is-my-password\nGOOD=x"}
+    assert header({}, _ini(None), environ) == [
+        "appservice-fs: --app-setting <malformed>=***,GOOD=*** "
+        "(from environment APPSERVICE_FS_APP_SETTINGS)"
+    ]

@@ -52,11 +52,15 @@ def test_help_and_version_exit_0_with_a_bad_setting(pytester: pytest.Pytester, o
 
 @pytest.mark.usefixtures("bad_environment")
 def test_plain_tests_pass_with_a_bad_setting(pytester: pytest.Pytester) -> None:
-    """Another project's tests pass; the header says why live tests could not run here."""
+    """Another project's tests pass; the header shows the setting as given, unchecked (it is
+    checked only when a live test needs it)."""
     pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([f"appservice-fs: live tests cannot run here: {BAD_SENTENCE}"])
+    result.stdout.fnmatch_lines(
+        ["appservice-fs: --latency-size 0 (from environment APPSERVICE_FS_LATENCY_SIZE)"]
+    )
+    assert "ERROR" not in result.stdout.str() + result.stderr.str()
 
 
 @pytest.mark.usefixtures("bad_environment")
@@ -99,6 +103,20 @@ def test_a_plain_run_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
     without_plugin = imported("-p", "no:appservice_fs")
     assert with_plugin - without_plugin == set()
     assert "pytest_appservice_fs.plugin" not in without_plugin
+    # Nor the engine: the settings are not even resolved where no live test is collected.
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    ours = {
+        name
+        for name in json.loads((pytester.path / "modules.json").read_text(encoding="utf-8"))
+        if name.startswith("pytest_appservice_fs")
+    }
+    assert ours == {
+        "pytest_appservice_fs",
+        "pytest_appservice_fs.fixtures",
+        "pytest_appservice_fs.keys",
+        "pytest_appservice_fs.options",
+        "pytest_appservice_fs.plugin",
+    }
 
 
 def test_header_names_settings_and_their_source(

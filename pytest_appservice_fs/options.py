@@ -1,0 +1,308 @@
+"""What can be set, and where from: every option with its ini key and environment variables.
+
+This module is all the plugin imports at pytest's start (with ``keys``): it names the options
+and reads their raw values, and nothing here imports the engine. Checking the values and
+building the settings is ``config.resolve``'s work, done only in a session that needs it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: The events' names, for the options' help (``model.Event`` holds them; a test keeps the two
+#: equal, so that loading the plugin need not import the model).
+EVENT_NAMES = (
+    "restart",
+    "stop_start",
+    "deploy",
+    "scale_out",
+    "scale_in",
+    "app_setting_change",
+    "restart_soft",
+    "sku_change",
+    "plan_restart",
+)
+#: The hypotheses' names, for the appservice_cells marker's help (``expectations.HYPOTHESES``
+#: describes them; a test keeps the two equal).
+HYPOTHESIS_NAMES = ("H1", "H2", "H3", "H4", "paths", "lifecycle", "latency", "H5")
+
+BACKENDS = ("fake", "local", "azure")
+#: Backends this version can run; the others are accepted names that fail with a clear reason.
+IMPLEMENTED_BACKENDS = ("fake", "local", "azure")
+RESTART_MODES = ("platform", "soft")
+DEFAULT_SKU = "B1"
+FAKE_FAULTS = ("home-not-persistent", "noop-restart", "transient-503", "stale-marker")
+MAX_READY_TIMEOUT = 7200.0
+# The probe's own bounds on /io-latency.
+LATENCY_SIZE_MAX = 1_048_576
+LATENCY_ITERATIONS_MAX = 100
+# The probe's bounds on /throughput (its own maximum size is PROBE_MAX_THROUGHPUT_MIB).
+THROUGHPUT_MIB_MAX = 1024
+THROUGHPUT_SIZES_MAX = 8
+THROUGHPUT_ITERATIONS_MAX = 5
+# The probe's /append bound on records per writer.
+APPEND_RECORDS_MAX = 10_000
+#: At most this many --path paths (the probe allowlists at most 32 paths in all).
+USER_PATHS_MAX = 8
+#: An app setting's key, as --app-setting takes it.
+APP_SETTING_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
+#: Words a flag takes for "off" (``config`` refuses any word that is neither on nor off).
+_FALSE_WORDS = ("0", "false", "no", "off", "")
+
+IniGetter = Callable[[str], Any]
+
+
+class SettingsError(ValueError):
+    """An option, ini key or environment variable with a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """Where one setting can come from: its flag, its ini key and its environment variables."""
+
+    dest: str
+    flag: str
+    help: str
+    kind: str = "text"  # text | flag | list
+    env: tuple[str, ...] = ()
+    metavar: str | None = None
+
+    @property
+    def ini(self) -> str:
+        """The ini key: the flag's name with the plugin's prefix."""
+        return "appservice_fs_" + self.dest
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "backend",
+        "--backend",
+        "where the app runs: fake, local or azure (default: azure when --app-name or "
+        "--provision is given, otherwise local)",
+        env=("APPSERVICE_FS_BACKEND",),
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "app_name",
+        "--app-name",
+        "name of the App Service app",
+        env=("APPSERVICE_FS_APP_NAME",),
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "resource_group",
+        "--resource-group",
+        "resource group of the app",
+        env=("APPSERVICE_FS_RESOURCE_GROUP",),
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "subscription_id",
+        "--subscription-id",
+        "Azure subscription id",
+        env=("APPSERVICE_FS_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID"),
+        metavar="ID",
+    ),
+    OptionSpec(
+        "region", "--region", "Azure region, such as westeurope", env=("APPSERVICE_FS_REGION",)
+    ),
+    OptionSpec("sku", "--sku", "App Service plan SKU, such as B1", env=("APPSERVICE_FS_SKU",)),
+    OptionSpec(
+        "provision",
+        "--provision",
+        "create an app for the run and delete it afterwards",
+        kind="flag",
+        env=("APPSERVICE_FS_PROVISION",),
+    ),
+    OptionSpec(
+        "allow_existing_app",
+        "--allow-existing-app",
+        "azure attach mode: deploy the probe to an app not tagged as a probe app (it replaces "
+        "the app's code)",
+        kind="flag",
+        env=("APPSERVICE_FS_ALLOW_EXISTING_APP",),
+    ),
+    OptionSpec(
+        "restart_mode",
+        "--restart-mode",
+        "azure: 'platform' restarts as az webapp restart does (default); 'soft' sets "
+        "softRestart=true",
+        env=("APPSERVICE_FS_RESTART_MODE",),
+        metavar="MODE",
+    ),
+    OptionSpec(
+        "keep_resources",
+        "--keep-resources",
+        "keep what the run created, and print how to remove it",
+        kind="flag",
+        env=("APPSERVICE_FS_KEEP_RESOURCES",),
+    ),
+    OptionSpec(
+        "events",
+        "--events",
+        "comma-separated events to fire (default: all): " + ", ".join(EVENT_NAMES),
+        kind="list",
+        env=("APPSERVICE_FS_EVENTS",),
+        metavar="LIST",
+    ),
+    OptionSpec(
+        "app_settings",
+        "--app-setting",
+        "app setting KEY=VALUE for the probe app (repeatable)",
+        kind="list",
+        env=("APPSERVICE_FS_APP_SETTINGS",),
+        metavar="KEY=VALUE",
+    ),
+    OptionSpec(
+        "evidence_report",
+        "--evidence-report",
+        "write the evidence matrix as Markdown to this file",
+        env=("APPSERVICE_FS_EVIDENCE_REPORT",),
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "ready_timeout",
+        "--ready-timeout",
+        "seconds to wait for proof that an event took effect: SECONDS or EVENT=SECONDS "
+        "(repeatable; default depends on the backend)",
+        kind="list",
+        env=("APPSERVICE_FS_READY_TIMEOUT",),
+        metavar="[EVENT=]SECONDS",
+    ),
+    OptionSpec(
+        "run_id",
+        "--run-id",
+        "identifier of this run in evidence and resource names (default: time and random)",
+        env=("APPSERVICE_FS_RUN_ID",),
+        metavar="ID",
+    ),
+    OptionSpec(
+        "probe_dir",
+        "--probe-dir",
+        "deploy the probe in this folder (app.py and requirements.txt) instead of the "
+        "bundled one; a lab probe with only its four endpoints works, with less evidence",
+        env=("APPSERVICE_FS_PROBE_DIR",),
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "local_base_image",
+        "--local-base-image",
+        "local backend: the image the probe runtime builds on (default: python:3.11-slim, "
+        "else the Debian-built " + "pytest-appservice-fs/base:bookworm)",
+        env=("APPSERVICE_FS_LOCAL_BASE_IMAGE",),
+        metavar="IMAGE",
+    ),
+    OptionSpec(
+        "latency_size",
+        "--latency-size",
+        f"bytes per write in the latency test (default 4096; 1 to {LATENCY_SIZE_MAX})",
+        env=("APPSERVICE_FS_LATENCY_SIZE",),
+        metavar="BYTES",
+    ),
+    OptionSpec(
+        "latency_iterations",
+        "--latency-iterations",
+        "writes and reads per path in the latency test "
+        f"(default 10; 1 to {LATENCY_ITERATIONS_MAX})",
+        env=("APPSERVICE_FS_LATENCY_ITERATIONS",),
+        metavar="N",
+    ),
+    OptionSpec(
+        "throughput_sizes",
+        "--throughput-sizes",
+        f"H5 file sizes in MiB, comma-separated (default per backend: 1,16,128; at most "
+        f"{THROUGHPUT_SIZES_MAX} sizes of 1 to {THROUGHPUT_MIB_MAX})",
+        kind="list",
+        env=("APPSERVICE_FS_THROUGHPUT_SIZES",),
+        metavar="MIB",
+    ),
+    OptionSpec(
+        "throughput_iterations",
+        "--throughput-iterations",
+        f"H5 writes and reads per size (default 1; 1 to {THROUGHPUT_ITERATIONS_MAX})",
+        env=("APPSERVICE_FS_THROUGHPUT_ITERATIONS",),
+        metavar="N",
+    ),
+    OptionSpec(
+        "append_records",
+        "--append-records",
+        f"H4 records each of the two writers appends (default 200; 1 to {APPEND_RECORDS_MAX})",
+        env=("APPSERVICE_FS_APPEND_RECORDS",),
+        metavar="N",
+    ),
+    OptionSpec(
+        "paths",
+        "--path",
+        "one more absolute path to test on every event, observed (repeatable; at most "
+        f"{USER_PATHS_MAX}); the probe allowlists it through its PROBE_PATHS app setting",
+        kind="list",
+        env=("APPSERVICE_FS_PATHS",),
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "fake_faults",
+        "--fake-fault",
+        "fake backend only: inject a fault to see the harness catch it (repeatable): "
+        + ", ".join(FAKE_FAULTS),
+        kind="list",
+        env=("APPSERVICE_FS_FAKE_FAULTS",),
+        metavar="FAULT",
+    ),
+)
+
+
+def pick(
+    spec: OptionSpec, cli: Mapping[str, Any], ini: IniGetter, environ: Mapping[str, str]
+) -> tuple[Any, str | None]:
+    """The setting's raw value and where it came from (None: nowhere, the default).
+
+    Which wins, per setting: the command line, then the environment, then the ini file, as
+    pytest-django does, so that CI can override a repository's ini through the environment.
+    A list setting is taken whole from the first source that has it.
+    """
+    value = cli.get(spec.dest)
+    if value not in (None, [], False):
+        return value, "command line"
+    for name in spec.env:
+        if environ.get(name, "").strip():
+            text = environ[name]
+            source = f"environment {name}"
+            if spec.kind != "list":
+                return text.strip(), source
+            separator = "\n" if spec.dest == "app_settings" else ","
+            return [part for part in text.split(separator) if part.strip()], source
+    value = ini(spec.ini)
+    if value not in (None, "", [], False):
+        return value, f"ini {spec.ini}"
+    return ([] if spec.kind == "list" else None), None
+
+
+def header(cli: Mapping[str, Any], ini: IniGetter, environ: Mapping[str, str]) -> list[str]:
+    """The report header's lines: each setting that is not the default, its value as given
+    (unchecked; app setting values hidden) and where it came from."""
+    origins = []
+    for spec in OPTIONS:
+        value, source = pick(spec, cli, ini, environ)
+        if source is None:
+            continue
+        if spec.kind == "flag" and str(value).strip().lower() in _FALSE_WORDS:
+            continue  # an explicit "false" is the default
+        if spec.dest == "app_settings":
+            # Only well-formed keys: a malformed item (no '=') may be a secret typed whole.
+            shown = ",".join(f"{_setting_key(str(item))}=***" for item in value)
+        elif spec.kind == "list":
+            shown = ",".join(str(item).strip() for item in value)
+        else:
+            shown = str(value).strip()
+        origins.append(f"appservice-fs: {spec.flag} {shown[:200]} (from {source})")
+    return origins
+
+
+def _setting_key(item: str) -> str:
+    """An app setting's key as the header may show it: well formed, or a placeholder."""
+    key, sep, _ = item.partition("=")
+    key = key.strip()
+    return key if sep and APP_SETTING_KEY.match(key) else "<malformed>"
