@@ -78,7 +78,7 @@ from pytest_appservice_fs.backends.local import (
     tar_archive,
 )
 from pytest_appservice_fs.backends.protocol import BackendError
-from pytest_appservice_fs.probe_package import ProbePackage, build_package, default_probe_dir
+from pytest_appservice_fs.engine.probe_package import ProbePackage, build_package, default_probe_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE_SECONDS = 600

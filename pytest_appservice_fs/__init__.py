@@ -11,26 +11,26 @@ __version__ = "0.2.0"
 #: The public names, and the module each comes from. They are imported on first use: every
 #: pytest start imports this package (through the plugin), and most never need them.
 _EXPORTS = {
-    "LAB_MATRIX": "pytest_appservice_fs.expectations",
-    "ContainerCell": "pytest_appservice_fs.expectations",
-    "Expectations": "pytest_appservice_fs.expectations",
-    "PathCell": "pytest_appservice_fs.expectations",
-    "ContainerOutcome": "pytest_appservice_fs.model",
-    "Event": "pytest_appservice_fs.model",
-    "Observation": "pytest_appservice_fs.model",
-    "Outcome": "pytest_appservice_fs.model",
-    "Verdict": "pytest_appservice_fs.evidence",
+    "LAB_MATRIX": "pytest_appservice_fs.engine.expectations",
+    "ContainerCell": "pytest_appservice_fs.engine.expectations",
+    "Expectations": "pytest_appservice_fs.engine.expectations",
+    "PathCell": "pytest_appservice_fs.engine.expectations",
+    "ContainerOutcome": "pytest_appservice_fs.engine.model",
+    "Event": "pytest_appservice_fs.engine.model",
+    "Observation": "pytest_appservice_fs.engine.model",
+    "Outcome": "pytest_appservice_fs.engine.model",
+    "Verdict": "pytest_appservice_fs.evidence.judge",
 }
 
 if TYPE_CHECKING:
-    from pytest_appservice_fs.evidence import Verdict
-    from pytest_appservice_fs.expectations import (
+    from pytest_appservice_fs.engine.expectations import (
         LAB_MATRIX,
         ContainerCell,
         Expectations,
         PathCell,
     )
-    from pytest_appservice_fs.model import ContainerOutcome, Event, Observation, Outcome
+    from pytest_appservice_fs.engine.model import ContainerOutcome, Event, Observation, Outcome
+    from pytest_appservice_fs.evidence.judge import Verdict
 
 
 def __getattr__(name: str) -> Any:

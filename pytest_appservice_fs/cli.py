@@ -8,7 +8,8 @@
 every option of the plugin (``--backend``, ``--events``, ...) and of pytest (``-n 4``,
 ``--junitxml``, ``-k``) works, and the exit status is pytest's (4 for a usage error). A later
 ``-m`` replaces the live marker expression. ``report`` and ``sweep`` take the options of
-``appservice-fs-report`` and ``python -m pytest_appservice_fs.sweep``; their bad input exits 2.
+``appservice-fs-report`` and ``python -m pytest_appservice_fs.reports.sweep``; their bad
+input exits 2.
 """
 
 from __future__ import annotations
@@ -55,14 +56,14 @@ def run(argv: Sequence[str]) -> int:
 
 def report(argv: Sequence[str]) -> int:
     """``appservice-fs-report`` under this command's name."""
-    from pytest_appservice_fs.report_cli import main as report_main  # noqa: PLC0415
+    from pytest_appservice_fs.reports.cli import main as report_main  # noqa: PLC0415
 
     return _argparse_status(lambda: report_main(argv, prog="appservice-fs report"))
 
 
 def sweep(argv: Sequence[str]) -> int:
-    """``python -m pytest_appservice_fs.sweep`` under this command's name."""
-    from pytest_appservice_fs.sweep import main as sweep_main  # noqa: PLC0415
+    """``python -m pytest_appservice_fs.reports.sweep`` under this command's name."""
+    from pytest_appservice_fs.reports.sweep import main as sweep_main  # noqa: PLC0415
 
     return _argparse_status(lambda: sweep_main(argv, prog="appservice-fs sweep"))
 

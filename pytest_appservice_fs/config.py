@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_appservice_fs.expectations import (
+from pytest_appservice_fs.engine.expectations import (
     EMULATOR_MATRIX,
     SHM,
     ExpectationError,
     Expectations,
     matrix_for,
 )
-from pytest_appservice_fs.model import Event
+from pytest_appservice_fs.engine.model import Event
 from pytest_appservice_fs.options import (
     APP_SETTING_KEY,
     APPEND_RECORDS_MAX,

@@ -20,15 +20,20 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pytest_appservice_fs.backends.protocol import Backend
-    from pytest_appservice_fs.concurrency import AppendVerdict
     from pytest_appservice_fs.config import Settings
-    from pytest_appservice_fs.evidence import Verdict
-    from pytest_appservice_fs.expectations import AppendCell, ContainerCell, MeasureCell, PathCell
-    from pytest_appservice_fs.latency import LatencyVerdict
-    from pytest_appservice_fs.model import Event, Observation
-    from pytest_appservice_fs.progress import Progress
-    from pytest_appservice_fs.throughput import ThroughputVerdict
-    from pytest_appservice_fs.triggers import TriggerController
+    from pytest_appservice_fs.engine.controller import TriggerController
+    from pytest_appservice_fs.engine.expectations import (
+        AppendCell,
+        ContainerCell,
+        MeasureCell,
+        PathCell,
+    )
+    from pytest_appservice_fs.engine.model import Event, Observation
+    from pytest_appservice_fs.engine.progress import Progress
+    from pytest_appservice_fs.evidence.judge import Verdict
+    from pytest_appservice_fs.measurements.appends import AppendVerdict
+    from pytest_appservice_fs.measurements.latency import LatencyVerdict
+    from pytest_appservice_fs.measurements.throughput import ThroughputVerdict
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +47,7 @@ def appservice_settings(pytestconfig: pytest.Config) -> Settings:
 @pytest.fixture(scope="session")
 def appservice_probe_dir(appservice_settings: Settings) -> Path:
     """The probe folder to deploy: --probe-dir, else the bundled probe (override at will)."""
-    from pytest_appservice_fs.probe_package import default_probe_dir
+    from pytest_appservice_fs.engine.probe_package import default_probe_dir
 
     return appservice_settings.probe_dir or default_probe_dir()
 
@@ -96,9 +101,9 @@ def appservice_app(
 ) -> Iterator[TriggerController]:
     """The app with the probe deployed: a trigger controller that fires each event once."""
     from pytest_appservice_fs.backends.protocol import BackendError
-    from pytest_appservice_fs.probe_client import ProbeError
-    from pytest_appservice_fs.probe_package import build_package
-    from pytest_appservice_fs.triggers import TriggerController
+    from pytest_appservice_fs.engine.controller import TriggerController
+    from pytest_appservice_fs.engine.probe_client import ProbeError
+    from pytest_appservice_fs.engine.probe_package import build_package
 
     controller = TriggerController(
         appservice_backend,
@@ -143,8 +148,8 @@ def appservice_verdict(
     request: pytest.FixtureRequest,
 ) -> Verdict:
     """The cell's verdict, its proof recorded as JUnit properties and for the report."""
-    from pytest_appservice_fs.evidence import judge_container, judge_path, skipped_properties
-    from pytest_appservice_fs.expectations import ContainerCell
+    from pytest_appservice_fs.engine.expectations import ContainerCell
+    from pytest_appservice_fs.evidence.judge import judge_container, judge_path, skipped_properties
 
     reason = appservice_app.backend.unsupported.get(appservice_cell.event)
     if reason:
@@ -175,7 +180,7 @@ def appservice_latency(
     request: pytest.FixtureRequest,
 ) -> LatencyVerdict:
     """The path's latency on every instance, its figures recorded as JUnit properties."""
-    from pytest_appservice_fs.latency import judge_latency, measure
+    from pytest_appservice_fs.measurements.latency import judge_latency, measure
 
     backend = appservice_app.backend
     measurement = measure(
@@ -199,8 +204,8 @@ def appservice_throughput(
     request: pytest.FixtureRequest,
 ) -> ThroughputVerdict:
     """H5: the path's large-file throughput per size, recorded as JUnit properties."""
-    from pytest_appservice_fs.throughput import judge_throughput
-    from pytest_appservice_fs.throughput import measure as measure_throughput
+    from pytest_appservice_fs.measurements.throughput import judge_throughput
+    from pytest_appservice_fs.measurements.throughput import measure as measure_throughput
 
     backend = appservice_app.backend
     sizes = appservice_settings.throughput_sizes or backend.timing.throughput_sizes
@@ -230,14 +235,14 @@ def appservice_appends(
 ) -> AppendVerdict:
     """H4: two instances append to one /home file at once; the counts as JUnit properties."""
     from pytest_appservice_fs.backends.protocol import BackendError
-    from pytest_appservice_fs.concurrency import (
+    from pytest_appservice_fs.engine.controller import EventNotProven
+    from pytest_appservice_fs.engine.probe_client import ProbeError
+    from pytest_appservice_fs.measurements.appends import (
         append_file,
         judge_appends,
         measure_appends,
         not_measured,
     )
-    from pytest_appservice_fs.probe_client import ProbeError
-    from pytest_appservice_fs.triggers import EventNotProven
 
     backend, cell = appservice_app.backend, appservice_cell
     records = appservice_settings.append_records
@@ -287,7 +292,7 @@ def _record(request: pytest.FixtureRequest, properties: Iterable[tuple[str, str]
 
 def _terminal_progress(config: pytest.Config) -> Progress:
     """Wait statuses on the terminal: in place on a TTY, a line every 30 s in CI logs."""
-    from pytest_appservice_fs.progress import NoProgress, ThrottledProgress
+    from pytest_appservice_fs.engine.progress import NoProgress, ThrottledProgress
 
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from pytest_appservice_fs.backends.protocol import Backend
     from pytest_appservice_fs.config import Settings
     from pytest_appservice_fs.options import SettingsError
-    from pytest_appservice_fs.report import Case
+    from pytest_appservice_fs.reports.runs import Case
 
 #: The run's settings, when they resolved.
 SETTINGS_KEY: pytest.StashKey[Settings] = pytest.StashKey()

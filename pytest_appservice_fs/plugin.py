@@ -34,7 +34,7 @@ from pytest_appservice_fs.options import (
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.config import Settings
-    from pytest_appservice_fs.report import RunReport
+    from pytest_appservice_fs.reports.runs import RunReport
 
 pytest_plugins = ["pytest_appservice_fs.fixtures"]
 
@@ -182,7 +182,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """xdist controller: one worker takes every test of an event (see distribution.py)."""
     if not config.stash.get(GROUP_EVENTS_KEY, False):
         return None
-    from pytest_appservice_fs.distribution import event_scheduling
+    from pytest_appservice_fs.xdist_scheduling import event_scheduling
 
     return event_scheduling(config, log)
 
@@ -293,7 +293,7 @@ class EvidenceCollector:
             return
         properties = {str(name): str(value) for name, value in report.user_properties}
         if "hypothesis" in properties:
-            from pytest_appservice_fs.report import Case
+            from pytest_appservice_fs.reports.runs import Case
 
             case = Case(report.nodeid, report.outcome, properties)
             self._config.stash[CASES_KEY].append(case)
@@ -320,8 +320,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         cleanup_run(settings)
     if run is None:
         return
-    from pytest_appservice_fs.render import render_markdown
-    from pytest_appservice_fs.report import append_step_summary
+    from pytest_appservice_fs.reports.render import render_markdown
+    from pytest_appservice_fs.reports.runs import append_step_summary
 
     markdown = render_markdown([run])
     if settings.evidence_report is not None:
@@ -343,7 +343,7 @@ def pytest_terminal_summary(
     run = _run_report(config)
     if run is None:
         return
-    from pytest_appservice_fs.render import render_text
+    from pytest_appservice_fs.reports.render import render_text
 
     terminalreporter.section("App Service filesystem evidence")
     terminalreporter.write_line(render_text(run))
@@ -356,7 +356,7 @@ def _run_report(config: pytest.Config) -> RunReport | None:
     cases = config.stash.get(CASES_KEY, [])
     if not cases:
         return None
-    from pytest_appservice_fs.report import ReportError, run_from_cases
+    from pytest_appservice_fs.reports.runs import ReportError, run_from_cases
 
     try:
         return run_from_cases(cases, "this run")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from pytest_appservice_fs.backends.fake import FakeBackend
-from pytest_appservice_fs.expectations import Expectations, PathCell, matrix_for
-from pytest_appservice_fs.model import Event
+from pytest_appservice_fs.engine.expectations import Expectations, PathCell, matrix_for
+from pytest_appservice_fs.engine.model import Event
 
 LIVE_SUITE = Path(__file__).resolve().parents[1] / "pytest_appservice_fs" / "suite"
 #: The events the lab fired: most plugin tests run just these, to stay focused and fast.

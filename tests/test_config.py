@@ -11,8 +11,14 @@ import pytest
 
 from pytest_appservice_fs import config
 from pytest_appservice_fs.config import MAX_READY_TIMEOUT, OPTIONS, SettingsError, resolve
-from pytest_appservice_fs.expectations import AZURE_MATRIX, EMULATOR_MATRIX, LAB_MATRIX, PATHS, TMP
-from pytest_appservice_fs.model import Event, Outcome
+from pytest_appservice_fs.engine.expectations import (
+    AZURE_MATRIX,
+    EMULATOR_MATRIX,
+    LAB_MATRIX,
+    PATHS,
+    TMP,
+)
+from pytest_appservice_fs.engine.model import Event, Outcome
 from pytest_appservice_fs.options import header
 
 _LIST_KEYS = {spec.ini for spec in OPTIONS if spec.kind == "list"}
@@ -649,8 +655,8 @@ def test_a_flag_set_false_is_not_named_in_the_header() -> None:
 def test_option_names_match_the_model() -> None:
     """options.py names the events and hypotheses without importing the engine: the names are
     the model's and the matrix's, in their order."""
-    from pytest_appservice_fs.expectations import HYPOTHESES  # noqa: PLC0415
-    from pytest_appservice_fs.model import Event  # noqa: PLC0415
+    from pytest_appservice_fs.engine.expectations import HYPOTHESES  # noqa: PLC0415
+    from pytest_appservice_fs.engine.model import Event  # noqa: PLC0415
     from pytest_appservice_fs.options import EVENT_NAMES, HYPOTHESIS_NAMES  # noqa: PLC0415
 
     assert tuple(event.value for event in Event) == EVENT_NAMES

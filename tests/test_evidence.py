@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_appservice_fs.evidence import REQUIRED_PROPERTIES, judge_container, judge_path
-from pytest_appservice_fs.expectations import (
+from pytest_appservice_fs.engine.expectations import (
     HOME,
     LAB_MATRIX,
     LIFECYCLE,
@@ -16,7 +15,7 @@ from pytest_appservice_fs.expectations import (
     ContainerCell,
     PathCell,
 )
-from pytest_appservice_fs.model import (
+from pytest_appservice_fs.engine.model import (
     ContainerOutcome,
     Event,
     Identity,
@@ -25,6 +24,7 @@ from pytest_appservice_fs.model import (
     Observation,
     Outcome,
 )
+from pytest_appservice_fs.evidence.judge import REQUIRED_PROPERTIES, judge_container, judge_path
 
 INSTANCE_A = "a" * 64
 INSTANCE_B = "b" * 64

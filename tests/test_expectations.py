@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pytest_appservice_fs.expectations import (
+from pytest_appservice_fs.engine.expectations import (
     AZURE_MATRIX,
     CONCURRENT,
     CONTAINER,
@@ -29,7 +29,7 @@ from pytest_appservice_fs.expectations import (
     PathCell,
     matrix_for,
 )
-from pytest_appservice_fs.model import AppendOutcome, ContainerOutcome, Event, Outcome
+from pytest_appservice_fs.engine.model import AppendOutcome, ContainerOutcome, Event, Outcome
 
 _VALID_EVENTS = (
     "restart, stop_start, deploy, scale_out, scale_in, app_setting_change, restart_soft, "

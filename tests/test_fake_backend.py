@@ -15,9 +15,9 @@ import requests
 
 from pytest_appservice_fs.backends.fake import FakeBackend, FakeFaults
 from pytest_appservice_fs.backends.protocol import BackendError
-from pytest_appservice_fs.expectations import HOME, LAB_PATHS, TMP, VAR_LOCAL
-from pytest_appservice_fs.probe_client import ProbeClient, ProbeError, ProbeTiming
-from pytest_appservice_fs.probe_package import ProbePackage, build_package, default_probe_dir
+from pytest_appservice_fs.engine.expectations import HOME, LAB_PATHS, TMP, VAR_LOCAL
+from pytest_appservice_fs.engine.probe_client import ProbeClient, ProbeError, ProbeTiming
+from pytest_appservice_fs.engine.probe_package import ProbePackage, build_package, default_probe_dir
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 HEX12 = re.compile(r"[0-9a-f]{12}")

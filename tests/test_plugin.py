@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from pytest_appservice_fs.backends.fake import FakeBackend
-from pytest_appservice_fs.evidence import REQUIRED_PROPERTIES
-from pytest_appservice_fs.expectations import CONTAINER, LAB_EVENTS, LAB_MATRIX, matrix_for
-from pytest_appservice_fs.model import Event, Outcome
-from pytest_appservice_fs.render import render_markdown
-from pytest_appservice_fs.report import Case, find_drifts, load_baseline, run_from_cases
+from pytest_appservice_fs.engine.expectations import CONTAINER, LAB_EVENTS, LAB_MATRIX, matrix_for
+from pytest_appservice_fs.engine.model import Event, Outcome
+from pytest_appservice_fs.evidence.judge import REQUIRED_PROPERTIES
+from pytest_appservice_fs.reports.render import render_markdown
+from pytest_appservice_fs.reports.runs import Case, find_drifts, load_baseline, run_from_cases
 from tests.junit_cases import (
     LAB_EVENTS_ARG,
     LIVE_SUITE,
@@ -487,7 +487,7 @@ def test_user_path_is_allowlisted_and_observed(live_suite: pytest.Pytester) -> N
     live_suite.makepyfile(
         test_zz_allowlist="""
         import pytest
-        from pytest_appservice_fs.probe_client import ProbeError
+        from pytest_appservice_fs.engine.probe_client import ProbeError
 
         @pytest.mark.live
         def test_allowlist(appservice_app):

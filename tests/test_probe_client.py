@@ -14,8 +14,8 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from pytest_appservice_fs.model import Identity, MarkerRead, MarkerWrite
-from pytest_appservice_fs.probe_client import (
+from pytest_appservice_fs.engine.model import Identity, MarkerRead, MarkerWrite
+from pytest_appservice_fs.engine.probe_client import (
     TOKEN_HEADER,
     ProbeClient,
     ProbeEndpointMissing,
@@ -225,7 +225,7 @@ def test_retries_are_logged_with_reason_and_without_token(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Each retry is logged with the reason; the token never appears in the log."""
-    caplog.set_level(logging.INFO, logger="pytest_appservice_fs.probe_client")
+    caplog.set_level(logging.INFO, logger="pytest_appservice_fs.engine.probe_client")
     client, _ = _client([(503, b"busy"), (200, _identity_body())], token=TOKEN, timing=LONG)
     client.identity()
     retries = [r for r in caplog.records if "retrying probe request" in r.getMessage()]

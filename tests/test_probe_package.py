@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_appservice_fs.probe_package import (
+from pytest_appservice_fs.engine.probe_package import (
     DEPLOYMENT_ID_FILE,
     ProbePackageError,
     build_package,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from pytest_appservice_fs.backends.fake import FakeBackend, FakeFaults
-from pytest_appservice_fs.expectations import LAB_PATHS
-from pytest_appservice_fs.model import Event
-from pytest_appservice_fs.probe_package import build_package, default_probe_dir
-from pytest_appservice_fs.progress import MAX_LINE, ThrottledProgress, WaitStatus
-from pytest_appservice_fs.triggers import TriggerController
+from pytest_appservice_fs.engine.controller import TriggerController
+from pytest_appservice_fs.engine.expectations import LAB_PATHS
+from pytest_appservice_fs.engine.model import Event
+from pytest_appservice_fs.engine.probe_package import build_package, default_probe_dir
+from pytest_appservice_fs.engine.progress import MAX_LINE, ThrottledProgress, WaitStatus
 
 
 class Clock:

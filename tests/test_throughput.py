@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 from pytest_appservice_fs.backends.fake import FakeBackend
-from pytest_appservice_fs.probe_package import build_package, default_probe_dir
-from pytest_appservice_fs.render import render_markdown, render_text
-from pytest_appservice_fs.report import Case, run_from_cases
-from pytest_appservice_fs.throughput import (
+from pytest_appservice_fs.engine.probe_package import build_package, default_probe_dir
+from pytest_appservice_fs.measurements.throughput import (
     SizeResult,
     ThroughputMeasurement,
     judge_throughput,
     measure,
 )
+from pytest_appservice_fs.reports.render import render_markdown, render_text
+from pytest_appservice_fs.reports.runs import Case, run_from_cases
 
 GOOD = {"write_mib_s": 100.0, "read_mib_s": 200.0, "write_seconds": 0.01, "read_seconds": 0.005}
 

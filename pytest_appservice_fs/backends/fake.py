@@ -33,12 +33,12 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming, WithoutPlan
-from pytest_appservice_fs.expectations import LAB_PATHS, SHM
-from pytest_appservice_fs.model import Event
-from pytest_appservice_fs.probe_client import ProbeClient, ProbeTiming, probe_session
+from pytest_appservice_fs.engine.expectations import LAB_PATHS, SHM
+from pytest_appservice_fs.engine.model import Event
+from pytest_appservice_fs.engine.probe_client import ProbeClient, ProbeTiming, probe_session
 
 if TYPE_CHECKING:
-    from pytest_appservice_fs.probe_package import ProbePackage
+    from pytest_appservice_fs.engine.probe_package import ProbePackage
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from pytest_appservice_fs.backends.docker_images import (
     runtime_image,
 )
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming, WithoutPlan
-from pytest_appservice_fs.model import Event
-from pytest_appservice_fs.probe_client import (
+from pytest_appservice_fs.engine.model import Event
+from pytest_appservice_fs.engine.probe_client import (
     ProbeClient,
     ProbeTiming,
     ProbeUnavailable,
@@ -40,7 +40,7 @@ from pytest_appservice_fs.probe_client import (
 )
 
 if TYPE_CHECKING:
-    from pytest_appservice_fs.probe_package import ProbePackage
+    from pytest_appservice_fs.engine.probe_package import ProbePackage
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from pytest_appservice_fs.model import Event
-from pytest_appservice_fs.probe_client import ProbeTiming
+from pytest_appservice_fs.engine.model import Event
+from pytest_appservice_fs.engine.probe_client import ProbeTiming
 
 if TYPE_CHECKING:
-    from pytest_appservice_fs.probe_client import ProbeClient
-    from pytest_appservice_fs.probe_package import ProbePackage
+    from pytest_appservice_fs.engine.probe_client import ProbeClient
+    from pytest_appservice_fs.engine.probe_package import ProbePackage
 
 
 class BackendError(RuntimeError):

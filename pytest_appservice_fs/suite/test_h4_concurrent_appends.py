@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_appservice_fs.concurrency import AppendVerdict
+from pytest_appservice_fs.measurements.appends import AppendVerdict
 
 pytestmark = [pytest.mark.live, pytest.mark.appservice_cells("H4")]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_appservice_fs.throughput import ThroughputVerdict
+from pytest_appservice_fs.measurements.throughput import ThroughputVerdict
 
 pytestmark = [pytest.mark.live, pytest.mark.appservice_cells("H5")]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_appservice_fs.latency import LatencyVerdict
+from pytest_appservice_fs.measurements.latency import LatencyVerdict
 
 pytestmark = [pytest.mark.live, pytest.mark.appservice_cells("latency")]
 

@@ -72,7 +72,7 @@ import requests
 
 from pytest_appservice_fs.backends.fake import FakeBackend
 from pytest_appservice_fs.backends.protocol import BackendError
-from pytest_appservice_fs.probe_package import DEPLOYMENT_ID_FILE, ProbePackage
+from pytest_appservice_fs.engine.probe_package import DEPLOYMENT_ID_FILE, ProbePackage
 
 if TYPE_CHECKING:
     import responses

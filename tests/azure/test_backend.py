@@ -24,12 +24,12 @@ from pytest_appservice_fs.backends.azure.groups import (
 )
 from pytest_appservice_fs.backends.azure.kudu import DeployError, KuduTiming
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
-from pytest_appservice_fs.evidence import judge_container, judge_path
-from pytest_appservice_fs.expectations import LAB_MATRIX, LAB_PATHS
-from pytest_appservice_fs.model import Event
-from pytest_appservice_fs.probe_client import ProbeTiming
-from pytest_appservice_fs.probe_package import build_package, default_probe_dir
-from pytest_appservice_fs.triggers import TriggerController
+from pytest_appservice_fs.engine.controller import TriggerController
+from pytest_appservice_fs.engine.expectations import LAB_MATRIX, LAB_PATHS
+from pytest_appservice_fs.engine.model import Event
+from pytest_appservice_fs.engine.probe_client import ProbeTiming
+from pytest_appservice_fs.engine.probe_package import build_package, default_probe_dir
+from pytest_appservice_fs.evidence.judge import judge_container, judge_path
 from tests.azure.conftest import FakeCredential
 from tests.azure.simulator import AzureSimulator
 

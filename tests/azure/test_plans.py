@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("azure.mgmt.web")
 
 from pytest_appservice_fs.backends.azure.plans import TIER_SIZES, next_size, unsupported_events
-from pytest_appservice_fs.model import Event
+from pytest_appservice_fs.engine.model import Event
 
 
 @pytest.mark.parametrize(

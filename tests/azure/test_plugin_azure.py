@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("azure.mgmt.web")
 
-from pytest_appservice_fs.expectations import AZURE_MATRIX, CONTAINER
-from pytest_appservice_fs.model import Event
+from pytest_appservice_fs.engine.expectations import AZURE_MATRIX, CONTAINER
+from pytest_appservice_fs.engine.model import Event
 from tests.junit_cases import copy_live_suite, live_outcomes, read_junit
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -30,7 +30,7 @@ import responses
 from pytest_appservice_fs.backends.azure import AzureBackend
 from pytest_appservice_fs.backends.azure.kudu import KuduTiming
 from pytest_appservice_fs.backends.protocol import BackendTiming
-from pytest_appservice_fs.probe_client import ProbeTiming
+from pytest_appservice_fs.engine.probe_client import ProbeTiming
 from tests.azure.conftest import FakeCredential
 from tests.azure.simulator import AzureSimulator
 

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 import requests
 
-from pytest_appservice_fs.expectations import LAB_PATHS
-from pytest_appservice_fs.model import Identity
-from pytest_appservice_fs.probe_client import (
+from pytest_appservice_fs.engine.expectations import LAB_PATHS
+from pytest_appservice_fs.engine.model import Identity
+from pytest_appservice_fs.engine.probe_client import (
     TOKEN_HEADER,
     ProbeClient,
     ProbeTiming,
 )
-from pytest_appservice_fs.probe_package import ProbePackage, build_package, default_probe_dir
+from pytest_appservice_fs.engine.probe_package import ProbePackage, build_package, default_probe_dir
 from tests.azure.conftest import FakeCredential
 from tests.azure.simulator import (
     KUDU_SCOPE,

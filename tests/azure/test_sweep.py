@@ -11,7 +11,6 @@ pytest.importorskip("azure.mgmt.resource")
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.resources.models import ResourceGroup
 
-from pytest_appservice_fs import sweep as sweep_command
 from pytest_appservice_fs.backends.azure.groups import (
     TAG_EXPIRES,
     TAG_PROJECT,
@@ -19,6 +18,7 @@ from pytest_appservice_fs.backends.azure.groups import (
     judge,
     sweep,
 )
+from pytest_appservice_fs.reports import sweep as sweep_command
 from tests.azure.conftest import FakeCredential
 from tests.azure.simulator import AzureSimulator
 
@@ -119,7 +119,7 @@ def test_command_line_runs_the_sweep(
     credential: FakeCredential,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """python -m pytest_appservice_fs.sweep with a subscription: the expired group goes."""
+    """python -m pytest_appservice_fs.reports.sweep with a subscription: the expired group goes."""
     code = sweep_command.main(["--subscription-id", SUBSCRIPTION], credential=credential, **FAST)
     assert code == 0
     assert "delete expired-run" in capsys.readouterr().out

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from pytest_appservice_fs.backends.local import LocalBackend, label
-from pytest_appservice_fs.expectations import HOME, TMP, VAR_LOCAL
-from pytest_appservice_fs.probe_package import build_package, default_probe_dir
+from pytest_appservice_fs.engine.expectations import HOME, TMP, VAR_LOCAL
+from pytest_appservice_fs.engine.probe_package import build_package, default_probe_dir
 
 pytestmark = pytest.mark.docker
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pytest_appservice_fs.backends.local import LocalBackend
-from pytest_appservice_fs.model import Event
+from pytest_appservice_fs.engine.model import Event
 from tests.docker.conftest import HeldRun, labelled, run_local
 from tests.junit_cases import live_outcomes
 

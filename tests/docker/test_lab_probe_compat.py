@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_appservice_fs.expectations import CONTAINER, LAB_EVENTS, LAB_PATHS
+from pytest_appservice_fs.engine.expectations import CONTAINER, LAB_EVENTS, LAB_PATHS
 from tests.junit_cases import LAB_EVENTS_ARG, copy_live_suite, live_outcomes, read_junit
 
 pytestmark = pytest.mark.docker

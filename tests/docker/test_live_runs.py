@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pytest_appservice_fs.backends.local import LocalBackend
-from pytest_appservice_fs.expectations import (
+from pytest_appservice_fs.engine.expectations import (
     CONTAINER,
     EMULATOR_MATRIX,
     HOME,
@@ -17,7 +17,7 @@ from pytest_appservice_fs.expectations import (
     LOGFILES,
     UPLOADS,
 )
-from pytest_appservice_fs.model import Event
+from pytest_appservice_fs.engine.model import Event
 from tests.docker.conftest import labelled, run_local
 from tests.junit_cases import LAB_EVENTS_ARG, cell, live_outcomes, matrix_cells, read_junit
 

@@ -11,7 +11,7 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoun
 
 from pytest_appservice_fs.backends.azure.groups import TAG_PROJECT, TAG_PROJECT_VALUE
 from pytest_appservice_fs.backends.protocol import BackendError
-from pytest_appservice_fs.probe_package import ProbePackage
+from pytest_appservice_fs.engine.probe_package import ProbePackage
 
 CODE_DIR = "/home/site/wwwroot"
 #: How long a long-running ARM operation (a plan or site PUT, a group DELETE) may take.

@@ -54,9 +54,9 @@ from pytest_appservice_fs.backends.azure.groups import (
 from pytest_appservice_fs.backends.azure.kudu import KuduClient, KuduTiming
 from pytest_appservice_fs.backends.azure.plans import Plan, next_size, unsupported_events
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
-from pytest_appservice_fs.model import Event
-from pytest_appservice_fs.probe_client import ProbeClient, ProbeTiming, probe_session
-from pytest_appservice_fs.probe_package import FACTORY_TARGET, ProbePackage
+from pytest_appservice_fs.engine.model import Event
+from pytest_appservice_fs.engine.probe_client import ProbeClient, ProbeTiming, probe_session
+from pytest_appservice_fs.engine.probe_package import FACTORY_TARGET, ProbePackage
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_appservice_fs.backends.azure.arm import LRO_SECONDS, arm_call
-from pytest_appservice_fs.model import Event
+from pytest_appservice_fs.engine.model import Event
 
 #: The sizes of each tier, smallest first. A size change stays in its tier, so the tier's
 #: worker limit and the plan's capacity stay valid. Free and shared plans have one size.

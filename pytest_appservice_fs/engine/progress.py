@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from pytest_appservice_fs.model import Event
+from pytest_appservice_fs.engine.model import Event
 
 TERMINAL_INTERVAL = 2.0
 LOG_INTERVAL = 30.0

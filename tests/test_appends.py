@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 
-from pytest_appservice_fs import probe_client
 from pytest_appservice_fs.backends.fake import FakeBackend
-from pytest_appservice_fs.concurrency import (
+from pytest_appservice_fs.engine import probe_client
+from pytest_appservice_fs.engine.expectations import AppendCell
+from pytest_appservice_fs.engine.model import AppendOutcome
+from pytest_appservice_fs.engine.probe_client import ProbeClient, ProbeUnavailable
+from pytest_appservice_fs.engine.probe_package import build_package, default_probe_dir
+from pytest_appservice_fs.measurements.appends import (
     AppendMeasurement,
     WriterResult,
     append_file,
@@ -21,10 +25,6 @@ from pytest_appservice_fs.concurrency import (
     not_measured,
     writer_name,
 )
-from pytest_appservice_fs.expectations import AppendCell
-from pytest_appservice_fs.model import AppendOutcome
-from pytest_appservice_fs.probe_client import ProbeClient, ProbeUnavailable
-from pytest_appservice_fs.probe_package import build_package, default_probe_dir
 
 HOME = "/home/data"
 RECORDS = 200

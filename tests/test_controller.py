@@ -12,8 +12,8 @@ import pytest
 
 from pytest_appservice_fs.backends.fake import FakeBackend, FakeFaults
 from pytest_appservice_fs.backends.protocol import BackendError
-from pytest_appservice_fs.evidence import judge_container, judge_path
-from pytest_appservice_fs.expectations import (
+from pytest_appservice_fs.engine.controller import EventNotProven, TriggerController
+from pytest_appservice_fs.engine.expectations import (
     DEFAULT_PATHS,
     EMULATOR_MATRIX,
     HOME,
@@ -25,10 +25,10 @@ from pytest_appservice_fs.expectations import (
     UPLOADS,
     VAR_LOCAL,
 )
-from pytest_appservice_fs.model import ContainerOutcome, Event, Observation
-from pytest_appservice_fs.probe_client import ProbeClient, ProbeError
-from pytest_appservice_fs.probe_package import ProbePackage, build_package, default_probe_dir
-from pytest_appservice_fs.triggers import EventNotProven, TriggerController
+from pytest_appservice_fs.engine.model import ContainerOutcome, Event, Observation
+from pytest_appservice_fs.engine.probe_client import ProbeClient, ProbeError
+from pytest_appservice_fs.engine.probe_package import ProbePackage, build_package, default_probe_dir
+from pytest_appservice_fs.evidence.judge import judge_container, judge_path
 
 MakeController = Callable[..., TriggerController]
 #: The events the fake can fire (it has no plan: no SKU change, no plan restart).
@@ -233,7 +233,7 @@ def test_failed_scale_in_is_logged_and_observation_kept(
     make_controller: MakeController, caplog: pytest.LogCaptureFixture
 ) -> None:
     """If scaling back fails, the scale-out observation still stands and a warning says why."""
-    caplog.set_level(logging.WARNING, logger="pytest_appservice_fs.triggers")
+    caplog.set_level(logging.WARNING, logger="pytest_appservice_fs.engine.controller")
     controller = make_controller(backend_class=_RefusingScaleIn)
     observation = controller.observe(Event.SCALE_OUT)
     assert observation.proven is True

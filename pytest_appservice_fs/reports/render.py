@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pytest_appservice_fs.expectations import CONTAINER
-from pytest_appservice_fs.latency import STATS
-from pytest_appservice_fs.report import (
+from pytest_appservice_fs.engine.expectations import CONTAINER
+from pytest_appservice_fs.measurements.latency import STATS
+from pytest_appservice_fs.reports.runs import (
     Append,
     Cell,
     Drift,

@@ -20,8 +20,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_appservice_fs.render import render_markdown
-from pytest_appservice_fs.report import (
+from pytest_appservice_fs.reports.render import render_markdown
+from pytest_appservice_fs.reports.runs import (
     Drift,
     ReportError,
     RunReport,

@@ -19,7 +19,7 @@ from tenacity import (
     wait_random,
 )
 
-from pytest_appservice_fs.model import Identity, MarkerRead, MarkerWrite
+from pytest_appservice_fs.engine.model import Identity, MarkerRead, MarkerWrite
 
 log = logging.getLogger(__name__)
 

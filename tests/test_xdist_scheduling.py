@@ -11,8 +11,8 @@ import pytest
 from pytest_appservice_fs.backends import create_backend
 from pytest_appservice_fs.backends.fake import FakeBackend
 from pytest_appservice_fs.config import resolve
-from pytest_appservice_fs.distribution import event_scope
-from pytest_appservice_fs.model import Event
+from pytest_appservice_fs.engine.model import Event
+from pytest_appservice_fs.xdist_scheduling import event_scope
 from tests.junit_cases import copy_live_suite, live_outcomes, matrix_cells, read_junit
 
 #: The events the fake can fire.

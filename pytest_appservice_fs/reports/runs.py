@@ -15,16 +15,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_appservice_fs.evidence import REQUIRED_PROPERTIES, SKIPPED
-from pytest_appservice_fs.expectations import (
+from pytest_appservice_fs.engine.expectations import (
     CONCURRENT,
     CONTAINER,
     LAB_MATRIX,
     LARGE_FILES,
     LATENCY,
 )
-from pytest_appservice_fs.latency import STATS
-from pytest_appservice_fs.model import Event
+from pytest_appservice_fs.engine.model import Event
+from pytest_appservice_fs.evidence.judge import REQUIRED_PROPERTIES, SKIPPED
+from pytest_appservice_fs.measurements.latency import STATS
 
 #: GitHub refuses a job summary over 1 MiB per step.
 STEP_SUMMARY_LIMIT = 1024 * 1024

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pytest_appservice_fs.evidence import measurement_properties
-from pytest_appservice_fs.expectations import LATENCY
-from pytest_appservice_fs.probe_client import ProbeError
+from pytest_appservice_fs.engine.expectations import LATENCY
+from pytest_appservice_fs.engine.probe_client import ProbeError
+from pytest_appservice_fs.evidence.judge import measurement_properties
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.backends.protocol import Backend

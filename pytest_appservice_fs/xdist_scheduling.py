@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_appservice_fs.model import Event
+from pytest_appservice_fs.engine.model import Event
 
 _EVENTS = tuple(event.value for event in Event)
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from pytest_appservice_fs.model import AppendOutcome, ContainerOutcome, Event, Outcome
+from pytest_appservice_fs.engine.model import AppendOutcome, ContainerOutcome, Event, Outcome
 
 HOME = "/home/data"
 TMP = "/tmp/data"  # noqa: S108 - the path under test, not a temp file of ours

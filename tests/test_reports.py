@@ -29,8 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_appservice_fs.render import render_markdown, render_text
-from pytest_appservice_fs.report import (
+from pytest_appservice_fs.reports.cli import main
+from pytest_appservice_fs.reports.render import render_markdown, render_text
+from pytest_appservice_fs.reports.runs import (
     STEP_SUMMARY_LIMIT,
     Case,
     ReportError,
@@ -42,7 +43,6 @@ from pytest_appservice_fs.report import (
     run_from_cases,
     to_json,
 )
-from pytest_appservice_fs.report_cli import main
 
 DATA = Path(__file__).parent / "data"
 RUN_A = DATA / "junit" / "fake-westeurope-b1.xml"

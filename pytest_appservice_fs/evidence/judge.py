@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from pytest_appservice_fs.expectations import CONTAINER, ContainerCell, PathCell
-from pytest_appservice_fs.model import (
+from pytest_appservice_fs.engine.expectations import CONTAINER, ContainerCell, PathCell
+from pytest_appservice_fs.engine.model import (
     ContainerOutcome,
     Event,
     Identity,

@@ -25,7 +25,7 @@ def main(
     argv: Sequence[str] | None = None,
     *,
     credential: Any = None,
-    prog: str = "python -m pytest_appservice_fs.sweep",
+    prog: str = "python -m pytest_appservice_fs.reports.sweep",
     **client_options: Any,
 ) -> int:
     """The command line; ``credential`` and ``client_options`` let tests inject mocks."""

@@ -18,14 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from pytest_appservice_fs.evidence import measurement_properties
-from pytest_appservice_fs.model import AppendOutcome
-from pytest_appservice_fs.probe_client import ProbeError
+from pytest_appservice_fs.engine.model import AppendOutcome
+from pytest_appservice_fs.engine.probe_client import ProbeError
+from pytest_appservice_fs.evidence.judge import measurement_properties
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.backends.protocol import Backend
-    from pytest_appservice_fs.expectations import AppendCell
-    from pytest_appservice_fs.probe_client import ProbeClient
+    from pytest_appservice_fs.engine.expectations import AppendCell
+    from pytest_appservice_fs.engine.probe_client import ProbeClient
 
 #: How long a writer waits for the others before its request leaves anyway.
 START_TIMEOUT = 60.0

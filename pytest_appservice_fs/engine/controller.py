@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, TypeVar
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from pytest_appservice_fs.backends.protocol import BackendError
-from pytest_appservice_fs.model import Event, Identity, MarkerWrite, Observation
-from pytest_appservice_fs.probe_client import ProbeClient, ProbeError, ProbeUnavailable
-from pytest_appservice_fs.progress import NoProgress, Progress, WaitStatus
+from pytest_appservice_fs.engine.model import Event, Identity, MarkerWrite, Observation
+from pytest_appservice_fs.engine.probe_client import ProbeClient, ProbeError, ProbeUnavailable
+from pytest_appservice_fs.engine.progress import NoProgress, Progress, WaitStatus
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.backends.protocol import Backend
-    from pytest_appservice_fs.probe_package import ProbePackage
+    from pytest_appservice_fs.engine.probe_package import ProbePackage
 
 log = logging.getLogger(__name__)
 
