@@ -237,6 +237,7 @@ def appservice_appends(
     from pytest_appservice_fs.backends.protocol import BackendError
     from pytest_appservice_fs.engine.controller import EventNotProven
     from pytest_appservice_fs.engine.probe_client import ProbeError
+    from pytest_appservice_fs.events.scale import ensure_instances
     from pytest_appservice_fs.measurements.appends import (
         append_file,
         judge_appends,
@@ -248,7 +249,7 @@ def appservice_appends(
     records = appservice_settings.append_records
     file = append_file(cell.lock, appservice_settings.run_id)
     try:
-        instances = appservice_app.ensure_instances(2)
+        instances = ensure_instances(appservice_app, 2)
     except (BackendError, EventNotProven, ProbeError) as exc:
         # No error: the verdict is inconclusive, and its explanation carries the reason.
         measurement = not_measured(

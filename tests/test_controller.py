@@ -28,6 +28,7 @@ from pytest_appservice_fs.engine.expectations import (
 from pytest_appservice_fs.engine.model import ContainerOutcome, Event, Observation
 from pytest_appservice_fs.engine.probe_client import ProbeClient, ProbeError
 from pytest_appservice_fs.engine.probe_package import ProbePackage, build_package, default_probe_dir
+from pytest_appservice_fs.events.scale import ensure_instances
 from pytest_appservice_fs.evidence.judge import judge_container, judge_path
 
 MakeController = Callable[..., TriggerController]
@@ -520,9 +521,9 @@ def test_ensure_instances_scales_and_waits_and_the_next_event_restores(
     """ensure_instances(2) brings a second instance that answers; the next event first puts
     the app back on its starting capacity, so it fires on one instance as always."""
     controller = make_controller()
-    instances = controller.ensure_instances(2)
+    instances = ensure_instances(controller, 2)
     assert len(instances) == 2
-    assert controller.ensure_instances(2) == instances  # already there: no scaling
+    assert ensure_instances(controller, 2) == instances  # already there: no scaling
     assert _fake(controller).operations.counts["scale_to_2"] == 1
     observation = controller.observe(Event.RESTART)
     assert observation.proven, observation.error
@@ -544,7 +545,7 @@ def test_ensure_instances_raises_when_the_new_instance_never_answers(
         backend_class=_SilentNewInstances, ready_timeouts={Event.SCALE_OUT: 0.3}
     )
     with pytest.raises(EventNotProven, match=r"scale_out not proven within 0\.3 s: awaited 2"):
-        controller.ensure_instances(2)
+        ensure_instances(controller, 2)
 
 
 def test_scale_in_without_a_second_instance_is_not_fired(make_controller: MakeController) -> None:
