@@ -1,0 +1,191 @@
+"""Events as strategies: the registry, and a throw-away trigger fired by the unchanged
+controller on the fake backend."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from pytest_appservice_fs.backends.fake import FakeBackend, FakeFaults
+from pytest_appservice_fs.backends.protocol import BackendError
+from pytest_appservice_fs.engine import controller as controller_module
+from pytest_appservice_fs.engine.controller import TriggerController
+from pytest_appservice_fs.engine.expectations import LAB_PATHS
+from pytest_appservice_fs.engine.model import Event
+from pytest_appservice_fs.engine.probe_package import build_package, default_probe_dir
+from pytest_appservice_fs.events import TriggerRegistry, default_registry
+from pytest_appservice_fs.events.base import Trigger
+from pytest_appservice_fs.events.protocol import App, Before, Proof, Start
+
+_T = TypeVar("_T", bound="_StopStartTwice")
+
+
+class _StopStartTwice(Trigger):
+    """A trigger this project does not have: stop/start twice, proven by the fake's count of
+    starts rather than by the probe."""
+
+    event = Event.RESTART
+    awaited = "awaited two more starts in the fake's operations"
+    calls: list[str]
+
+    def __init__(self) -> None:
+        self.calls = []
+        self.starts_before = 0
+
+    def prepare(self, app: App) -> Start:
+        self.calls.append("prepare")
+        return super().prepare(app)
+
+    def fire(self, app: App, before: Before) -> str:
+        self.calls.append("fire")
+        backend = app.backend
+        assert isinstance(backend, FakeBackend)
+        self.starts_before = backend.operations.counts.get("start", 0)
+        for _ in range(2):
+            backend.stop()
+            backend.start()
+        return "stopped and started twice"
+
+    def proof(self, app: App, before: Before, last_seen: list[str]) -> Proof | None:
+        self.calls.append("proof")
+        backend = app.backend
+        assert isinstance(backend, FakeBackend)
+        starts = backend.operations.counts.get("start", 0) - self.starts_before
+        last_seen[0] = f"{starts} start(s)"
+        if starts < 2:
+            return None
+        instance = backend.instances()[0]
+        identity = backend.probe(instance).identity()
+        assert identity is not None
+        return Proof(f"{starts} starts counted", identity, instance)
+
+    def restore(self, app: App) -> None:
+        self.calls.append("restore")
+
+
+class _NeverProven(_StopStartTwice):
+    def proof(self, app: App, before: Before, last_seen: list[str]) -> Proof | None:
+        last_seen[0] = "nothing changed, on purpose"
+        return None
+
+
+class _Refused(_StopStartTwice):
+    def fire(self, app: App, before: Before) -> str:
+        raise BackendError("the platform refused it (HTTP 409)")
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[FakeBackend]:
+    """A fake backend, torn down afterwards."""
+    backend = FakeBackend(
+        tmp_path / "app",
+        faults=FakeFaults(),
+        app_settings={"PROBE_PATHS": ",".join(LAB_PATHS)},
+    )
+    yield backend
+    backend.teardown()
+
+
+def _recorded(kind: type[_T], made: list[_T]) -> Callable[[], _T]:
+    """A trigger factory that keeps every trigger it makes."""
+
+    def factory() -> _T:
+        made.append(kind())
+        return made[-1]
+
+    return factory
+
+
+def _controller(backend: FakeBackend, registry: TriggerRegistry) -> TriggerController:
+    controller = TriggerController(
+        backend,
+        run_id="run-e",
+        paths=LAB_PATHS,
+        package_factory=lambda: build_package(default_probe_dir()),
+        ready_timeouts={Event.RESTART: 1.0},
+        triggers=registry,
+    )
+    controller.start()
+    return controller
+
+
+def test_a_registered_trigger_is_fired_and_proven_by_the_unchanged_controller(
+    fake: FakeBackend,
+) -> None:
+    """The controller prepares, fires, proves with the trigger's own proof, reads the markers
+    back and restores: in that order, once."""
+    made: list[_StopStartTwice] = []
+    registry = TriggerRegistry()
+    registry.register(Event.RESTART, _recorded(_StopStartTwice, made))
+    controller = _controller(fake, registry)
+    observation = controller.observe(Event.RESTART)
+    assert observation.proven, observation.error
+    assert observation.proof == "2 starts counted"
+    assert observation.detail == "stopped and started twice"
+    assert observation.trigger_count == 1
+    (trigger,) = made
+    assert trigger.calls[:2] == ["prepare", "fire"]
+    assert trigger.calls[-1] == "restore"
+    assert set(trigger.calls[2:-1]) == {"proof"}
+    # Markers were written before and read back after: /home survived two stop/starts.
+    assert observation.read["/home/data"].exists
+    assert observation.read["/home/data"].nonce_matches
+    # Observed once: a second look fires nothing.
+    assert controller.observe(Event.RESTART) is observation
+    assert len(made) == 1
+
+
+def test_an_unproven_trigger_is_inconclusive_with_what_was_awaited(fake: FakeBackend) -> None:
+    """No proof before the deadline: not proven, the message names the trigger's awaited
+    words and what it last saw; the trigger still restores."""
+    made: list[_NeverProven] = []
+    registry = TriggerRegistry({Event.RESTART: _recorded(_NeverProven, made)})
+    observation = _controller(fake, registry).observe(Event.RESTART)
+    assert not observation.proven
+    assert observation.error is not None
+    assert "awaited two more starts" in observation.error
+    assert "nothing changed, on purpose" in observation.error
+    assert made[0].calls[-1] == "restore"
+
+
+def test_a_refused_trigger_is_not_proven_and_says_why(fake: FakeBackend) -> None:
+    """fire() raising BackendError: the observation says the event failed, with the reason."""
+    registry = TriggerRegistry({Event.RESTART: _Refused})
+    observation = _controller(fake, registry).observe(Event.RESTART)
+    assert not observation.proven
+    assert observation.error == "restart failed: the platform refused it (HTTP 409)"
+    assert observation.written  # the markers were written before the event
+
+
+def test_the_default_registry_fires_every_event_each_with_a_fresh_trigger() -> None:
+    """Every Event has a trigger for that event; each create() is a new object."""
+    registry = default_registry()
+    assert set(registry) == set(Event)
+    for event in Event:
+        first, second = registry.create(event), registry.create(event)
+        assert first.event is event
+        assert first is not second
+        assert first.awaited.startswith("awaited ")
+
+
+def test_the_registry_refuses_a_second_trigger_and_names_a_missing_one() -> None:
+    """register() twice for one event needs replace=True; create() of an unregistered event
+    is a KeyError naming it."""
+    registry = TriggerRegistry({Event.RESTART: _StopStartTwice})
+    with pytest.raises(ValueError, match="restart already has a trigger"):
+        registry.register(Event.RESTART, _NeverProven)
+    registry.register(Event.RESTART, _NeverProven, replace=True)
+    assert isinstance(registry.create(Event.RESTART), _NeverProven)
+    with pytest.raises(KeyError, match="deploy"):
+        registry.create(Event.DEPLOY)
+
+
+def test_the_controller_names_no_event() -> None:
+    """Everything that differs per event is in its trigger: the controller's source names no
+    Event member."""
+    source = inspect.getsource(controller_module)
+    assert "Event." not in source
