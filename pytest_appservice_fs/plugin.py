@@ -33,6 +33,10 @@ from pytest_appservice_fs.options import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from pytest_appservice_fs.backends.protocol import Backend
     from pytest_appservice_fs.config import Settings
     from pytest_appservice_fs.reports.runs import RunReport
 
@@ -45,6 +49,23 @@ RUN_ID_INPUT = "appservice_fs_run_id"
 FIXTURE_PREFIX = "appservice_"
 #: The key under which an xdist worker tells the controller that its live tests could not run.
 SETTINGS_ERROR_OUTPUT = "appservice_fs_settings_error"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Offer the plugin's hooks (``hooks.py``) to conftest files and other plugins."""
+    from pytest_appservice_fs import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_appservice_fs_make_backend(
+    settings: Settings, workdir: Path, azure_options: Mapping[str, Any]
+) -> Backend:
+    """The default backend: the one ``--backend`` names (its SDK imported only then)."""
+    from pytest_appservice_fs.backends import create_backend
+
+    return create_backend(settings, workdir, azure_options=azure_options)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

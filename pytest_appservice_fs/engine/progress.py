@@ -5,10 +5,12 @@ the log."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from pytest_appservice_fs.engine.model import Event
 
@@ -104,3 +106,30 @@ class ThrottledProgress:
             self._rewrite("")
         self._last = None
         self._showing = False
+
+
+def terminal_progress(reporter: Any, capture: Any) -> Progress:
+    """Wait statuses on pytest's terminal: in place on a TTY, a line every 30 s in CI logs.
+
+    ``reporter`` is pytest's ``terminalreporter`` plugin (None: no progress) and ``capture``
+    its ``capturemanager`` (None: output is not captured); duck-typed, so that the engine
+    does not import pytest.
+    """
+    if reporter is None:
+        return NoProgress()
+
+    def uncaptured(write: Callable[[str], None]) -> Callable[[str], None]:
+        # Waits happen inside fixtures, whose output pytest captures; progress must show.
+        def call(text: str) -> None:
+            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+                write(text)
+
+        return call
+
+    in_place = bool(reporter.isatty) and not os.environ.get("CI")
+    return ThrottledProgress(
+        uncaptured(lambda text: reporter.rewrite(text, erase=True)),
+        uncaptured(reporter.write_line),
+        in_place=in_place,
+        new_line=lambda: uncaptured(reporter.write)("\n"),
+    )
