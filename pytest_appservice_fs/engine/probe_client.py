@@ -1,11 +1,15 @@
-"""HTTP client for the probe: bounded retries, optional pinning to one instance."""
+"""HTTP client for the probe: bounded retries, optional pinning to one instance.
+
+``ProbeClient`` owns every endpoint of the probe: markers (``/write``, ``/read``), identity,
+mounts, and the measurements' endpoints, whose answers are typed (``probe_answers``).
+"""
 
 from __future__ import annotations
 
 import http.cookiejar
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +24,14 @@ from tenacity import (
 )
 
 from pytest_appservice_fs.engine.model import Identity, MarkerRead, MarkerWrite
+from pytest_appservice_fs.engine.probe_answers import (
+    AppendAnswer,
+    AppendCheckAnswer,
+    ThroughputAnswer,
+    append_answer,
+    append_check_answer,
+    throughput_answer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +183,35 @@ class ProbeClient:
                 nonce_matches=result.get("nonce_matches"),
             )
         return _identity_of(body), results
+
+    def throughput(self, path: str, *, sizes: Sequence[int], iterations: int) -> ThroughputAnswer:
+        """H5: each size (MiB) written and read through ``path`` on the instance that answers."""
+        body = self.get(
+            "/throughput",
+            {"path": [path], "sizes": ",".join(str(s) for s in sizes), "iterations": iterations},
+        )
+        return throughput_answer(body, path)
+
+    def append(
+        self, *, path: str, file: str, writer: str, records: int, lock: str, timeout: float
+    ) -> AppendAnswer:
+        """H4: append ``records`` numbered records as ``writer``, each under ``lock``.
+
+        Sent once with ``timeout`` seconds: a repeated append would append the records twice,
+        so a failure is a ProbeError, never a retry.
+        """
+        query = {"path": path, "writer": writer, "records": records, "lock": lock, "file": file}
+        return append_answer(self.get_unretried("/append", query, timeout=timeout))
+
+    def append_check(self, *, path: str, file: str, writers: Sequence[str]) -> AppendCheckAnswer:
+        """H4: count each writer's records in ``file``: found, lost, duplicated, torn lines."""
+        body = self.get("/append-check", {"path": path, "file": file, "writers": ",".join(writers)})
+        return append_check_answer(body, tuple(writers))
+
+    def append_reset(self, *, path: str, file: str) -> str | None:
+        """H4: remove ``file`` from ``path``; the probe's error, or None when it is gone."""
+        body = self.get("/append-reset", {"path": path, "file": file})
+        return str(body["error"]) if "error" in body else None
 
     @property
     def request_timeout(self) -> float:
