@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from tests.azure.simulator import arm
+from tests.azure.simulator.arm import Arm
 from tests.azure.simulator.arm_plans import ArmPlans, sku_facts
 from tests.azure.simulator.arm_sites import ArmSites
 from tests.azure.simulator.frontend import FrontEnd
@@ -66,7 +66,7 @@ class AzureSimulator(AppServiceState):
         self._parts: tuple[Part, ...] = (
             ArmSites(self),
             ArmPlans(self),
-            arm.Arm(self),
+            Arm(self),
             Kudu(self),
             FrontEnd(self),
         )
@@ -98,14 +98,14 @@ class AzureSimulator(AppServiceState):
                 try:
                     with self.lock:
                         reply = self._fault_reply(method, url)
-                        if reply is None and kind == "arm":
-                            reply = arm.refusal(self, request, match)
+                        if reply is None and route.refusal is not None:
+                            reply = route.refusal(request, match)
                     reply = reply or route.handler(request, match)
                 except requests.ConnectionError:
                     self.requests.append(RecordedRequest(kind, method, url, None))
                     raise
                 self.requests.append(RecordedRequest(kind, method, url, reply[0]))
-                if kind == "arm":
+                if kind == "arm":  # ARM stamps every answer, an injected fault's too
                     reply[1].append(("x-ms-request-id", str(uuid.uuid4())))
                 return reply
 

@@ -71,9 +71,15 @@ class Operation:
     done: bool = False
 
 
-def arm_routes(routes: list[tuple[str, str, Handler]]) -> list[Route]:
-    """ARM routes from (method, URL regex without its end, handler)."""
-    return [Route(method, pattern + END, "arm", handler) for method, pattern, handler in routes]
+def arm_routes(state: AppServiceState, routes: list[tuple[str, str, Handler]]) -> list[Route]:
+    """ARM routes from (method, URL regex without its end, handler), behind ARM's refusal."""
+
+    def refuse(request: requests.PreparedRequest, match: re.Match[str]) -> Reply | None:
+        return refusal(state, request, match)
+
+    return [
+        Route(method, pattern + END, "arm", handler, refuse) for method, pattern, handler in routes
+    ]
 
 
 def refusal(
@@ -183,6 +189,7 @@ class Arm:
         """The resource group and operation URLs, with their handlers."""
         web_ops = SUBSCRIPTION + r"/providers/Microsoft\.Web/operationresults/(?P<op>[^/?#]+)"
         return arm_routes(
+            self.state,
             [
                 ("GET", RESOURCE_GROUP, self._get_group),
                 ("HEAD", RESOURCE_GROUP, self._head_group),
@@ -191,7 +198,7 @@ class Arm:
                 ("GET", SUBSCRIPTION + "/resourcegroups", self._list_groups),
                 ("GET", web_ops, self._poll_async_operation),
                 ("GET", SUBSCRIPTION + r"/operationresults/(?P<op>[^/?#]+)", self._poll_location),
-            ]
+            ],
         )
 
     # --- polling ----------------------------------------------------------------------

@@ -69,12 +69,13 @@ class ArmPlans:
     def routes(self) -> list[Route]:
         """The plan URLs and their handlers."""
         return arm_routes(
+            self.state,
             [
                 ("GET", _PLAN, self._get_plan),
                 ("PUT", _PLAN, self._put_plan),
                 ("DELETE", _PLAN, self._delete_plan),
                 ("POST", _PLAN + "/restartSites", self._restart_sites),
-            ]
+            ],
         )
 
     def _find_plan(self, match: re.Match[str]) -> SimulatedPlan | Reply:

@@ -113,6 +113,7 @@ class ArmSites:
     def routes(self) -> list[Route]:
         """The site URLs and their handlers."""
         return arm_routes(
+            self.state,
             [
                 ("GET", _SITE, self._get_site),
                 ("PUT", _SITE, self._put_site),
@@ -126,7 +127,7 @@ class ArmSites:
                 ("POST", _SITE + "/stop", self._stop),
                 ("POST", _SITE + "/start", self._start),
                 ("GET", _SITE + "/instances", self._instances),
-            ]
+            ],
         )
 
     # --- sites ------------------------------------------------------------------------

@@ -57,12 +57,17 @@ END = r"(?:\?[^#]*)?$"
 
 @dataclass(frozen=True)
 class Route:
-    """One URL a part serves: method, full URL regex, which part it is, and its handler."""
+    """One URL a part serves: method, full URL regex, which part it is, and its handler.
+
+    ``refusal``, if any, answers first (an unauthenticated request, say); None lets the
+    handler answer.
+    """
 
     method: str
     pattern: str
     kind: RequestKind
     handler: Handler
+    refusal: Callable[[requests.PreparedRequest, re.Match[str]], Reply | None] | None = None
 
 
 class Part(Protocol):
