@@ -1,0 +1,239 @@
+"""The simulator a test holds: every part's routes in ``responses``, and the test's handle.
+
+Answers for no Azure component itself: it wires ARM (``arm``, ``arm_sites``, ``arm_plans``),
+Kudu (``kudu``) and the front end (``frontend``) to the transport, records every request, and
+injects faults (429 with ``Retry-After``, one-off 5xx statuses) before a part answers. Tests
+seed apps that exist already, inject faults and inspect what was asked through it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from tests.azure.simulator.arm import Arm
+from tests.azure.simulator.arm_plans import ArmPlans, sku_facts
+from tests.azure.simulator.arm_sites import ArmSites
+from tests.azure.simulator.frontend import FrontEnd
+from tests.azure.simulator.kudu import Kudu
+from tests.azure.simulator.state import (
+    DEFAULT_SUBSCRIPTION,
+    AppServiceState,
+    Fault,
+    Part,
+    RecordedRequest,
+    Reply,
+    Route,
+    SimulatedGroup,
+    SimulatedPlan,
+    SimulatedSite,
+    json_reply,
+    short_location,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import responses
+
+    from pytest_appservice_fs.engine.probe_package import ProbePackage
+
+
+class AzureSimulator(AppServiceState):
+    """App Service (ARM, Kudu, front end) in memory, answering through ``responses``."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        subscription_id: str = DEFAULT_SUBSCRIPTION,
+        lro_polls: int = 1,
+        lro_retry_after: int | None = None,
+        soft_restart_restarts: bool = True,
+    ) -> None:
+        super().__init__(
+            root,
+            subscription_id=subscription_id,
+            lro_polls=lro_polls,
+            lro_retry_after=lro_retry_after,
+            soft_restart_restarts=soft_restart_restarts,
+        )
+        self._parts: tuple[Part, ...] = (
+            ArmSites(self),
+            ArmPlans(self),
+            Arm(self),
+            Kudu(self),
+            FrontEnd(self),
+        )
+
+    # --- wiring -------------------------------------------------------------------------
+
+    def install(self, rsps: responses.RequestsMock) -> None:
+        """Register a callback for every URL the simulator serves; the rest stays unmatched."""
+        for part in self._parts:
+            for route in part.routes():
+                compiled = re.compile(route.pattern, re.IGNORECASE)
+                callback = self._callback(route, compiled)
+                # Headers as a list of pairs (responses accepts them) so Set-Cookie can repeat.
+                rsps.add_callback(route.method, compiled, callback=callback, content_type=None)  # type: ignore[arg-type]
+
+    def _callback(
+        self, route: Route, pattern: re.Pattern[str]
+    ) -> Callable[[requests.PreparedRequest], Reply]:
+        kind = route.kind
+
+        def answer(request: requests.PreparedRequest) -> Reply:
+            url, method = request.url or "", (request.method or "GET").upper()
+            match = pattern.match(url)
+            assert match is not None, f"responses matched {url} to {pattern.pattern}"
+            # The app's front end serves requests side by side, as App Service does (H4 sends
+            # two appends at once); ARM and Kudu answer one at a time.
+            serial = self.lock if kind != "probe" else contextlib.nullcontext()
+            with serial:
+                try:
+                    with self.lock:
+                        reply = self._fault_reply(method, url)
+                        if reply is None and route.refusal is not None:
+                            reply = route.refusal(request, match)
+                    reply = reply or route.handler(request, match)
+                except requests.ConnectionError:
+                    self.requests.append(RecordedRequest(kind, method, url, None))
+                    raise
+                self.requests.append(RecordedRequest(kind, method, url, reply[0]))
+                if kind == "arm":  # ARM stamps every answer, an injected fault's too
+                    reply[1].append(("x-ms-request-id", str(uuid.uuid4())))
+                return reply
+
+        return answer
+
+    def _fault_reply(self, method: str, url: str) -> Reply | None:
+        """Answer with the first injected fault that matches, and forget it."""
+        for fault in self.faults:
+            if fault.method == method and fault.pattern.search(url):
+                self.faults.remove(fault)
+                message = f"HTTP {fault.status} injected by the simulator."
+                body = {"error": {"code": fault.code, "message": message}}
+                return json_reply(fault.status, body, list(fault.headers))
+        return None
+
+    def add_existing_app(
+        self,
+        resource_group: str,
+        name: str,
+        *,
+        kind: str = "app,linux",
+        linux_fx_version: str = "PYTHON|3.11",
+        windows_fx_version: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        client_affinity: bool = True,
+        app_settings: Mapping[str, str] | None = None,
+        app_command_line: str = "",
+        capacity: int = 1,
+        location: str = "Korea Central",
+        sku: str = "B1",
+        plan: str | None = None,
+        https_only: bool = True,
+        auto_host_name: bool = False,
+        package: ProbePackage | None = None,
+    ) -> SimulatedSite:
+        """Seed an app that exists before the test (attach mode), with its group and plan.
+
+        A ``kind`` without ``linux`` is a Windows app (no linuxFxVersion); ``package`` deploys
+        the probe at once, else the app runs other code and answers 404 everywhere.
+        """
+        with self.lock:
+            group = self.groups.get(resource_group.lower())
+            if group is None:
+                group = SimulatedGroup(resource_group, short_location(location), {})
+                self.groups[resource_group.lower()] = group
+            linux = "linux" in kind.lower()
+            plan_name = plan or f"{name}-plan"
+            farm = self.plans.get((resource_group.lower(), plan_name.lower()))
+            if farm is None:
+                sku_facts(sku)  # refuse an unknown SKU here, not at the first request
+                farm = SimulatedPlan(resource_group, plan_name, location, sku, capacity, linux, {})
+                self.plans[(resource_group.lower(), plan_name.lower())] = farm
+            config: dict[str, Any] = {
+                "linuxFxVersion": linux_fx_version if linux else "",
+                "appCommandLine": app_command_line,
+            }
+            if windows_fx_version is not None:
+                config["windowsFxVersion"] = windows_fx_version
+            site = self.create_site(
+                group=group,
+                name=name,
+                location=location,
+                kind=kind,
+                plan=farm,
+                tags=dict(tags or {}),
+                site_config=config,
+                app_settings=dict(app_settings or {}),
+                client_affinity=client_affinity,
+                https_only=https_only,
+                auto_host_name=auto_host_name,
+            )
+            if package is not None:
+                self.deploy_package(site, package)
+            return site
+
+    def throttle_next(self, method: str, url_regex: str, *, retry_after: int = 1) -> None:
+        """The next ``method`` request whose URL matches answers 429 with ``Retry-After``."""
+        headers = [("Retry-After", str(retry_after))]
+        self.faults.append(
+            Fault(method.upper(), re.compile(url_regex), 429, "TooManyRequests", headers)
+        )
+
+    def fail_next(self, method: str, url_regex: str, status: int = 500) -> None:
+        """The next ``method`` request whose URL matches answers ``status`` (a 5xx) once."""
+        if not 500 <= status <= 599:
+            raise ValueError(f"fail_next takes a 5xx status, not {status}")
+        self.faults.append(
+            Fault(method.upper(), re.compile(url_regex), status, "InternalServerError", [])
+        )
+
+    def deploy_conflicts(self, n: int) -> None:
+        """The next ``n`` publish requests answer 409: a deployment is in progress."""
+        self.publish_conflicts = n
+
+    def deploy_fails_next(self) -> None:
+        """The next deployment ends with status 3 (failed) and a log."""
+        self.fail_next_deployment = True
+
+    @property
+    def calls(self) -> list[tuple[str, str]]:
+        """Every request in order: (method, ARM path and query, or host and path)."""
+        return [(r.method, r.target) for r in self.requests]
+
+    def arm_calls(self) -> list[tuple[str, str]]:
+        """The ARM requests in order, as (method, path and query)."""
+        return [(r.method, r.target) for r in self.requests if r.kind == "arm"]
+
+    def kudu_calls(self) -> list[tuple[str, str]]:
+        """The Kudu requests in order, as (method, host and path)."""
+        return [(r.method, r.target) for r in self.requests if r.kind == "kudu"]
+
+    def probe_calls(self) -> list[tuple[str, str]]:
+        """The requests to apps' default hosts in order, as (method, host and path)."""
+        return [(r.method, r.target) for r in self.requests if r.kind == "probe"]
+
+    def site(self, name: str) -> SimulatedSite:
+        """The site called ``name`` (site names are global, as host names are)."""
+        return self.sites[name.lower()]
+
+    def plan(self, resource_group: str, name: str) -> SimulatedPlan:
+        """The plan ``name`` in ``resource_group``."""
+        return self.plans[(resource_group.lower(), name.lower())]
+
+    def group(self, name: str) -> SimulatedGroup | None:
+        """The resource group ``name``, or None when there is none."""
+        return self.groups.get(name.lower())
+
+    def teardown(self) -> None:
+        """Tear down every fake backend the simulator created; safe to call twice."""
+        for backend in self.backends:
+            backend.teardown()

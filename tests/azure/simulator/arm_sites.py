@@ -1,0 +1,391 @@
+"""ARM's Microsoft.Web sites: the app as a resource, its configuration, settings and lifecycle.
+
+Answers for ``.../providers/Microsoft.Web/sites/{name}``: GET, PUT as a long-running operation,
+DELETE, ``config/web`` GET/PATCH/PUT, app settings list and replace, restart, stop, start and
+instances. Follows the Microsoft.Web REST spec (Azure/azure-rest-api-specs,
+``specification/web/resource-manager/Microsoft.Web/AppService/stable/2025-05-01``, WebApps).
+
+Modelling choices worth knowing when a test fails:
+
+- GET site returns a sparse ``siteConfig`` (``appCommandLine`` and ``appSettings`` null), as
+  ARM does; the full configuration is at ``config/web``. A site's ``reserved`` is its plan's.
+- A restart restarts every probe process, ``softRestart=true`` too (the fake counts it as
+  ``restart_soft``); with ``soft_restart_restarts`` false a soft restart restarts nothing ("only
+  if necessary", and nothing is).
+- Changing app settings (settings PUT, or a site PUT that carries them) recreates every
+  container on the same instances, as on Linux a container's environment is fixed when it
+  starts; changing site config restarts the processes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+
+from tests.azure.simulator.arm import (
+    RESOURCE_GROUP,
+    accepted,
+    arm_error,
+    arm_routes,
+    group_not_found,
+    json_body,
+    resource_not_found,
+)
+from tests.azure.simulator.state import (
+    AppServiceState,
+    Reply,
+    RestartRecord,
+    Route,
+    SimulatedGroup,
+    SimulatedPlan,
+    SimulatedSite,
+    json_reply,
+    now,
+    request_query,
+)
+
+_SITE = RESOURCE_GROUP + r"/providers/Microsoft\.Web/sites/(?P<site>[^/?#]+)"
+_FARM_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Web/serverfarms/"
+    r"(?P<plan>[^/]+)$",
+    re.IGNORECASE,
+)
+#: What config/web holds on a new Linux app, before anything is set.
+_CONFIG_DEFAULTS: dict[str, Any] = {
+    "numberOfWorkers": 1,
+    "defaultDocuments": ["Default.htm", "Default.html", "index.html", "hostingstart.html"],
+    "netFrameworkVersion": "v4.0",
+    "phpVersion": "",
+    "pythonVersion": "",
+    "nodeVersion": "",
+    "powerShellVersion": "",
+    "linuxFxVersion": "",
+    "windowsFxVersion": None,
+    "requestTracingEnabled": False,
+    "remoteDebuggingEnabled": False,
+    "httpLoggingEnabled": False,
+    "acrUseManagedIdentityCreds": False,
+    "logsDirectorySizeLimit": 35,
+    "detailedErrorLoggingEnabled": False,
+    "scmType": "None",
+    "use32BitWorkerProcess": True,
+    "webSocketsEnabled": False,
+    "alwaysOn": False,
+    "appCommandLine": "",
+    "managedPipelineMode": "Integrated",
+    "virtualApplications": [
+        {"virtualPath": "/", "physicalPath": "site\\wwwroot", "preloadEnabled": False}
+    ],
+    "loadBalancing": "LeastRequests",
+    "autoHealEnabled": False,
+    "vnetRouteAllEnabled": False,
+    "http20Enabled": False,
+    "minTlsVersion": "1.2",
+    "scmMinTlsVersion": "1.2",
+    "ftpsState": "FtpsOnly",
+    "healthCheckPath": None,
+    "functionAppScaleLimit": 0,
+    "minimumElasticInstanceCount": 0,
+    "azureStorageAccounts": {},
+}
+#: The only siteConfig values that GET site fills in; the rest is read from config/web.
+_SITE_CONFIG_SUMMARY = (
+    "numberOfWorkers",
+    "linuxFxVersion",
+    "windowsFxVersion",
+    "acrUseManagedIdentityCreds",
+    "alwaysOn",
+    "http20Enabled",
+    "functionAppScaleLimit",
+    "minimumElasticInstanceCount",
+)
+
+
+class ArmSites:
+    """The Microsoft.Web/sites routes, answering from and changing the shared state."""
+
+    def __init__(self, state: AppServiceState) -> None:
+        self.state = state
+
+    def routes(self) -> list[Route]:
+        """The site URLs and their handlers."""
+        return arm_routes(
+            self.state,
+            [
+                ("GET", _SITE, self._get_site),
+                ("PUT", _SITE, self._put_site),
+                ("DELETE", _SITE, self._delete_site),
+                ("GET", _SITE + "/config/web", self._get_config),
+                ("PATCH", _SITE + "/config/web", self._update_config),
+                ("PUT", _SITE + "/config/web", self._update_config),
+                ("POST", _SITE + "/config/appsettings/list", self._list_settings),
+                ("PUT", _SITE + "/config/appsettings", self._put_settings),
+                ("POST", _SITE + "/restart", self._restart),
+                ("POST", _SITE + "/stop", self._stop),
+                ("POST", _SITE + "/start", self._start),
+                ("GET", _SITE + "/instances", self._instances),
+            ],
+        )
+
+    # --- sites ------------------------------------------------------------------------
+
+    def _find_site(self, match: re.Match[str]) -> SimulatedSite | Reply:
+        rg, name = match["rg"], match["site"]
+        if rg.lower() not in self.state.groups:
+            return group_not_found(rg)
+        site = self.state.sites.get(name.lower())
+        if site is None or site.resource_group.lower() != rg.lower():
+            return resource_not_found("Microsoft.Web/sites", name, rg)
+        return site
+
+    def _get_site(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
+        site = self._find_site(match)
+        return site if isinstance(site, tuple) else json_reply(200, self._site_json(site))
+
+    def _put_site(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
+        rg, name = match["rg"], match["site"]
+        group = self.state.groups.get(rg.lower())
+        if group is None:
+            return group_not_found(rg)
+        body = json_body(request)
+        if not isinstance(body, dict):
+            return body
+        existing = self.state.sites.get(name.lower())
+        if existing is not None and existing.resource_group.lower() != rg.lower():
+            return arm_error(409, "Conflict", f"Website with given name {name} already exists.")
+        if not body.get("location"):
+            return arm_error(400, "LocationRequired", "The location property is required.")
+        properties = body.get("properties") or {}
+        farm_id = properties.get("serverFarmId") or (existing and self.state.plan_id(existing.plan))
+        farm = _FARM_ID.match(farm_id or "")
+        plan = farm and self.state.plans.get((farm["rg"].lower(), farm["plan"].lower()))
+        if not plan:
+            plan_name = farm["plan"] if farm else farm_id
+            return arm_error(404, "NotFound", f"Cannot find ServerFarm with name {plan_name}.")
+        return accepted(self.state, lambda: self._apply_site(group, name, body, plan))
+
+    def _apply_site(
+        self, group: SimulatedGroup, name: str, body: dict[str, Any], plan: SimulatedPlan
+    ) -> None:
+        properties = body.get("properties") or {}
+        config = dict(properties.get("siteConfig") or {})
+        pairs = config.pop("appSettings", None)
+        settings = None if pairs is None else {p["name"]: p["value"] for p in pairs}
+        site = self.state.sites.get(name.lower())
+        if site is None:
+            self.state.create_site(
+                group=group,
+                name=name,
+                location=body["location"],
+                kind=body.get("kind") or "app",
+                plan=plan,
+                tags=dict(body.get("tags") or {}),
+                site_config={k: v for k, v in config.items() if v is not None},
+                app_settings=settings or {},
+                client_affinity=properties.get("clientAffinityEnabled", True),
+                https_only=properties.get("httpsOnly", False),
+                auto_host_name=bool(properties.get("autoGeneratedDomainNameLabelScope")),
+            )
+            return
+        site.tags = dict(body.get("tags") or {})
+        site.kind = body.get("kind") or site.kind
+        site.client_affinity = properties.get("clientAffinityEnabled", site.client_affinity)
+        site.https_only = properties.get("httpsOnly", site.https_only)
+        site.plan = plan
+        self.state.match_capacity(site)
+        changed = self._merge_config(site, config)
+        if settings is not None and settings != site.app_settings:
+            self._set_settings(site, settings)
+        elif changed:
+            self.state.restart_processes(site)
+
+    def _delete_site(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
+        site = self._find_site(match)
+        if isinstance(site, tuple):
+            return site
+        self.state.remove_site(site)
+        return 200, [], b""
+
+    def _site_json(self, site: SimulatedSite) -> dict[str, Any]:
+        config = self._full_config(site)
+        summary = {key: config[key] for key in _SITE_CONFIG_SUMMARY}
+        summary.update(appCommandLine=None, appSettings=None)
+        return {
+            "id": self.state.site_id(site),
+            "name": site.name,
+            "type": "Microsoft.Web/sites",
+            "kind": site.kind,
+            "location": site.location,
+            "tags": dict(site.tags),
+            "properties": {
+                "state": site.state,
+                "hostNames": [site.default_host_name],
+                "repositorySiteName": site.name,
+                "usageState": "Normal",
+                "enabled": True,
+                "enabledHostNames": [site.default_host_name, site.scm_host_name],
+                "availabilityState": "Normal",
+                "hostNameSslStates": [
+                    {"name": host, "sslState": "Disabled", "hostType": host_type}
+                    for host, host_type in (
+                        (site.default_host_name, "Standard"),
+                        (site.scm_host_name, "Repository"),
+                    )
+                ],
+                "serverFarmId": self.state.plan_id(site.plan),
+                "reserved": site.plan.reserved,
+                "isXenon": False,
+                "hyperV": False,
+                "lastModifiedTimeUtc": now(),
+                "siteConfig": summary,
+                "scmSiteAlsoStopped": False,
+                "clientAffinityEnabled": site.client_affinity,
+                "clientCertEnabled": False,
+                "clientCertMode": "Required",
+                "hostNamesDisabled": False,
+                "outboundIpAddresses": "20.200.0.1,20.200.0.2",
+                "possibleOutboundIpAddresses": "20.200.0.1,20.200.0.2,20.200.0.3",
+                "containerSize": 0,
+                "dailyMemoryTimeQuota": 0,
+                "resourceGroup": site.resource_group,
+                "defaultHostName": site.default_host_name,
+                "httpsOnly": site.https_only,
+                "redundancyMode": "None",
+                "publicNetworkAccess": "Enabled",
+                "storageAccountRequired": False,
+                "keyVaultReferenceIdentity": "SystemAssigned",
+            },
+        }
+
+    # --- site configuration and settings ----------------------------------------------
+
+    def _full_config(self, site: SimulatedSite) -> dict[str, Any]:
+        return {**_CONFIG_DEFAULTS, **site.site_config, "numberOfWorkers": site.plan.capacity}
+
+    def _config_json(self, site: SimulatedSite) -> dict[str, Any]:
+        return {
+            "id": f"{self.state.site_id(site)}/config/web",
+            "name": site.name,
+            "type": "Microsoft.Web/sites/config",
+            "location": site.location,
+            "properties": self._full_config(site),
+        }
+
+    def _get_config(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
+        site = self._find_site(match)
+        return site if isinstance(site, tuple) else json_reply(200, self._config_json(site))
+
+    def _update_config(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
+        site = self._find_site(match)
+        if isinstance(site, tuple):
+            return site
+        body = json_body(request)
+        if not isinstance(body, dict):
+            return body
+        config = dict(body.get("properties") or {})
+        config.pop("appSettings", None)  # settings have their own resource
+        if self._merge_config(site, config):
+            self.state.restart_processes(site)
+        return json_reply(200, self._config_json(site))
+
+    def _merge_config(self, site: SimulatedSite, config: Mapping[str, Any]) -> bool:
+        """Merge the non-null values; True when anything changed."""
+        before = self._full_config(site)
+        site.site_config.update({k: v for k, v in config.items() if v is not None})
+        return self._full_config(site) != before
+
+    def _settings_json(self, site: SimulatedSite) -> dict[str, Any]:
+        return {
+            "id": f"{self.state.site_id(site)}/config/appsettings",
+            "name": "appsettings",
+            "type": "Microsoft.Web/sites/config",
+            "location": site.location,
+            "properties": dict(site.app_settings),
+        }
+
+    def _list_settings(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
+        site = self._find_site(match)
+        return site if isinstance(site, tuple) else json_reply(200, self._settings_json(site))
+
+    def _put_settings(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
+        site = self._find_site(match)
+        if isinstance(site, tuple):
+            return site
+        body = json_body(request)
+        if not isinstance(body, dict):
+            return body
+        settings = body.get("properties") or {}
+        if not all(isinstance(v, str) for v in settings.values()):
+            return arm_error(400, "BadRequest", "App setting values must be strings.")
+        if settings != site.app_settings:
+            self._set_settings(site, dict(settings))
+        return json_reply(200, self._settings_json(site))
+
+    def _set_settings(self, site: SimulatedSite, settings: dict[str, str]) -> None:
+        # The real API replaces every setting; on Linux the new environment needs new
+        # containers. The fake applies a setting by recreating every container, so one call
+        # with the whole new set in place recreates them once, as one update does on Azure.
+        changed = [k for k, v in settings.items() if site.app_settings.get(k) != v]
+        site.app_settings = settings
+        site.backend.app_settings = dict(settings)
+        applied = changed[-1:] or list(settings)[-1:]  # only removals: any setting will do
+        if applied:
+            site.backend.set_app_setting(applied[0], settings[applied[0]])
+        elif site.state == "Running":  # every setting removed: none left for the fake to set
+            site.backend.stop()
+            site.backend.start()
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def _restart(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
+        site = self._find_site(match)
+        if isinstance(site, tuple):
+            return site
+        query = request_query(request)
+        record = RestartRecord(site.name, query)
+        self.state.restarts.append(record)
+        # softRestart=true restarts "only if necessary": soft_restart_restarts says if it is.
+        if not record.soft or self.state.soft_restart_restarts:
+            self.state.restart_processes(site, soft=record.soft)
+        return 200, [], b""
+
+    def _stop(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
+        site = self._find_site(match)
+        if isinstance(site, tuple):
+            return site
+        site.backend.stop()
+        site.state = "Stopped"
+        return 200, [], b""
+
+    def _start(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
+        site = self._find_site(match)
+        if isinstance(site, tuple):
+            return site
+        site.backend.start()
+        site.state = "Running"
+        return 200, [], b""
+
+    def _instances(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
+        site = self._find_site(match)
+        if isinstance(site, tuple):
+            return site
+        scm = f"https://{site.scm_host_name}"
+        value = [
+            {
+                "id": f"{self.state.site_id(site)}/instances/{instance_id}",
+                "name": instance_id,
+                "type": "Microsoft.Web/sites/instances",
+                "location": site.location,
+                "properties": {
+                    "state": "READY",
+                    "statusUrl": f"{scm}/api/instances/{instance_id}/status",
+                    "detectorUrl": f"{scm}/api/instances/{instance_id}/detectors",
+                    "consoleUrl": f"{scm}/api/instances/{instance_id}/console",
+                },
+            }
+            for instance_id in site.backend.instances()
+        ]
+        return json_reply(200, {"value": value, "nextLink": None})
