@@ -30,10 +30,7 @@ if TYPE_CHECKING:
     )
     from pytest_appservice_fs.engine.model import Event, Observation
     from pytest_appservice_fs.engine.progress import Progress
-    from pytest_appservice_fs.evidence.judge import Verdict
-    from pytest_appservice_fs.measurements.appends import AppendVerdict
-    from pytest_appservice_fs.measurements.latency import LatencyVerdict
-    from pytest_appservice_fs.measurements.throughput import ThroughputVerdict
+    from pytest_appservice_fs.evidence.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +175,7 @@ def appservice_latency(
     appservice_app: TriggerController,
     appservice_settings: Settings,
     request: pytest.FixtureRequest,
-) -> LatencyVerdict:
+) -> Verdict:
     """The path's latency on every instance, its figures recorded as JUnit properties."""
     from pytest_appservice_fs.measurements.latency import judge_latency, measure
 
@@ -202,7 +199,7 @@ def appservice_throughput(
     appservice_app: TriggerController,
     appservice_settings: Settings,
     request: pytest.FixtureRequest,
-) -> ThroughputVerdict:
+) -> Verdict:
     """H5: the path's large-file throughput per size, recorded as JUnit properties."""
     from pytest_appservice_fs.measurements.throughput import judge_throughput
     from pytest_appservice_fs.measurements.throughput import measure as measure_throughput
@@ -232,7 +229,7 @@ def appservice_appends(
     appservice_app: TriggerController,
     appservice_settings: Settings,
     request: pytest.FixtureRequest,
-) -> AppendVerdict:
+) -> Verdict:
     """H4: two instances append to one /home file at once; the counts as JUnit properties."""
     from pytest_appservice_fs.backends.protocol import BackendError
     from pytest_appservice_fs.engine.controller import EventNotProven
