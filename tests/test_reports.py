@@ -111,6 +111,21 @@ def test_one_run_json_matches_the_golden_file() -> None:
     assert (expected["runs"][0]["throughput"], expected["runs"][0]["appends"]) == ([], [])
 
 
+@pytest.mark.parametrize(
+    ("junit", "golden"),
+    [(RUN_B, "home-lost.json"), (RUN_C, "h4-h5.json")],
+    ids=["cells-latency-drifts", "h4-h5"],
+)
+def test_json_keeps_its_shape(junit: Path, golden: str) -> None:
+    """The JSON report (which --baseline reads back) is what it was before the records: the
+    same keys in the same order, the same values, for cells, latency, H5, H4 and drifts."""
+    runs = [read_junit(junit)]
+    written = to_json(runs, find_drifts(runs, load_baseline("lab")))
+    written["runs"][0]["source"] = f"tests/data/junit/{junit.name}"
+    text = (DATA / "reports" / golden).read_text(encoding="utf-8")
+    assert json.dumps(written, indent=2, ensure_ascii=False) + "\n" == text
+
+
 def test_h4_testcases_are_append_rows_not_cells() -> None:
     """H4 testcases read back as appends, one per lock mode, with each writer's counts."""
     run = read_junit(RUN_C)

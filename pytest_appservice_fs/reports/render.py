@@ -21,8 +21,6 @@ from pytest_appservice_fs.reports.runs import Drift, Evidence, RunReport, event_
 
 #: Latency on one instance, with the path's record (size, iterations).
 LatencyRow = tuple[Evidence[LatencyRecord], InstanceFigures]
-#: H5: one size, with the path's record.
-SizeRow = tuple[Evidence[ThroughputRecord], SizeFigures]
 
 PASS_MARK = "ok"  # noqa: S105 - a table mark, not a secret
 FAIL_MARK = "FAIL"
