@@ -19,7 +19,7 @@ _EXPORTS = {
     "Event": "pytest_appservice_fs.engine.model",
     "Observation": "pytest_appservice_fs.engine.model",
     "Outcome": "pytest_appservice_fs.engine.model",
-    "Verdict": "pytest_appservice_fs.evidence.judge",
+    "Verdict": "pytest_appservice_fs.evidence.verdict",
 }
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
         PathCell,
     )
     from pytest_appservice_fs.engine.model import ContainerOutcome, Event, Observation, Outcome
-    from pytest_appservice_fs.evidence.judge import Verdict
+    from pytest_appservice_fs.evidence.verdict import Verdict
 
 
 def __getattr__(name: str) -> Any:

@@ -22,10 +22,7 @@ if TYPE_CHECKING:
     from pytest_appservice_fs.config import Settings
     from pytest_appservice_fs.engine.experiment import Cell, Experiment
     from pytest_appservice_fs.engine.model import Event, Observation
-    from pytest_appservice_fs.evidence.judge import Verdict
-
-#: ``observed`` of a cell whose event the backend cannot fire (``evidence``'s SKIPPED).
-SKIPPED = "skipped"
+    from pytest_appservice_fs.evidence.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +166,6 @@ def _judged(request: pytest.FixtureRequest, experiment: Experiment, cell: Cell) 
     """
     verdict = experiment.verdict(cell)
     request.node.user_properties.extend(verdict.properties)
-    if verdict.observed == SKIPPED:
+    if verdict.skipped:
         pytest.skip(verdict.explanation)
     return verdict

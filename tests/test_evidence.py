@@ -24,7 +24,8 @@ from pytest_appservice_fs.engine.model import (
     Observation,
     Outcome,
 )
-from pytest_appservice_fs.evidence.judge import REQUIRED_PROPERTIES, judge_container, judge_path
+from pytest_appservice_fs.evidence.judge import judge_container, judge_path
+from pytest_appservice_fs.evidence.records import REQUIRED_PROPERTIES
 
 INSTANCE_A = "a" * 64
 INSTANCE_B = "b" * 64

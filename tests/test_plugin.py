@@ -8,7 +8,7 @@ import pytest
 from pytest_appservice_fs.backends.fake import FakeBackend
 from pytest_appservice_fs.engine.expectations import CONTAINER, LAB_EVENTS, LAB_MATRIX, matrix_for
 from pytest_appservice_fs.engine.model import Event, Outcome
-from pytest_appservice_fs.evidence.judge import REQUIRED_PROPERTIES
+from pytest_appservice_fs.evidence.records import REQUIRED_PROPERTIES
 from pytest_appservice_fs.reports.render import render_markdown
 from pytest_appservice_fs.reports.runs import Case, find_drifts, load_baseline, run_from_cases
 from tests.junit_cases import (

@@ -62,25 +62,29 @@ def test_junit_reads_back_as_the_run_it_was() -> None:
     assert run.label == "fake westeurope B1"
     assert len(run.cells) == 16
     assert all(cell.passed for cell in run.cells)
-    assert [row.path for row in run.latency] == ["/home/data", "/tmp/data", "/var/local/data"]
-    assert all(row.size == 4096 and row.iterations == 10 for row in run.latency)
-    assert all(set(row.write_ms) == {"min", "median", "p95", "max"} for row in run.latency)
+    latency = [path.record for path in run.latency]
+    assert [path.path for path in latency] == ["/home/data", "/tmp/data", "/var/local/data"]
+    assert all(path.size == 4096 and path.iterations == 10 for path in latency)
+    assert all(len(path.instances) == 1 for path in latency)
+    assert all(
+        set(row.write_ms) == {"min", "median", "p95", "max"} for _, row in run.latency_rows()
+    )
     stop_start = run.cell("stop_start", "/tmp/data")
     assert stop_start is not None
-    assert (stop_start.expected, stop_start.observed) == ("lost", "lost")
+    assert (stop_start.record.expected, stop_start.record.observed) == ("lost", "lost")
 
 
 def test_failed_cells_read_back_as_failed() -> None:
     """Cells whose testcase failed are failed in the report, with what was observed."""
     run = read_junit(RUN_B)
-    failed = {(c.event, c.path) for c in run.cells if not c.passed}
+    failed = {(c.record.event, c.record.path) for c in run.cells if not c.passed}
     assert failed == {
         ("restart", "/home/data"),
         ("stop_start", "/home/data"),
         ("deploy", "/home/data"),
         ("scale_out", "/home/data"),
     }
-    assert run.cell("restart", "/home/data").observed == "lost"  # type: ignore[union-attr]
+    assert run.cell("restart", "/home/data").record.observed == "lost"  # type: ignore[union-attr]
 
 
 def test_one_run_markdown_matches_the_reviewed_golden_file() -> None:
@@ -107,15 +111,32 @@ def test_one_run_json_matches_the_golden_file() -> None:
     assert (expected["runs"][0]["throughput"], expected["runs"][0]["appends"]) == ([], [])
 
 
+@pytest.mark.parametrize(
+    ("junit", "golden"),
+    [(RUN_B, "home-lost.json"), (RUN_C, "h4-h5.json")],
+    ids=["cells-latency-drifts", "h4-h5"],
+)
+def test_json_keeps_its_shape(junit: Path, golden: str) -> None:
+    """The JSON report (which --baseline reads back) is what it was before the records: the
+    same keys in the same order, the same values, for cells, latency, H5, H4 and drifts."""
+    runs = [read_junit(junit)]
+    written = to_json(runs, find_drifts(runs, load_baseline("lab")))
+    written["runs"][0]["source"] = f"tests/data/junit/{junit.name}"
+    text = (DATA / "reports" / golden).read_text(encoding="utf-8")
+    assert json.dumps(written, indent=2, ensure_ascii=False) + "\n" == text
+
+
 def test_h4_testcases_are_append_rows_not_cells() -> None:
     """H4 testcases read back as appends, one per lock mode, with each writer's counts."""
     run = read_junit(RUN_C)
     assert (run.cells, run.label) == ((), "fake westeurope B1")
-    assert [(a.lock, a.expected, a.observed, a.passed) for a in run.appends] == [
+    assert [
+        (a.record.lock, a.record.expected, a.record.observed, a.passed) for a in run.appends
+    ] == [
         ("flock", "intact", "intact", True),
         ("none", "observe", "intact", True),
     ]
-    flock = run.appends[0]
+    flock = run.appends[0].record
     assert (flock.path, flock.records_per_writer, flock.lines, flock.torn_lines) == (
         "/home/data",
         200,
@@ -126,12 +147,12 @@ def test_h4_testcases_are_append_rows_not_cells() -> None:
         (200, 200, 0, 0),
         (200, 200, 0, 0),
     ]
-    assert len({w.instance for w in flock.writers}) == 2
+    assert len({w.instance_id for w in flock.writers}) == 2
     assert all(w.name.startswith(f"w{i}-") for i, w in enumerate(flock.writers))
     assert flock.overlap_seconds is not None
     assert flock.overlap_seconds > 0
     assert flock.explanation.startswith("H4 lock=flock on /home/data: expected intact")
-    assert len(run.throughput) == 6
+    assert len(run.size_rows()) == 6
 
 
 def test_h4_h5_markdown_matches_the_reviewed_golden_file() -> None:
@@ -196,7 +217,7 @@ def test_an_inconclusive_h4_case_without_writers_reads_and_renders() -> None:
     }
     run = run_from_cases([Case("t", "failed", props)], "this run")
     (append,) = run.appends
-    assert (append.writers, append.lines, append.passed) == ((), None, False)
+    assert (append.record.writers, append.record.lines, append.passed) == ((), None, False)
     markdown = render_markdown([run])
     assert "| `flock` | intact | inconclusive FAIL | - | - | - | - | - |" in markdown
     assert f"- `flock` FAIL: {reason}" in markdown

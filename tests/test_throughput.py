@@ -36,7 +36,7 @@ def test_measured_through_the_probe_and_valid(backend: FakeBackend) -> None:
     """Two sizes on /tmp/data: both read back intact, positive rates, properties per size."""
     measurement = measure(backend, "/tmp/data", sizes=[1, 2], iterations=1)
     verdict = judge_throughput(measurement, sizes=[1, 2], backend="fake", run_id="r", facts={})
-    assert verdict.valid, verdict.explanation
+    assert verdict.passed, verdict.explanation
     props = dict(verdict.properties)
     assert (props["hypothesis"], props["event"], props["observed"]) == ("H5", "none", "measured")
     assert (props["size_mib.1"], props["size_mib.2"]) == ("1", "2")
@@ -49,7 +49,7 @@ def test_a_size_over_the_probe_maximum_is_missing(backend: FakeBackend) -> None:
     """The probe refuses a size over its maximum: the measurement is missing and fails."""
     measurement = measure(backend, "/tmp/data", sizes=[3], iterations=1)
     verdict = judge_throughput(measurement, sizes=[3], backend="fake", run_id="r", facts={})
-    assert not verdict.valid
+    assert not verdict.passed
     assert dict(verdict.properties)["observed"] == "missing"
     assert "parameter 'sizes'" in verdict.explanation
 
@@ -66,7 +66,7 @@ def test_invalid_figures_fail(row: SizeResult, problem: str) -> None:
     """A checksum mismatch or a missing or zero rate makes the measurement invalid."""
     measurement = ThroughputMeasurement("/home/data", "i" * 64, "h" * 12, 1, (row,))
     verdict = judge_throughput(measurement, sizes=[1], backend="fake", run_id="r", facts={})
-    assert not verdict.valid
+    assert not verdict.passed
     assert dict(verdict.properties)["observed"] == "invalid"
     assert problem in verdict.explanation
 
@@ -75,7 +75,7 @@ def test_a_size_without_figures_is_named() -> None:
     """Asked for 1 and 16 MiB, figures for 1 only: the 16 MiB gap is named."""
     measurement = ThroughputMeasurement("/home/data", "i", "h", 1, (SizeResult(1, GOOD, True),))
     verdict = judge_throughput(measurement, sizes=[1, 16], backend="fake", run_id="r", facts={})
-    assert not verdict.valid
+    assert not verdict.passed
     assert "no figures for 16 MiB" in verdict.explanation
 
 
@@ -86,7 +86,7 @@ def test_reports_show_the_figures() -> None:
     )
     verdict = judge_throughput(measurement, sizes=[1, 16], backend="fake", run_id="r", facts={})
     run = run_from_cases([Case("t", "passed", dict(verdict.properties))], "this run")
-    assert [(t.path, t.size_mib, t.write_mib_s) for t in run.throughput] == [
+    assert [(p.record.path, t.size_mib, t.figures["write_mib_s"]) for p, t in run.size_rows()] == [
         ("/home/data", 1, 100.0),
         ("/home/data", 16, 100.0),
     ]
@@ -110,7 +110,7 @@ def test_a_size_that_does_not_fit_is_evidence_not_a_problem(
         (1, None),
     ]
     verdict = judge_throughput(measurement, sizes=[2, 1], backend="fake", run_id="r", facts={})
-    assert verdict.valid, verdict.explanation
+    assert verdict.passed, verdict.explanation
     props = dict(verdict.properties)
     assert (props["observed"], props["checksum_valid"], props["size_count"]) == (
         "measured",
@@ -131,7 +131,7 @@ def test_when_no_size_fits_the_path_is_skipped_and_valid() -> None:
     row = SizeResult(128, {}, checksum_ok=False, skipped=SKIP_REASON)
     measurement = ThroughputMeasurement("/dev/shm", "i" * 64, "h" * 12, 1, (row,))
     verdict = judge_throughput(measurement, sizes=[128], backend="fake", run_id="r", facts={})
-    assert verdict.valid
+    assert verdict.passed
     props = dict(verdict.properties)
     assert (props["observed"], props["checksum_valid"]) == ("skipped", "n/a")
     assert verdict.explanation == (
@@ -147,7 +147,7 @@ def test_a_skipped_size_beside_a_bad_one_is_still_invalid() -> None:
     )
     measurement = ThroughputMeasurement("/dev/shm", "i", "h", 1, rows)
     verdict = judge_throughput(measurement, sizes=[1, 128], backend="fake", run_id="r", facts={})
-    assert not verdict.valid
+    assert not verdict.passed
     assert dict(verdict.properties)["observed"] == "invalid"
     assert "128 MiB" not in verdict.explanation.split(": ", 2)[2]
 
@@ -158,8 +158,8 @@ def test_reports_show_a_skipped_size_with_its_reason() -> None:
     measurement = ThroughputMeasurement("/dev/shm", "i" * 64, "h" * 12, 1, rows)
     verdict = judge_throughput(measurement, sizes=[1, 128], backend="fake", run_id="r", facts={})
     run = run_from_cases([Case("t", "passed", dict(verdict.properties))], "this run")
-    assert [(t.size_mib, t.write_mib_s, t.skipped) for t in run.throughput] == [
-        (1, 100.0, ""),
+    assert [(t.size_mib, t.figures.get("write_mib_s"), t.skipped) for _, t in run.size_rows()] == [
+        (1, 100.0, None),
         (128, None, SKIP_REASON),
     ]
     text = render_text(run).splitlines()

@@ -24,13 +24,8 @@ from pytest_appservice_fs.engine.expectations import (
 from pytest_appservice_fs.engine.probe_client import ProbeError
 from pytest_appservice_fs.engine.probe_package import build_package, default_probe_dir
 from pytest_appservice_fs.events.scale import ensure_instances
-from pytest_appservice_fs.evidence.judge import (
-    SKIPPED,
-    Verdict,
-    judge_container,
-    judge_path,
-    skipped_properties,
-)
+from pytest_appservice_fs.evidence.judge import judge_container, judge_path, judge_skipped
+from pytest_appservice_fs.evidence.verdict import Verdict
 from pytest_appservice_fs.measurements import latency, throughput
 from pytest_appservice_fs.measurements.appends import (
     append_file,
@@ -130,19 +125,7 @@ class Experiment:
         name = self.settings.backend
         reason = self.backend.unsupported.get(cell.event)
         if reason:
-            # Recorded, so that reports show the cell as skipped and why, not as missing.
-            properties = skipped_properties(
-                cell, backend=name, run_id=self.settings.run_id, reason=reason
-            )
-            return Verdict(
-                hypothesis=cell.hypothesis,
-                event=cell.event,
-                path=dict(properties)["path"],
-                expected=cell.expected.value,
-                observed=SKIPPED,
-                explanation=properties[-1][1],
-                properties=tuple(properties),
-            )
+            return judge_skipped(cell, backend=name, run_id=self.settings.run_id, reason=reason)
         observation = self.observe(cell.event)
         if isinstance(cell, ContainerCell):
             return judge_container(observation, cell, backend=name)

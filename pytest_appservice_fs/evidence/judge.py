@@ -1,9 +1,8 @@
-"""Verdicts per cell, with the proof that backs them, as JUnit properties."""
+"""Verdicts per matrix cell (a path's marker, the container), with the proof that backs them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from pytest_appservice_fs.engine.expectations import CONTAINER, ContainerCell, PathCell
 from pytest_appservice_fs.engine.model import (
@@ -14,53 +13,8 @@ from pytest_appservice_fs.engine.model import (
     Observation,
     Outcome,
 )
-
-#: ``observed`` of a cell whose event the backend cannot fire (the test is skipped).
-SKIPPED = "skipped"
-
-#: Properties every live testcase carries, in this order (DESIGN.md section 4).
-REQUIRED_PROPERTIES = (
-    "hypothesis",
-    "event",
-    "path",
-    "expected",
-    "observed",
-    "checksum_valid",
-    "container_before",
-    "container_after",
-    "container_recreated",
-    "instance_before",
-    "instance_after",
-    "backend",
-    "run_id",
-)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The judged outcome of one cell and everything a reader needs to believe it."""
-
-    hypothesis: str
-    event: Event
-    path: str
-    expected: str
-    observed: str
-    explanation: str
-    properties: tuple[tuple[str, str], ...]
-
-    def __repr__(self) -> str:
-        return (
-            f"Verdict({self.hypothesis} {self.event} {self.path}: expected {self.expected}, "
-            f"observed {self.observed})"
-        )
-
-    @property
-    def passed(self) -> bool:
-        """A verdict passes only when proven and equal to the expectation; an ``observe``
-        cell passes whenever the event was proven (what was seen is the evidence)."""
-        if self.observed == Outcome.INCONCLUSIVE.value:
-            return False
-        return self.expected in (Outcome.OBSERVE.value, self.observed)
+from pytest_appservice_fs.evidence.records import SKIPPED, CellRecord
+from pytest_appservice_fs.evidence.verdict import Verdict, as_expected
 
 
 def judge_path(observation: Observation, cell: PathCell, *, backend: str) -> Verdict:
@@ -154,28 +108,30 @@ def _path_outcome(observation: Observation, path: str) -> tuple[Outcome, str, st
     return found, checksum_valid, f"the marker sha256 {written_sum}… was read back intact {where}"
 
 
-def skipped_properties(
+def judge_skipped(
     cell: PathCell | ContainerCell, *, backend: str, run_id: str, reason: str
-) -> list[tuple[str, str]]:
-    """The properties of a cell whose event this backend cannot fire: no evidence, a reason."""
-    path = cell.path if isinstance(cell, PathCell) else CONTAINER
-    return [
-        ("hypothesis", cell.hypothesis),
-        ("event", cell.event.value),
-        ("path", path),
-        ("expected", cell.expected.value),
-        ("observed", SKIPPED),
-        ("checksum_valid", "n/a"),
-        ("container_before", ""),
-        ("container_after", ""),
-        ("container_recreated", "unknown"),
-        ("instance_before", ""),
-        ("instance_after", ""),
-        ("backend", backend),
-        ("run_id", run_id),
-        ("skip_reason", reason),
-        ("explanation", f"{cell.event} cannot be fired on the {backend} backend: {reason}"),
-    ]
+) -> Verdict:
+    """The verdict of a cell whose event this backend cannot fire: no evidence, a reason (the
+    explanation, last); ``skipped``, never passed. Recorded, so that reports show the cell as
+    skipped and why, not as missing."""
+    record = CellRecord(
+        hypothesis=cell.hypothesis,
+        event=cell.event.value,
+        path=cell.path if isinstance(cell, PathCell) else CONTAINER,
+        expected=cell.expected.value,
+        observed=SKIPPED,
+        checksum_valid="n/a",
+        container_before="",
+        container_after="",
+        container_recreated="unknown",
+        instance_before="",
+        instance_after="",
+        backend=backend,
+        run_id=run_id,
+        skip_reason=reason,
+        explanation=f"{cell.event} cannot be fired on the {backend} backend: {reason}",
+    )
+    return Verdict(record, passed=False)
 
 
 def _container_outcome(observation: Observation) -> tuple[ContainerOutcome, str]:
@@ -210,47 +166,31 @@ def _verdict(
     backend: str,
 ) -> Verdict:
     before, after = observation.instance_before, observation.instance_after
-    properties: list[tuple[str, str]] = [
-        ("hypothesis", hypothesis),
-        ("event", observation.event.value),
-        ("path", path),
-        ("expected", expected),
-        ("observed", observed),
-        ("checksum_valid", checksum_valid),
-        ("container_before", before.hostname or ""),
-        ("container_after", after.hostname or "" if after else ""),
-        ("container_recreated", _recreated(before, after)),
-        ("instance_before", before.instance_id or ""),
-        ("instance_after", after.instance_id or "" if after else ""),
-        ("backend", backend),
-        ("run_id", observation.run_id),
-    ]
-    properties += [(key, value) for key, value in sorted(observation.facts.items()) if value]
-    if observation.detail:
-        properties.append(("event_detail", observation.detail))
-    mount = observation.mounts.get(path, {})
-    properties += [
-        (f"mount_{key}", mount[key]) for key in ("fstype", "source", "mount_point") if key in mount
-    ]
-    if observation.event_seconds is not None:
-        properties.append(("event_seconds", f"{observation.event_seconds:.3f}"))
-    if observation.ready_seconds is not None:
-        properties.append(("ready_seconds", f"{observation.ready_seconds:.3f}"))
-    properties += [
-        ("trigger_count", str(observation.trigger_count)),
-        ("proof", observation.proof or f"not proven: {observation.error}"),
-        ("nonce", observation.nonce),
-        ("explanation", explanation),
-    ]
-    return Verdict(
+    record = CellRecord(
         hypothesis=hypothesis,
-        event=observation.event,
+        event=observation.event.value,
         path=path,
         expected=expected,
         observed=observed,
+        checksum_valid=checksum_valid,
+        container_before=before.hostname or "",
+        container_after=after.hostname or "" if after else "",
+        container_recreated=_recreated(before, after),
+        instance_before=before.instance_id or "",
+        instance_after=after.instance_id or "" if after else "",
+        backend=backend,
+        run_id=observation.run_id,
+        facts={key: value for key, value in observation.facts.items() if value},
+        event_detail=observation.detail,
+        mount=observation.mounts.get(path, {}),
+        event_seconds=observation.event_seconds,
+        ready_seconds=observation.ready_seconds,
+        trigger_count=observation.trigger_count,
+        proof=observation.proof or f"not proven: {observation.error}",
+        nonce=observation.nonce,
         explanation=explanation,
-        properties=tuple(properties),
     )
+    return Verdict(record, passed=as_expected(record))
 
 
 def _recreated(before: Identity, after: Identity | None) -> str:
@@ -267,35 +207,3 @@ def _where(identity: Identity | None) -> str:
 
 def _short(instance_id: str | None) -> str:
     return f"{instance_id[:12]}…" if instance_id else "unknown"
-
-
-def measurement_properties(
-    *,
-    hypothesis: str,
-    path: str,
-    observed: str,
-    checksum_valid: str,
-    instance_id: str,
-    hostname: str,
-    backend: str,
-    run_id: str,
-    facts: Mapping[str, str],
-    expected: str = "measured",
-) -> list[tuple[str, str]]:
-    """The properties every live testcase carries, for a measurement: no event, one instance."""
-    return [
-        ("hypothesis", hypothesis),
-        ("event", "none"),
-        ("path", path),
-        ("expected", expected),
-        ("observed", observed),
-        ("checksum_valid", checksum_valid),
-        ("container_before", hostname),
-        ("container_after", hostname),
-        ("container_recreated", "false"),
-        ("instance_before", instance_id),
-        ("instance_after", instance_id),
-        ("backend", backend),
-        ("run_id", run_id),
-        *((key, value) for key, value in sorted(facts.items()) if value),
-    ]

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_appservice_fs.engine.model import AppendOutcome
 from pytest_appservice_fs.engine.probe_client import ProbeError
-from pytest_appservice_fs.evidence.judge import measurement_properties
+from pytest_appservice_fs.evidence.records import AppendRecord, WriterRecord, measurement_head
+from pytest_appservice_fs.evidence.verdict import Verdict, as_expected
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.backends.protocol import Backend
@@ -77,24 +78,6 @@ class AppendMeasurement:
     overlap_seconds: float | None = None
     #: Why nothing (or not everything) could be measured.
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class AppendVerdict:
-    """H4's outcome for one lock mode, and everything a reader needs to believe it."""
-
-    lock: str
-    expected: str
-    observed: str
-    explanation: str
-    properties: tuple[tuple[str, str], ...]
-
-    @property
-    def passed(self) -> bool:
-        """Proven and as expected; an ``observe`` cell passes whenever it was measured."""
-        if self.observed == AppendOutcome.INCONCLUSIVE.value:
-            return False
-        return self.expected in (AppendOutcome.OBSERVE.value, self.observed)
 
 
 def append_file(lock: str, run_id: str) -> str:
@@ -154,8 +137,9 @@ def judge_appends(
     backend: str,
     run_id: str,
     facts: Mapping[str, str],
-) -> AppendVerdict:
-    """Intact, damaged or inconclusive, with the counts as properties."""
+) -> Verdict:
+    """Intact, damaged or inconclusive, with the counts; passed when proven and as expected
+    (an ``observe`` cell: whenever it was measured)."""
     observed, story = _outcome(measurement)
     where = f"H4 lock={measurement.lock} on {measurement.path}"
     explanation = (
@@ -163,49 +147,42 @@ def judge_appends(
         f"{_instances(measurement)}"
     )
     head = measurement.writers[0] if measurement.writers else WriterResult("", "")
-    properties = measurement_properties(
-        hypothesis=cell.hypothesis,
-        path=measurement.path,
-        observed=observed.value,
-        checksum_valid="n/a",
-        instance_id=head.instance_id,
-        hostname=head.hostname,
-        backend=backend,
-        run_id=run_id,
-        facts=facts,
-        expected=cell.expected.value,
-    )
-    properties += [
-        ("lock", measurement.lock),
-        ("append_file", measurement.file),
-        ("records_per_writer", str(measurement.records)),
-        ("writers", str(len(measurement.writers))),
-    ]
-    for index, writer in enumerate(measurement.writers, start=1):
-        properties += [
-            (f"writer.{index}.name", writer.name),
-            (f"writer.{index}.instance", writer.instance_id),
-            (f"writer.{index}.hostname", writer.hostname),
-            (f"writer.{index}.appended", _text(writer.appended)),
-            (f"writer.{index}.records_found", _text(writer.records_found)),
-            (f"writer.{index}.lost", _text(writer.lost)),
-            (f"writer.{index}.duplicated", _text(writer.duplicated)),
-            (f"writer.{index}.seconds", _text(writer.seconds)),
-        ]
-    properties += [
-        ("lines", _text(measurement.lines)),
-        ("torn_lines", _text(measurement.torn)),
-        ("untracked_records", _text(measurement.untracked)),
-        ("overlap_seconds", _text(measurement.overlap_seconds)),
-        ("explanation", explanation),
-    ]
-    return AppendVerdict(
+    record = AppendRecord(
+        **measurement_head(
+            hypothesis=cell.hypothesis,
+            path=measurement.path,
+            observed=observed.value,
+            checksum_valid="n/a",
+            instance_id=head.instance_id,
+            hostname=head.hostname,
+            backend=backend,
+            run_id=run_id,
+            facts=facts,
+            expected=cell.expected.value,
+        ),
         lock=measurement.lock,
-        expected=cell.expected.value,
-        observed=observed.value,
+        append_file=measurement.file,
+        records_per_writer=measurement.records,
+        writers=tuple(
+            WriterRecord(
+                name=w.name,
+                instance_id=w.instance_id,
+                hostname=w.hostname,
+                appended=w.appended,
+                records_found=w.records_found,
+                lost=w.lost,
+                duplicated=w.duplicated,
+                seconds=w.seconds,
+            )
+            for w in measurement.writers
+        ),
+        lines=measurement.lines,
+        torn_lines=measurement.torn,
+        untracked_records=measurement.untracked,
+        overlap_seconds=measurement.overlap_seconds,
         explanation=explanation,
-        properties=tuple(properties),
     )
+    return Verdict(record, passed=as_expected(record))
 
 
 def _append_at_once(
@@ -384,7 +361,3 @@ def _float(value: object) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     return None
-
-
-def _text(value: float | None) -> str:
-    return "" if value is None else str(value)

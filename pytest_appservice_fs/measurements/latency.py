@@ -13,12 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_appservice_fs.engine.expectations import LATENCY
 from pytest_appservice_fs.engine.probe_client import ProbeError
-from pytest_appservice_fs.evidence.judge import measurement_properties
+from pytest_appservice_fs.evidence.records import (
+    STATS,
+    InstanceFigures,
+    LatencyRecord,
+    measurement_head,
+)
+from pytest_appservice_fs.evidence.verdict import Verdict
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.backends.protocol import Backend
 
-STATS = ("min", "median", "p95", "max")
 #: What every probe reports; p95 is the project probe's addition (the lab's has no p95).
 REQUIRED_STATS = ("min", "median", "max")
 
@@ -43,15 +48,6 @@ class LatencyMeasurement:
     iterations: int
     instances: tuple[InstanceLatency, ...]
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class LatencyVerdict:
-    """Whether the measurement is complete and sane, and its figures as properties."""
-
-    valid: bool
-    explanation: str
-    properties: tuple[tuple[str, str], ...]
 
 
 def measure(backend: Backend, path: str, *, size: int, iterations: int) -> LatencyMeasurement:
@@ -84,8 +80,8 @@ def measure(backend: Backend, path: str, *, size: int, iterations: int) -> Laten
 
 def judge_latency(
     measurement: LatencyMeasurement, *, backend: str, run_id: str, facts: Mapping[str, str]
-) -> LatencyVerdict:
-    """Valid when every instance has every statistic, in order; properties either way."""
+) -> Verdict:
+    """Passed when every instance has every statistic, in order; the figures either way."""
     problems = [measurement.error] if measurement.error else []
     if not measurement.instances and not problems:
         problems.append("the app had no instance to measure")
@@ -95,28 +91,6 @@ def judge_latency(
     observed = (
         "measured" if not problems else ("missing" if not _any_figure(measurement) else "invalid")
     )
-    properties = measurement_properties(
-        hypothesis=LATENCY,
-        path=measurement.path,
-        observed=observed,
-        checksum_valid="n/a",
-        instance_id=first.instance_id if first else "",
-        hostname=first.hostname if first else "",
-        backend=backend,
-        run_id=run_id,
-        facts=facts,
-    )
-    properties += [
-        ("latency_size", str(measurement.size)),
-        ("latency_iterations", str(measurement.iterations)),
-        ("instance_count", str(len(measurement.instances))),
-    ]
-    for index, row in enumerate(measurement.instances, start=1):
-        properties += [(f"instance.{index}", row.instance_id), (f"hostname.{index}", row.hostname)]
-        for kind, stats in (("write_ms", row.write_ms), ("read_ms", row.read_ms)):
-            properties += [
-                (f"{kind}.{index}.{stat}", f"{stats[stat]:.4f}") for stat in STATS if stat in stats
-            ]
     if problems:
         explanation = f"latency {measurement.path}: {observed}: " + "; ".join(problems)
     else:
@@ -126,8 +100,27 @@ def judge_latency(
             for row in measurement.instances
         )
         explanation = f"latency {measurement.path}: median {medians}"
-    properties.append(("explanation", explanation))
-    return LatencyVerdict(not problems, explanation, tuple(properties))
+    record = LatencyRecord(
+        **measurement_head(
+            hypothesis=LATENCY,
+            path=measurement.path,
+            observed=observed,
+            checksum_valid="n/a",
+            instance_id=first.instance_id if first else "",
+            hostname=first.hostname if first else "",
+            backend=backend,
+            run_id=run_id,
+            facts=facts,
+        ),
+        size=measurement.size,
+        iterations=measurement.iterations,
+        instances=tuple(
+            InstanceFigures(row.instance_id, row.hostname, row.write_ms, row.read_ms)
+            for row in measurement.instances
+        ),
+        explanation=explanation,
+    )
+    return Verdict(record, passed=not problems)
 
 
 def _numbers(stats: Any) -> dict[str, float]:

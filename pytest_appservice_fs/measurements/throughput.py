@@ -14,12 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_appservice_fs.engine.expectations import LARGE_FILES
 from pytest_appservice_fs.engine.probe_client import ProbeError
-from pytest_appservice_fs.evidence.judge import measurement_properties
+from pytest_appservice_fs.evidence.records import (
+    FIGURES,
+    SizeFigures,
+    ThroughputRecord,
+    measurement_head,
+)
+from pytest_appservice_fs.evidence.verdict import Verdict
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.backends.protocol import Backend
-
-FIGURES = ("write_mib_s", "read_mib_s", "write_seconds", "read_seconds")
 
 
 @dataclass(frozen=True)
@@ -43,15 +47,6 @@ class ThroughputMeasurement:
     iterations: int
     sizes: tuple[SizeResult, ...]
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class ThroughputVerdict:
-    """Whether the measurement is complete and sane, and its figures as properties."""
-
-    valid: bool
-    explanation: str
-    properties: tuple[tuple[str, str], ...]
 
 
 def measure(
@@ -88,8 +83,8 @@ def judge_throughput(
     backend: str,
     run_id: str,
     facts: Mapping[str, str],
-) -> ThroughputVerdict:
-    """Valid when every size asked for has positive rates and matching checksums."""
+) -> Verdict:
+    """Passed when every size asked for has positive rates and matching checksums."""
     problems = [measurement.error] if measurement.error else []
     answered = {row.size_mib for row in measurement.sizes}
     problems += [f"no figures for {size} MiB" for size in sizes if size not in answered]
@@ -102,30 +97,6 @@ def judge_throughput(
             problems.append(f"{row.size_mib} MiB has a missing or non-positive figure")
     observed = _observed(problems, measured=measured, answered=measurement.sizes)
     checksum_valid = "n/a" if not measured else str(all(r.checksum_ok for r in measured)).lower()
-    properties = measurement_properties(
-        hypothesis=LARGE_FILES,
-        path=measurement.path,
-        observed=observed,
-        checksum_valid=checksum_valid,
-        instance_id=measurement.instance_id,
-        hostname=measurement.hostname,
-        backend=backend,
-        run_id=run_id,
-        facts=facts,
-    )
-    properties += [
-        ("throughput_iterations", str(measurement.iterations)),
-        ("size_count", str(len(measurement.sizes))),
-    ]
-    for index, row in enumerate(measurement.sizes, start=1):
-        properties.append((f"size_mib.{index}", str(row.size_mib)))
-        if row.skipped is not None:
-            properties.append((f"skipped.{index}", row.skipped))
-        properties += [
-            (f"{name}.{index}", f"{row.figures[name]:.4f}")
-            for name in FIGURES
-            if name in row.figures
-        ]
     skips = "; ".join(f"{row.size_mib} MiB skipped: {row.skipped}" for row in skipped)
     if problems:
         explanation = f"H5 {measurement.path}: {observed}: " + "; ".join(problems)
@@ -138,8 +109,23 @@ def judge_throughput(
             for row in measured
         )
         explanation = f"H5 {measurement.path}: {rates}" + (f"; {skips}" if skips else "")
-    properties.append(("explanation", explanation))
-    return ThroughputVerdict(not problems, explanation, tuple(properties))
+    record = ThroughputRecord(
+        **measurement_head(
+            hypothesis=LARGE_FILES,
+            path=measurement.path,
+            observed=observed,
+            checksum_valid=checksum_valid,
+            instance_id=measurement.instance_id,
+            hostname=measurement.hostname,
+            backend=backend,
+            run_id=run_id,
+            facts=facts,
+        ),
+        iterations=measurement.iterations,
+        sizes=tuple(SizeFigures(r.size_mib, r.figures, r.skipped) for r in measurement.sizes),
+        explanation=explanation,
+    )
+    return Verdict(record, passed=not problems)
 
 
 def _observed(

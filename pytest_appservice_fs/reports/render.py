@@ -7,16 +7,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from pytest_appservice_fs.engine.expectations import CONTAINER
-from pytest_appservice_fs.measurements.latency import STATS
-from pytest_appservice_fs.reports.runs import (
-    Append,
-    Cell,
-    Drift,
-    Latency,
-    RunReport,
-    Throughput,
-    event_order,
+from pytest_appservice_fs.evidence.records import (
+    FIGURES,
+    STATS,
+    AppendRecord,
+    CellRecord,
+    InstanceFigures,
+    LatencyRecord,
+    SizeFigures,
+    ThroughputRecord,
 )
+from pytest_appservice_fs.reports.runs import Drift, Evidence, RunReport, event_order
+
+#: Latency on one instance, with the path's record (size, iterations).
+LatencyRow = tuple[Evidence[LatencyRecord], InstanceFigures]
 
 PASS_MARK = "ok"  # noqa: S105 - a table mark, not a secret
 FAIL_MARK = "FAIL"
@@ -39,22 +43,24 @@ def render_text(run: RunReport) -> str:
         ]
         parts.append(_text_table(header, rows))
         parts.append(f"{run.summary(' cells as expected')} ({_facts_line(run)})")
-    if run.latency:
+    latency = run.latency_rows()
+    if latency:
         header = ["path", "instance", *(f"write {s}" for s in STATS), *(f"read {s}" for s in STATS)]
         rows = [
-            [row.path, row.instance[:12], *_figures(row.write_ms), *_figures(row.read_ms)]
-            for row in run.latency
+            [p.record.path, row.instance_id[:12], *_figures(row.write_ms), *_figures(row.read_ms)]
+            for p, row in latency
         ]
-        size = run.latency[0]
+        size = latency[0][0].record
         parts.append(
             f"latency in ms ({size.size} bytes, {size.iterations} iterations, write with fsync):"
         )
         parts.append(_text_table(header, rows))
-    if run.throughput:
-        rows = [[t.path, str(t.size_mib), *_rates(t)] for t in run.throughput]
+    sizes = run.size_rows()
+    if sizes:
+        rows = [[p.record.path, str(t.size_mib), *_rates(t)] for p, t in sizes]
         parts.append("large files (H5), fsync once per file:")
         parts.append(_text_table(THROUGHPUT_HEADER, rows))
-        parts += [f"  {_skip_note(t)}" for t in run.throughput if t.skipped]
+        parts += [f"  {_skip_note(p.record, t)}" for p, t in sizes if t.skipped]
     if run.appends:
         parts.append("concurrent appends (H4), per writer (one per instance):")
         parts.append(_text_table(APPEND_HEADER, [_append_row(a) for a in run.appends]))
@@ -90,26 +96,28 @@ def _one_run(run: RunReport) -> list[str]:
         out += ["| event | container before -> after | instance before -> after | proof |"]
         out += ["|---|---|---|---|"]
         for event in _events([run]):
-            cell = run.cell(event, CONTAINER) or next(c for c in run.cells if c.event == event)
+            found = run.cell(event, CONTAINER)
+            cell = found.record if found else next(c for c in _cells(run) if c.event == event)
             if cell.skipped:
                 out.append(f"| {event} | - | - | skipped: {_escape(cell.explanation)} |")
                 continue
             out.append(
                 f"| {event} | {cell.container_before or '?'} -> {cell.container_after or '?'} | "
                 f"{_short(cell.instance_before)} -> {_short(cell.instance_after)} | "
-                f"{_escape(cell.proof)} |"
+                f"{_escape(cell.proof or '')} |"
             )
-    if run.latency:
-        out += ["", "## Latency (ms)", "", *_latency_table(run.latency)]
-    if run.throughput:
+    if run.latency_rows():
+        out += ["", "## Latency (ms)", "", *_latency_table(run.latency_rows())]
+    if run.size_rows():
         out += ["", "## Large files (H5)", "", "Written in 1 MiB chunks, fsync once per file."]
         out += ["", *_markdown_table(THROUGHPUT_HEADER)]
         out += [
-            f"| `{t.path}` | {t.size_mib} | " + " | ".join(_rates(t)) + " |" for t in run.throughput
+            f"| `{p.record.path}` | {t.size_mib} | " + " | ".join(_rates(t)) + " |"
+            for p, t in run.size_rows()
         ]
         skipped = [
-            f"- `{t.path}` {t.size_mib} MiB skipped: {_escape(t.skipped)}"
-            for t in run.throughput
+            f"- `{p.record.path}` {t.size_mib} MiB skipped: {_escape(t.skipped)}"
+            for p, t in run.size_rows()
             if t.skipped
         ]
         out += ["", *skipped] if skipped else []
@@ -128,14 +136,16 @@ def _one_run(run: RunReport) -> list[str]:
         out.append("")
         # Marked after the lock, so that the proof list of the matrix cells stays their own.
         out += [
-            f"- `{a.lock}` {PASS_MARK if a.passed else FAIL_MARK}: {_escape(a.explanation)}"
+            f"- `{a.record.lock}` {PASS_MARK if a.passed else FAIL_MARK}: "
+            f"{_escape(a.record.explanation)}"
             for a in run.appends
         ]
     if run.cells:
         out += ["", "## Proof per cell", ""]
-        for cell in sorted(run.judged, key=lambda c: (event_order(c.event), c.path)):
-            mark = PASS_MARK if cell.passed else FAIL_MARK
-            out.append(f"- **{mark}** {_escape(cell.explanation or cell.proof)}")
+        order = sorted(run.judged, key=lambda c: (event_order(c.record.event), c.record.path))
+        for judged in order:
+            story = judged.record.explanation or judged.record.proof or ""
+            out.append(f"- **{PASS_MARK if judged.passed else FAIL_MARK}** {_escape(story)}")
     return out
 
 
@@ -151,7 +161,7 @@ def _side_by_side(runs: Sequence[RunReport]) -> list[str]:
             f"`{run.run_id}` | {passed} of {len(run.judged)} |"
         )
     keys = sorted(
-        {(cell.event, cell.path) for run in runs for cell in run.cells},
+        {(cell.event, cell.path) for run in runs for cell in _cells(run)},
         key=lambda key: (event_order(key[0]), key[1] == CONTAINER, key[1]),
     )
     if keys:
@@ -162,13 +172,13 @@ def _side_by_side(runs: Sequence[RunReport]) -> list[str]:
         out.append("|---" * (len(runs) + 3) + "|")
         for event, path in keys:
             expected = next(
-                (c.expected for r in runs if (c := r.cell(event, path)) is not None), "-"
+                (c.record.expected for r in runs if (c := r.cell(event, path)) is not None), "-"
             )
             marks = [_mark(run.cell(event, path)) for run in runs]
             out.append(f"| {event} | `{path}` | {expected} | " + " | ".join(marks) + " |")
     out += _throughput_side_by_side(runs)
     out += _appends_side_by_side(runs)
-    paths = list(dict.fromkeys(row.path for run in runs for row in run.latency))
+    paths = list(dict.fromkeys(p.record.path for run in runs for p, _ in run.latency_rows()))
     if paths:
         out += ["", "## Latency side by side (median ms, write with fsync / read)", ""]
         out.append("| path | " + " | ".join(_escape(r.label) for r in runs) + " |")
@@ -176,7 +186,7 @@ def _side_by_side(runs: Sequence[RunReport]) -> list[str]:
         for path in paths:
             figures = []
             for run in runs:
-                rows = [row for row in run.latency if row.path == path]
+                rows = [row for p, row in run.latency_rows() if p.record.path == path]
                 figures.append(
                     "<br>".join(
                         f"{_figure(r.write_ms.get('median'))} / {_figure(r.read_ms.get('median'))}"
@@ -189,7 +199,7 @@ def _side_by_side(runs: Sequence[RunReport]) -> list[str]:
 
 
 def _throughput_side_by_side(runs: Sequence[RunReport]) -> list[str]:
-    sizes = sorted({(t.path, t.size_mib) for run in runs for t in run.throughput})
+    sizes = sorted({(p.record.path, t.size_mib) for run in runs for p, t in run.size_rows()})
     if not sizes:
         return []
     out = ["", "## Large files side by side (MiB/s, write / read)", ""]
@@ -198,47 +208,53 @@ def _throughput_side_by_side(runs: Sequence[RunReport]) -> list[str]:
     for path, size in sizes:
         figures = []
         for run in runs:
-            found = next((t for t in run.throughput if (t.path, t.size_mib) == (path, size)), None)
+            found = next(
+                (t for p, t in run.size_rows() if (p.record.path, t.size_mib) == (path, size)),
+                None,
+            )
             if found is None:
                 figures.append("-")
             elif found.skipped:
                 figures.append(SKIPPED)
             else:
-                figures.append(f"{_figure(found.write_mib_s)} / {_figure(found.read_mib_s)}")
+                rates = (found.figures.get("write_mib_s"), found.figures.get("read_mib_s"))
+                figures.append(" / ".join(_figure(rate) for rate in rates))
         out.append(f"| `{path}` | {size} | " + " | ".join(figures) + " |")
     return out
 
 
 def _appends_side_by_side(runs: Sequence[RunReport]) -> list[str]:
-    locks = list(dict.fromkeys(a.lock for run in runs for a in run.appends))
+    locks = list(dict.fromkeys(a.record.lock for run in runs for a in run.appends))
     if not locks:
         return []
     out = ["", "## Concurrent appends side by side (H4)", ""]
     out.append("| lock | expected | " + " | ".join(_escape(r.label) for r in runs) + " |")
     out.append("|---" * (len(runs) + 2) + "|")
     for lock in locks:
-        found = [next((a for a in run.appends if a.lock == lock), None) for run in runs]
-        expected = next((a.expected for a in found if a is not None), "-")
-        marks = [_outcome_mark(a.observed, a.expected, a.passed) if a else "-" for a in found]
+        found = [next((a for a in run.appends if a.record.lock == lock), None) for run in runs]
+        expected = next((a.record.expected for a in found if a is not None), "-")
+        marks = [
+            _outcome_mark(a.record.observed, a.record.expected, a.passed) if a else "-"
+            for a in found
+        ]
         out.append(f"| `{lock}` | {expected} | " + " | ".join(marks) + " |")
     return out
 
 
-def _rates(row: Throughput) -> list[str]:
+def _rates(row: SizeFigures) -> list[str]:
     """The four figures of a size, or ``skipped`` and dashes when it did not fit."""
     if row.skipped:
         return [SKIPPED, "-", "-", "-"]
-    figures = (row.write_mib_s, row.read_mib_s, row.write_seconds, row.read_seconds)
-    return [_figure(value) for value in figures]
+    return [_figure(row.figures.get(name)) for name in FIGURES]
 
 
-def _skip_note(row: Throughput) -> str:
-    return f"{row.path} {row.size_mib} MiB skipped: {row.skipped}"
+def _skip_note(path: ThroughputRecord, row: SizeFigures) -> str:
+    return f"{path.path} {row.size_mib} MiB skipped: {row.skipped}"
 
 
-def _append_row(append: Append) -> list[str]:
+def _append_row(evidence: Evidence[AppendRecord]) -> list[str]:
     """H4's columns: lock, expected, observed, then per-writer counts joined by ' / '."""
-    writers = append.writers
+    append, writers = evidence.record, evidence.record.writers
 
     def per_writer(values: list[int | None]) -> str:
         return " / ".join(_count(v) for v in values) if values else "-"
@@ -249,12 +265,12 @@ def _append_row(append: Append) -> list[str]:
     return [
         append.lock,
         append.expected,
-        _outcome_mark(append.observed, append.expected, append.passed),
+        _outcome_mark(append.observed, append.expected, evidence.passed),
         records,
         per_writer([w.lost for w in writers]),
         per_writer([w.duplicated for w in writers]),
         _count(append.torn_lines),
-        ", ".join(_short(w.instance) for w in writers) or "-",
+        ", ".join(_short(w.instance_id) for w in writers) or "-",
     ]
 
 
@@ -266,8 +282,8 @@ def _markdown_table(header: Sequence[str]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
 
 
-def _latency_table(rows: Sequence[Latency]) -> list[str]:
-    first = rows[0]
+def _latency_table(rows: Sequence[LatencyRow]) -> list[str]:
+    first = rows[0][0].record
     out = [
         f"{first.size} bytes, {first.iterations} iterations; write includes fsync.",
         "",
@@ -278,9 +294,9 @@ def _latency_table(rows: Sequence[Latency]) -> list[str]:
         + " |",
         "|---" * (3 + 2 * len(STATS)) + "|",
     ]
-    for row in rows:
+    for path, row in rows:
         out.append(
-            f"| `{row.path}` | {_short(row.instance)} | {row.hostname or '-'} | "
+            f"| `{path.record.path}` | {_short(row.instance_id)} | {row.hostname or '-'} | "
             + " | ".join(_figures(row.write_ms))
             + " | "
             + " | ".join(_figures(row.read_ms))
@@ -289,24 +305,30 @@ def _latency_table(rows: Sequence[Latency]) -> list[str]:
     return out
 
 
+def _cells(run: RunReport) -> list[CellRecord]:
+    return [cell.record for cell in run.cells]
+
+
 def _columns(runs: Sequence[RunReport]) -> list[str]:
-    paths = list(dict.fromkeys(c.path for run in runs for c in run.cells if c.path != CONTAINER))
-    if any(c.path == CONTAINER for run in runs for c in run.cells):
+    cells = [cell for run in runs for cell in _cells(run)]
+    paths = list(dict.fromkeys(c.path for c in cells if c.path != CONTAINER))
+    if any(c.path == CONTAINER for c in cells):
         paths.append(CONTAINER)
     return paths
 
 
 def _events(runs: Sequence[RunReport]) -> list[str]:
-    return sorted({c.event for run in runs for c in run.cells}, key=event_order)
+    return sorted({c.event for run in runs for c in _cells(run)}, key=event_order)
 
 
-def _mark(cell: Cell | None) -> str:
-    if cell is None:
+def _mark(evidence: Evidence[CellRecord] | None) -> str:
+    if evidence is None:
         return "-"
+    cell, passed = evidence.record, evidence.passed
     if cell.skipped:
         return "skipped"
-    mark = _outcome_mark(cell.observed, cell.expected, cell.passed)
-    if cell.passed or cell.expected == cell.observed:
+    mark = _outcome_mark(cell.observed, cell.expected, passed)
+    if passed or cell.expected == cell.observed:
         return mark
     return f"{mark} (expected {cell.expected})"
 
@@ -318,9 +340,10 @@ def _outcome_mark(observed: str, expected: str, passed: bool) -> str:
 
 
 def _fired(run: RunReport, event: str) -> str:
-    if all(c.skipped for c in run.cells if c.event == event):
+    cells = [c for c in _cells(run) if c.event == event]
+    if all(c.skipped for c in cells):
         return "skipped"
-    counts = {c.trigger_count for c in run.cells if c.event == event and c.trigger_count}
+    counts = {str(c.trigger_count) for c in cells if c.trigger_count is not None}
     return f"{'/'.join(sorted(counts)) or '?'}x"
 
 

@@ -11,25 +11,33 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from pytest_appservice_fs.engine.expectations import (
-    CONCURRENT,
-    CONTAINER,
-    LAB_MATRIX,
-    LARGE_FILES,
-    LATENCY,
-)
+from pytest_appservice_fs.engine.expectations import CONTAINER, LAB_MATRIX
 from pytest_appservice_fs.engine.model import Event
-from pytest_appservice_fs.evidence.judge import REQUIRED_PROPERTIES, SKIPPED
-from pytest_appservice_fs.measurements.latency import STATS
+from pytest_appservice_fs.evidence.records import (
+    FIGURES,
+    AppendRecord,
+    CellRecord,
+    InstanceFigures,
+    LatencyRecord,
+    Record,
+    SizeFigures,
+    ThroughputRecord,
+    record_type,
+)
+from pytest_appservice_fs.evidence.values import RecordError
 
 #: GitHub refuses a job summary over 1 MiB per step.
 STEP_SUMMARY_LIMIT = 1024 * 1024
 #: JUnit's elements for outcomes other than a pass, and what the report calls them.
 _OUTCOMES = {"failure": "failed", "error": "error", "skipped": "skipped"}
+#: The facts a run is labelled with, taken from the first testcase that has each.
+_RUN_FACTS = ("backend", "region", "sku", "run_id")
+
+R = TypeVar("R", bound=Record)
 
 
 class ReportError(ValueError):
@@ -46,91 +54,12 @@ class Case:
 
 
 @dataclass(frozen=True)
-class Cell:
-    """One judged cell of the matrix, with its proof."""
+class Evidence(Generic[R]):
+    """One testcase's record, read back through its properties, and whether the test passed
+    (JUnit's outcome, which the report shows beside what was recorded)."""
 
-    hypothesis: str
-    event: str
-    path: str
-    expected: str
-    observed: str
+    record: R
     passed: bool
-    proof: str = ""
-    explanation: str = ""
-    trigger_count: str = ""
-    checksum_valid: str = ""
-    container_before: str = ""
-    container_after: str = ""
-    instance_before: str = ""
-    instance_after: str = ""
-
-    @property
-    def skipped(self) -> bool:
-        """The backend could not fire the cell's event: no verdict, a reason (explanation)."""
-        return self.observed == SKIPPED
-
-
-@dataclass(frozen=True)
-class Latency:
-    """Latency of one path on one instance: write (with fsync) and read, in milliseconds."""
-
-    path: str
-    instance: str
-    hostname: str
-    write_ms: Mapping[str, float]
-    read_ms: Mapping[str, float]
-    size: int
-    iterations: int
-    passed: bool = True
-
-
-@dataclass(frozen=True)
-class Throughput:
-    """H5: one size written and read on one path, in MiB/s and seconds; no figures when the
-    size was skipped because it did not fit in the path's free space."""
-
-    path: str
-    instance: str
-    size_mib: int
-    write_mib_s: float | None
-    read_mib_s: float | None
-    write_seconds: float | None
-    read_seconds: float | None
-    passed: bool = True
-    #: The probe's reason for not writing this size, or "" when it was measured.
-    skipped: str = ""
-
-
-@dataclass(frozen=True)
-class AppendWriter:
-    """H4: one writer, the instance it ran on, and how its records came out (None: unknown)."""
-
-    name: str
-    instance: str
-    hostname: str
-    appended: int | None
-    records_found: int | None
-    lost: int | None
-    duplicated: int | None
-    seconds: float | None
-
-
-@dataclass(frozen=True)
-class Append:
-    """H4: instances appending to one file at once, with a lock mode or without."""
-
-    path: str
-    lock: str
-    expected: str
-    observed: str
-    records_per_writer: int
-    writers: tuple[AppendWriter, ...]
-    lines: int | None
-    torn_lines: int | None
-    untracked_records: int | None
-    overlap_seconds: float | None
-    explanation: str = ""
-    passed: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,10 +71,10 @@ class RunReport:
     region: str = ""
     sku: str = ""
     run_id: str = ""
-    cells: tuple[Cell, ...] = ()
-    latency: tuple[Latency, ...] = ()
-    throughput: tuple[Throughput, ...] = ()
-    appends: tuple[Append, ...] = ()
+    cells: tuple[Evidence[CellRecord], ...] = ()
+    latency: tuple[Evidence[LatencyRecord], ...] = ()
+    throughput: tuple[Evidence[ThroughputRecord], ...] = ()
+    appends: tuple[Evidence[AppendRecord], ...] = ()
 
     @property
     def label(self) -> str:
@@ -154,9 +83,9 @@ class RunReport:
         return " ".join(parts) or self.source
 
     @property
-    def judged(self) -> tuple[Cell, ...]:
+    def judged(self) -> tuple[Evidence[CellRecord], ...]:
         """The cells that ran (skipped ones have no verdict)."""
-        return tuple(c for c in self.cells if not c.skipped)
+        return tuple(c for c in self.cells if not c.record.skipped)
 
     def summary(self, noun: str = "") -> str:
         """'N of M' and ``noun``, then how many were skipped (their event cannot be fired
@@ -166,9 +95,19 @@ class RunReport:
         extra = f", {skipped} skipped: their event cannot be fired here" if skipped else ""
         return f"{passed} of {len(self.judged)}{noun}{extra}"
 
-    def cell(self, event: str, path: str) -> Cell | None:
+    def cell(self, event: str, path: str) -> Evidence[CellRecord] | None:
         """The run's cell for (event, path), if it ran."""
-        return next((c for c in self.cells if (c.event, c.path) == (event, path)), None)
+        return next(
+            (c for c in self.cells if (c.record.event, c.record.path) == (event, path)), None
+        )
+
+    def latency_rows(self) -> list[tuple[Evidence[LatencyRecord], InstanceFigures]]:
+        """Every path's latency on every instance, path by path."""
+        return [(path, row) for path in self.latency for row in path.record.instances]
+
+    def size_rows(self) -> list[tuple[Evidence[ThroughputRecord], SizeFigures]]:
+        """H5: every path's figures for every size, path by path."""
+        return [(path, row) for path in self.throughput for row in path.record.sizes]
 
 
 @dataclass(frozen=True)
@@ -189,60 +128,34 @@ class Drift:
         )
 
 
-@dataclass
-class _Run:
-    facts: dict[str, str] = field(default_factory=dict)
-    cells: list[Cell] = field(default_factory=list)
-    latency: list[Latency] = field(default_factory=list)
-    throughput: list[Throughput] = field(default_factory=list)
-    appends: list[Append] = field(default_factory=list)
-
-
 def run_from_cases(cases: Iterable[Case], source: str) -> RunReport:
-    """The report of one run from its testcases; ReportError when there is no evidence."""
-    run = _Run()
+    """The report of one run from its testcases; ReportError when there is no evidence, or
+    when a testcase's properties are no record (one sentence naming ``source`` and it)."""
+    found: list[Evidence[Record]] = []
     for case in cases:
-        props = case.properties
-        if "hypothesis" not in props:
+        hypothesis = case.properties.get("hypothesis")
+        if hypothesis is None:
             continue  # not a live testcase
-        if props["hypothesis"] == LATENCY:
-            run.latency.extend(_latency(case, source))
-            _facts(run.facts, props)
-            continue
-        if props["hypothesis"] == LARGE_FILES:
-            run.throughput.extend(_throughput(case, source))
-            _facts(run.facts, props)
-            continue
-        if props["hypothesis"] == CONCURRENT:
-            run.appends.append(_append(case, source))
-            _facts(run.facts, props)
-            continue
-        missing = [name for name in REQUIRED_PROPERTIES if name not in props]
-        if missing:
-            raise ReportError(
-                f"{source}: testcase {case.name!r} lacks the properties {', '.join(missing)}."
-            )
-        _facts(run.facts, props)
-        texts = {
-            name: props.get(name, "") for name in Cell.__dataclass_fields__ if name != "passed"
-        }
-        run.cells.append(Cell(**texts, passed=case.outcome == "passed"))
-    if not (run.cells or run.latency or run.throughput or run.appends):
+        kind = record_type(hypothesis)
+        try:
+            record = kind.from_properties(case.properties)
+        except RecordError as exc:
+            raise ReportError(f"{source}: {kind.noun} {case.name!r} {exc}.") from None
+        found.append(Evidence(record, case.outcome == "passed"))
+    run = RunReport(
+        source=source,
+        **_run_facts(e.record for e in found),
+        cells=_of(found, CellRecord),
+        latency=_of(found, LatencyRecord),
+        throughput=_of(found, ThroughputRecord),
+        appends=_of(found, AppendRecord),
+    )
+    if not (run.cells or run.latency_rows() or run.size_rows() or run.appends):
         raise ReportError(
             f"{source} has no live testcases with evidence properties (a JUnit file of "
             "appservice-fs run, or of pytest -m live)."
         )
-    return RunReport(
-        source=source,
-        backend=run.facts.get("backend", ""),
-        region=run.facts.get("region", ""),
-        sku=run.facts.get("sku", ""),
-        run_id=run.facts.get("run_id", ""),
-        cells=tuple(run.cells),
-        latency=tuple(run.latency),
-        throughput=tuple(run.throughput),
-        appends=tuple(run.appends),
-    )
+    return run
 
 
 def read_junit(path: Path) -> RunReport:
@@ -295,7 +208,7 @@ def find_drifts(runs: Sequence[RunReport], baseline: Mapping[tuple[str, str], st
     """Every cell of every run whose observed value is not the baseline's."""
     drifts = []
     for run in runs:
-        for cell in run.cells:
+        for cell in (c.record for c in run.cells):
             expected = baseline.get((cell.event, cell.path))
             # An 'observe' cell of the lab's matrix has no value to drift from; a skipped cell
             # observed nothing.
@@ -317,13 +230,10 @@ def to_json(runs: Sequence[RunReport], drifts: Sequence[Drift] = ()) -> dict[str
                 "region": run.region,
                 "sku": run.sku,
                 "run_id": run.run_id,
-                "cells": [asdict(cell) for cell in run.cells],
-                "latency": [
-                    {**asdict(row), "write_ms": dict(row.write_ms), "read_ms": dict(row.read_ms)}
-                    for row in run.latency
-                ],
-                "throughput": [asdict(row) for row in run.throughput],
-                "appends": [asdict(row) for row in run.appends],
+                "cells": [_cell_json(cell) for cell in run.cells],
+                "latency": [_latency_json(path, row) for path, row in run.latency_rows()],
+                "throughput": [_size_json(path, row) for path, row in run.size_rows()],
+                "appends": [_append_json(append) for append in run.appends],
             }
             for run in runs
         ],
@@ -359,113 +269,90 @@ def event_order(event: str) -> int:
     return names.index(event) if event in names else len(names)
 
 
-def _facts(facts: dict[str, str], props: Mapping[str, str]) -> None:
-    for name in ("backend", "region", "sku", "run_id"):
-        if props.get(name) and name not in facts:
-            facts[name] = props[name]
+def _of(found: Iterable[Evidence[Record]], kind: type[R]) -> tuple[Evidence[R], ...]:
+    """The evidence whose record is a ``kind``, in the run's order."""
+    return tuple(Evidence(e.record, e.passed) for e in found if isinstance(e.record, kind))
 
 
-def _latency(case: Case, source: str) -> list[Latency]:
-    props = case.properties
-    rows = []
-    try:
-        count = int(props.get("instance_count", "0"))
-        for index in range(1, count + 1):
-            rows.append(
-                Latency(
-                    path=props["path"],
-                    instance=props.get(f"instance.{index}", ""),
-                    hostname=props.get(f"hostname.{index}", ""),
-                    write_ms=_stats(props, f"write_ms.{index}"),
-                    read_ms=_stats(props, f"read_ms.{index}"),
-                    size=int(props.get("latency_size", "0")),
-                    iterations=int(props.get("latency_iterations", "0")),
-                    passed=case.outcome == "passed",
-                )
-            )
-    except (KeyError, ValueError):
-        raise ReportError(
-            f"{source}: latency testcase {case.name!r} has malformed properties."
-        ) from None
-    return rows
+def _run_facts(records: Iterable[Record]) -> dict[str, str]:
+    facts = dict.fromkeys(_RUN_FACTS, "")
+    for record in records:
+        values = (record.backend, record.region, record.sku, record.run_id)
+        for name, value in zip(_RUN_FACTS, values, strict=True):
+            facts[name] = facts[name] or value
+    return facts
 
 
-def _throughput(case: Case, source: str) -> list[Throughput]:
-    props = case.properties
-    try:
-        return [_size(case, index) for index in range(1, int(props.get("size_count", "0")) + 1)]
-    except (KeyError, ValueError):
-        raise ReportError(
-            f"{source}: H5 testcase {case.name!r} has malformed properties."
-        ) from None
+def _cell_json(cell: Evidence[CellRecord]) -> dict[str, Any]:
+    r = cell.record
+    return {
+        "hypothesis": r.hypothesis,
+        "event": r.event,
+        "path": r.path,
+        "expected": r.expected,
+        "observed": r.observed,
+        "passed": cell.passed,
+        "proof": r.proof or "",
+        "explanation": r.explanation,
+        "trigger_count": "" if r.trigger_count is None else str(r.trigger_count),
+        "checksum_valid": r.checksum_valid,
+        "container_before": r.container_before,
+        "container_after": r.container_after,
+        "instance_before": r.instance_before,
+        "instance_after": r.instance_after,
+    }
 
 
-def _size(case: Case, index: int) -> Throughput:
-    props = case.properties
-    skipped = props.get(f"skipped.{index}", "")
-
-    def figure(name: str) -> float | None:
-        return None if skipped else float(props[f"{name}.{index}"])
-
-    return Throughput(
-        path=props["path"],
-        instance=props.get("instance_after", ""),
-        size_mib=int(props[f"size_mib.{index}"]),
-        write_mib_s=figure("write_mib_s"),
-        read_mib_s=figure("read_mib_s"),
-        write_seconds=figure("write_seconds"),
-        read_seconds=figure("read_seconds"),
-        passed=case.outcome == "passed",
-        skipped=skipped,
-    )
+def _latency_json(path: Evidence[LatencyRecord], row: InstanceFigures) -> dict[str, Any]:
+    return {
+        "path": path.record.path,
+        "instance": row.instance_id,
+        "hostname": row.hostname,
+        "write_ms": dict(row.write_ms),
+        "read_ms": dict(row.read_ms),
+        "size": path.record.size,
+        "iterations": path.record.iterations,
+        "passed": path.passed,
+    }
 
 
-def _append(case: Case, source: str) -> Append:
-    props = case.properties
-    try:
-        writers = tuple(
-            AppendWriter(
-                name=props.get(f"writer.{index}.name", ""),
-                instance=props.get(f"writer.{index}.instance", ""),
-                hostname=props.get(f"writer.{index}.hostname", ""),
-                appended=_count(props, f"writer.{index}.appended"),
-                records_found=_count(props, f"writer.{index}.records_found"),
-                lost=_count(props, f"writer.{index}.lost"),
-                duplicated=_count(props, f"writer.{index}.duplicated"),
-                seconds=_seconds(props, f"writer.{index}.seconds"),
-            )
-            for index in range(1, int(props.get("writers", "0")) + 1)
-        )
-        return Append(
-            path=props["path"],
-            lock=props["lock"],
-            expected=props["expected"],
-            observed=props["observed"],
-            records_per_writer=int(props.get("records_per_writer", "0")),
-            writers=writers,
-            lines=_count(props, "lines"),
-            torn_lines=_count(props, "torn_lines"),
-            untracked_records=_count(props, "untracked_records"),
-            overlap_seconds=_seconds(props, "overlap_seconds"),
-            explanation=props.get("explanation", ""),
-            passed=case.outcome == "passed",
-        )
-    except (KeyError, ValueError):
-        raise ReportError(
-            f"{source}: H4 testcase {case.name!r} has malformed properties."
-        ) from None
+def _size_json(path: Evidence[ThroughputRecord], row: SizeFigures) -> dict[str, Any]:
+    return {
+        "path": path.record.path,
+        "instance": path.record.instance_after,
+        "size_mib": row.size_mib,
+        **{name: row.figures.get(name) for name in FIGURES},
+        "passed": path.passed,
+        "skipped": row.skipped or "",
+    }
 
 
-def _count(props: Mapping[str, str], name: str) -> int | None:
-    """An integer property; None when the evidence has none (it could not be counted)."""
-    value = props.get(name, "")
-    return int(value) if value else None
-
-
-def _seconds(props: Mapping[str, str], name: str) -> float | None:
-    value = props.get(name, "")
-    return float(value) if value else None
-
-
-def _stats(props: Mapping[str, str], prefix: str) -> dict[str, float]:
-    return {s: float(props[f"{prefix}.{s}"]) for s in STATS if f"{prefix}.{s}" in props}
+def _append_json(append: Evidence[AppendRecord]) -> dict[str, Any]:
+    r = append.record
+    writers = [
+        {
+            "name": w.name,
+            "instance": w.instance_id,
+            "hostname": w.hostname,
+            "appended": w.appended,
+            "records_found": w.records_found,
+            "lost": w.lost,
+            "duplicated": w.duplicated,
+            "seconds": w.seconds,
+        }
+        for w in r.writers
+    ]
+    return {
+        "path": r.path,
+        "lock": r.lock,
+        "expected": r.expected,
+        "observed": r.observed,
+        "records_per_writer": r.records_per_writer,
+        "writers": writers,
+        "lines": r.lines,
+        "torn_lines": r.torn_lines,
+        "untracked_records": r.untracked_records,
+        "overlap_seconds": r.overlap_seconds,
+        "explanation": r.explanation,
+        "passed": append.passed,
+    }

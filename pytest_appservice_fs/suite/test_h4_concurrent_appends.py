@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_appservice_fs.measurements.appends import AppendVerdict
+from pytest_appservice_fs import Verdict
 
 pytestmark = [pytest.mark.live, pytest.mark.appservice_cells("H4")]
 
 
-def test_concurrent_appends(appservice_appends: AppendVerdict) -> None:
+def test_concurrent_appends(appservice_appends: Verdict) -> None:
     """Both writers were measured at once, and the file came out as the cell expects."""
     assert appservice_appends.passed, appservice_appends.explanation

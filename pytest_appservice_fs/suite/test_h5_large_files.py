@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_appservice_fs.measurements.throughput import ThroughputVerdict
+from pytest_appservice_fs import Verdict
 
 pytestmark = [pytest.mark.live, pytest.mark.appservice_cells("H5")]
 
 
-def test_large_file_throughput(appservice_throughput: ThroughputVerdict) -> None:
+def test_large_file_throughput(appservice_throughput: Verdict) -> None:
     """Every size is written and read back intact, with a positive rate each way."""
-    assert appservice_throughput.valid, appservice_throughput.explanation
+    assert appservice_throughput.passed, appservice_throughput.explanation

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_appservice_fs.measurements.latency import LatencyVerdict
+from pytest_appservice_fs import Verdict
 
 pytestmark = [pytest.mark.live, pytest.mark.appservice_cells("latency")]
 
 
-def test_io_latency(appservice_latency: LatencyVerdict) -> None:
+def test_io_latency(appservice_latency: Verdict) -> None:
     """Every instance reports min, median, p95 and max for write and read, in order."""
-    assert appservice_latency.valid, appservice_latency.explanation
+    assert appservice_latency.passed, appservice_latency.explanation
