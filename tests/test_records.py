@@ -31,11 +31,10 @@ from pytest_appservice_fs.engine.model import (
     Observation,
     Outcome,
 )
+from pytest_appservice_fs.engine.probe_answers import FIGURES, STATS, SizeAnswer
 from pytest_appservice_fs.evidence.judge import judge_container, judge_path, judge_skipped
 from pytest_appservice_fs.evidence.records import (
-    FIGURES,
     REQUIRED_PROPERTIES,
-    STATS,
     AppendRecord,
     CellRecord,
     InstanceFigures,
@@ -60,7 +59,6 @@ from pytest_appservice_fs.measurements.latency import (
     judge_latency,
 )
 from pytest_appservice_fs.measurements.throughput import (
-    SizeResult,
     ThroughputMeasurement,
     judge_throughput,
 )
@@ -137,7 +135,7 @@ def _latency(rows: tuple[InstanceLatency, ...], error: str | None = None) -> Ver
 
 
 def _throughput(
-    rows: tuple[SizeResult, ...], sizes: tuple[int, ...] = (1, 16), error: str | None = None
+    rows: tuple[SizeAnswer, ...], sizes: tuple[int, ...] = (1, 16), error: str | None = None
 ) -> Verdict:
     measurement = ThroughputMeasurement(HOME, _A, "aaaaaaaaaaaa", 2, rows, error)
     return judge_throughput(measurement, sizes=sizes, backend="fake", run_id="run-1", facts=_FACTS)
@@ -225,10 +223,10 @@ REPRESENTATIVE: dict[str, Callable[[], Verdict | list[tuple[str, str]]]] = {
     ),
     "latency-missing": lambda: _latency((), "no instances listed: boom"),
     "throughput-measured-and-skipped": lambda: _throughput(
-        (SizeResult(1, _RATES, True), SizeResult(16, {}, False, "does not fit in 8 MiB free"))
+        (SizeAnswer(1, _RATES, True), SizeAnswer(16, {}, False, "does not fit in 8 MiB free"))
     ),
     "throughput-invalid": lambda: _throughput(
-        (SizeResult(1, {"write_mib_s": 5.0, "read_mib_s": 0.0}, False),), sizes=(1, 2)
+        (SizeAnswer(1, {"write_mib_s": 5.0, "read_mib_s": 0.0}, False),), sizes=(1, 2)
     ),
     "throughput-missing": lambda: _throughput((), error="probe down"),
     "appends-intact": lambda: _append(_appends()),

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from pytest_appservice_fs.backends.fake import FakeBackend
+from pytest_appservice_fs.engine.probe_answers import SizeAnswer
 from pytest_appservice_fs.engine.probe_package import build_package, default_probe_dir
 from pytest_appservice_fs.measurements.throughput import (
-    SizeResult,
     ThroughputMeasurement,
     judge_throughput,
     measure,
@@ -57,12 +57,12 @@ def test_a_size_over_the_probe_maximum_is_missing(backend: FakeBackend) -> None:
 @pytest.mark.parametrize(
     ("row", "problem"),
     [
-        (SizeResult(1, GOOD, checksum_ok=False), "read back differs"),
-        (SizeResult(1, {**GOOD, "read_mib_s": 0.0}, checksum_ok=True), "non-positive"),
-        (SizeResult(1, {"write_mib_s": 1.0}, checksum_ok=True), "non-positive"),
+        (SizeAnswer(1, GOOD, checksum_ok=False), "read back differs"),
+        (SizeAnswer(1, {**GOOD, "read_mib_s": 0.0}, checksum_ok=True), "non-positive"),
+        (SizeAnswer(1, {"write_mib_s": 1.0}, checksum_ok=True), "non-positive"),
     ],
 )
-def test_invalid_figures_fail(row: SizeResult, problem: str) -> None:
+def test_invalid_figures_fail(row: SizeAnswer, problem: str) -> None:
     """A checksum mismatch or a missing or zero rate makes the measurement invalid."""
     measurement = ThroughputMeasurement("/home/data", "i" * 64, "h" * 12, 1, (row,))
     verdict = judge_throughput(measurement, sizes=[1], backend="fake", run_id="r", facts={})
@@ -73,7 +73,7 @@ def test_invalid_figures_fail(row: SizeResult, problem: str) -> None:
 
 def test_a_size_without_figures_is_named() -> None:
     """Asked for 1 and 16 MiB, figures for 1 only: the 16 MiB gap is named."""
-    measurement = ThroughputMeasurement("/home/data", "i", "h", 1, (SizeResult(1, GOOD, True),))
+    measurement = ThroughputMeasurement("/home/data", "i", "h", 1, (SizeAnswer(1, GOOD, True),))
     verdict = judge_throughput(measurement, sizes=[1, 16], backend="fake", run_id="r", facts={})
     assert not verdict.passed
     assert "no figures for 16 MiB" in verdict.explanation
@@ -82,7 +82,7 @@ def test_a_size_without_figures_is_named() -> None:
 def test_reports_show_the_figures() -> None:
     """An H5 testcase's properties come back as rows in the terminal and Markdown reports."""
     measurement = ThroughputMeasurement(
-        "/home/data", "i" * 64, "h" * 12, 1, (SizeResult(1, GOOD, True), SizeResult(16, GOOD, True))
+        "/home/data", "i" * 64, "h" * 12, 1, (SizeAnswer(1, GOOD, True), SizeAnswer(16, GOOD, True))
     )
     verdict = judge_throughput(measurement, sizes=[1, 16], backend="fake", run_id="r", facts={})
     run = run_from_cases([Case("t", "passed", dict(verdict.properties))], "this run")
@@ -128,7 +128,7 @@ def test_a_size_that_does_not_fit_is_evidence_not_a_problem(
 
 def test_when_no_size_fits_the_path_is_skipped_and_valid() -> None:
     """Every size skipped: observed 'skipped', valid, and the explanation says why."""
-    row = SizeResult(128, {}, checksum_ok=False, skipped=SKIP_REASON)
+    row = SizeAnswer(128, {}, checksum_ok=False, skipped=SKIP_REASON)
     measurement = ThroughputMeasurement("/dev/shm", "i" * 64, "h" * 12, 1, (row,))
     verdict = judge_throughput(measurement, sizes=[128], backend="fake", run_id="r", facts={})
     assert verdict.passed
@@ -142,8 +142,8 @@ def test_when_no_size_fits_the_path_is_skipped_and_valid() -> None:
 def test_a_skipped_size_beside_a_bad_one_is_still_invalid() -> None:
     """A skip excuses its own size only: a checksum mismatch elsewhere still fails."""
     rows = (
-        SizeResult(1, GOOD, checksum_ok=False),
-        SizeResult(128, {}, checksum_ok=False, skipped=SKIP_REASON),
+        SizeAnswer(1, GOOD, checksum_ok=False),
+        SizeAnswer(128, {}, checksum_ok=False, skipped=SKIP_REASON),
     )
     measurement = ThroughputMeasurement("/dev/shm", "i", "h", 1, rows)
     verdict = judge_throughput(measurement, sizes=[1, 128], backend="fake", run_id="r", facts={})
@@ -154,7 +154,7 @@ def test_a_skipped_size_beside_a_bad_one_is_still_invalid() -> None:
 
 def test_reports_show_a_skipped_size_with_its_reason() -> None:
     """Terminal and Markdown show 'skipped' instead of figures, and the probe's reason."""
-    rows = (SizeResult(1, GOOD, True), SizeResult(128, {}, checksum_ok=False, skipped=SKIP_REASON))
+    rows = (SizeAnswer(1, GOOD, True), SizeAnswer(128, {}, checksum_ok=False, skipped=SKIP_REASON))
     measurement = ThroughputMeasurement("/dev/shm", "i" * 64, "h" * 12, 1, rows)
     verdict = judge_throughput(measurement, sizes=[1, 128], backend="fake", run_id="r", facts={})
     run = run_from_cases([Case("t", "passed", dict(verdict.properties))], "this run")

@@ -15,10 +15,12 @@ from typing import Any
 
 from pytest_appservice_fs.engine.model import Identity
 
-#: Statistics /io-latency reports per direction, in milliseconds.
-LATENCY_STATS = ("min", "median", "p95", "max")
-#: Figures /throughput reports per size: MiB/s and seconds (medians over the iterations).
-THROUGHPUT_FIGURES = ("write_mib_s", "read_mib_s", "write_seconds", "read_seconds")
+#: Statistics /io-latency reports per direction, in milliseconds (p95 is the project probe's
+#: addition: the lab's has none). Also the suffixes of the latency evidence's properties.
+STATS = ("min", "median", "p95", "max")
+#: Figures /throughput reports per size: MiB/s and seconds (medians over the iterations), in
+#: the order the H5 evidence writes them.
+FIGURES = ("write_mib_s", "read_mib_s", "write_seconds", "read_seconds")
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,8 @@ class LatencyAnswer:
 
 
 @dataclass(frozen=True)
-class SizeFigures:
-    """One size through one path: figures (``THROUGHPUT_FIGURES``), whether the bytes read
+class SizeAnswer:
+    """One size through one path: figures (``FIGURES``), whether the bytes read
     back were those written, or why the size was skipped (it did not fit)."""
 
     size_mib: int
@@ -54,7 +56,7 @@ class ThroughputAnswer:
     """``/throughput`` for one path: who answered, each size, or the path's error."""
 
     identity: Identity
-    sizes: tuple[SizeFigures, ...] = ()
+    sizes: tuple[SizeAnswer, ...] = ()
     error: str | None = None
 
 
@@ -173,17 +175,17 @@ def as_float(value: object) -> float | None:
 def _stats(stats: object) -> dict[str, float]:
     if not isinstance(stats, dict):
         return {}
-    numbers = {name: as_float(stats.get(name)) for name in LATENCY_STATS}
+    numbers = {name: as_float(stats.get(name)) for name in STATS}
     return {name: value for name, value in numbers.items() if value is not None}
 
 
-def _size(row: Mapping[str, Any]) -> SizeFigures:
+def _size(row: Mapping[str, Any]) -> SizeAnswer:
     size = as_int(row.get("size_mib")) or 0
     if "skipped" in row:
-        return SizeFigures(size, {}, False, str(row["skipped"]))
-    numbers = {name: as_float(row.get(name)) for name in THROUGHPUT_FIGURES}
+        return SizeAnswer(size, {}, False, str(row["skipped"]))
+    numbers = {name: as_float(row.get(name)) for name in FIGURES}
     figures = {name: value for name, value in numbers.items() if value is not None}
-    return SizeFigures(size, figures, row.get("checksum_ok") is True)
+    return SizeAnswer(size, figures, row.get("checksum_ok") is True)
 
 
 def _tally(tally: object) -> WriterTally | None:

@@ -27,9 +27,11 @@ from pytest_appservice_fs.engine.model import Identity, MarkerRead, MarkerWrite
 from pytest_appservice_fs.engine.probe_answers import (
     AppendAnswer,
     AppendCheckAnswer,
+    LatencyAnswer,
     ThroughputAnswer,
     append_answer,
     append_check_answer,
+    latency_answer,
     throughput_answer,
 )
 
@@ -142,15 +144,13 @@ class ProbeClient:
             if isinstance(fact, dict)
         }
 
-    def io_latency(
-        self, paths: Iterable[str], *, size: int, iterations: int
-    ) -> tuple[Identity, dict[str, dict[str, Any]]]:
-        """Write and read latency per path on the instance that answers (the probe's raw
-        results: ``write_ms`` and ``read_ms`` with min, median, p95, max, or ``error``)."""
+    def io_latency(self, paths: Iterable[str], *, size: int, iterations: int) -> LatencyAnswer:
+        """Write (``size`` bytes, with fsync) and read latency per path on the instance that
+        answers, ``iterations`` times: min, median, p95 and max in ms, or the path's error."""
         body = self.get(
             "/io-latency", {"size": size, "iterations": iterations, "path": list(paths)}
         )
-        return _identity_of(body), _results(body)
+        return latency_answer(body, _results(body))
 
     def write(self, nonce: str, paths: Iterable[str]) -> tuple[Identity, dict[str, MarkerWrite]]:
         """Write fresh markers to ``paths``; return who wrote them and each path's checksum."""

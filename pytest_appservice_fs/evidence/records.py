@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pytest_appservice_fs.engine.expectations import CONCURRENT, LARGE_FILES, LATENCY
+from pytest_appservice_fs.engine.probe_answers import FIGURES, STATS
 from pytest_appservice_fs.evidence.values import (
     RecordError,
     blank,
@@ -227,11 +228,6 @@ def measurement_head(
 
 
 # --- measurements ---------------------------------------------------------------------------
-
-#: Latency statistics, in the order they are written; p95 only from the project's probe.
-STATS = ("min", "median", "p95", "max")
-#: H5's figures per size, in the order they are written.
-FIGURES = ("write_mib_s", "read_mib_s", "write_seconds", "read_seconds")
 
 
 @dataclass(frozen=True)

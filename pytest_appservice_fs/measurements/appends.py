@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pytest_appservice_fs.engine.model import AppendOutcome
 from pytest_appservice_fs.engine.probe_client import ProbeError
@@ -26,6 +26,7 @@ from pytest_appservice_fs.evidence.verdict import Verdict, as_expected
 if TYPE_CHECKING:
     from pytest_appservice_fs.backends.protocol import Backend
     from pytest_appservice_fs.engine.expectations import AppendCell
+    from pytest_appservice_fs.engine.probe_answers import AppendAnswer, WriterTally
     from pytest_appservice_fs.engine.probe_client import ProbeClient
 
 #: How long a writer waits for the others before its request leaves anyway.
@@ -115,9 +116,9 @@ def measure_appends(
     names = [writer_name(index, instance) for index, instance in enumerate(instances)]
     first = backend.probe(instances[0])
     try:
-        reset = first.get("/append-reset", {"path": path, "file": file})
-        if "error" in reset:
-            return replace(base, error=f"the file could not be reset: {reset['error']}")
+        problem = first.append_reset(path=path, file=file)
+        if problem is not None:
+            return replace(base, error=f"the file could not be reset: {problem}")
         probes = [backend.probe(instance) for instance in instances]
         writers = _append_at_once(probes, names, path=path, lock=lock, records=records, file=file)
         measured = replace(base, writers=writers, overlap_seconds=_overlap(writers))
@@ -127,7 +128,7 @@ def measure_appends(
     finally:
         # Always, so a failed run leaves no file that a later one could count.
         with contextlib.suppress(ProbeError):
-            first.get("/append-reset", {"path": path, "file": file})
+            first.append_reset(path=path, file=file)
 
 
 def judge_appends(
@@ -200,7 +201,6 @@ def _append_at_once(
     def run(index: int) -> WriterResult:
         probe, name = probes[index], names[index]
         instance = probe.instance_id or ""
-        query = {"path": path, "writer": name, "records": records, "lock": lock, "file": file}
         # Should another writer never get here, this one still runs: the overlap will tell.
         with contextlib.suppress(threading.BrokenBarrierError):
             start.wait(timeout=START_TIMEOUT)
@@ -208,29 +208,34 @@ def _append_at_once(
         try:
             # Never retried: a repeated append would append the records twice. The deadline
             # grows with the records (an fsync per record: 60-150 ms each on Azure's share).
-            timeout = probe.request_timeout + records * SECONDS_PER_RECORD
-            body = probe.get_unretried("/append", query, timeout=timeout)
+            answer = probe.append(
+                path=path,
+                file=file,
+                writer=name,
+                records=records,
+                lock=lock,
+                timeout=probe.request_timeout + records * SECONDS_PER_RECORD,
+            )
         except ProbeError as exc:
             return WriterResult(name, instance, failure=str(exc))
-        return _writer(name, instance, body, time.monotonic() - sent)
+        return _writer(name, instance, answer, time.monotonic() - sent)
 
     with ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="h4-writer") as pool:
         return tuple(pool.map(run, range(len(probes))))
 
 
-def _writer(name: str, instance: str, body: Mapping[str, Any], elapsed: float) -> WriterResult:
-    errors = body.get("errors")
+def _writer(name: str, instance: str, answer: AppendAnswer, elapsed: float) -> WriterResult:
     return WriterResult(
         name=name,
         instance_id=instance,
-        hostname=str(body.get("hostname") or ""),
-        answered_by=str(body.get("instance_id") or ""),
-        appended=_int(body.get("records")),
-        errors=tuple(str(e) for e in errors) if isinstance(errors, list) else ("no error list",),
-        seconds=_float(body.get("seconds")),
+        hostname=answer.identity.hostname or "",
+        answered_by=answer.identity.instance_id or "",
+        appended=answer.records,
+        errors=answer.errors,
+        seconds=answer.seconds,
         request_seconds=round(elapsed, 6),
-        started_epoch=_float(body.get("started_epoch")),
-        finished_epoch=_float(body.get("finished_epoch")),
+        started_epoch=answer.started_epoch,
+        finished_epoch=answer.finished_epoch,
     )
 
 
@@ -246,34 +251,28 @@ def _count(probe: ProbeClient, measurement: AppendMeasurement) -> AppendMeasurem
     """Add /append-check's tallies to every writer that answered."""
     if any(w.failure for w in measurement.writers):
         return measurement  # judged inconclusive whatever the file holds
-    names = ",".join(w.name for w in measurement.writers)
-    body = probe.get(
-        "/append-check", {"path": measurement.path, "file": measurement.file, "writers": names}
+    check = probe.append_check(
+        path=measurement.path,
+        file=measurement.file,
+        writers=[w.name for w in measurement.writers],
     )
-    if "error" in body:
-        return replace(measurement, error=f"the file could not be checked: {body['error']}")
-    tallies = body.get("writers")
-    if not isinstance(tallies, dict):
-        tallies = {}
+    if check.error is not None:
+        return replace(measurement, error=f"the file could not be checked: {check.error}")
     writers = tuple(
-        _tallied(w, tallies.get(w.name), measurement.records) for w in measurement.writers
+        _tallied(w, check.writers.get(w.name), measurement.records) for w in measurement.writers
     )
     return replace(
-        measurement,
-        writers=writers,
-        lines=_int(body.get("lines")),
-        torn=_int(body.get("torn")),
-        untracked=_int(body.get("untracked_records")),
+        measurement, writers=writers, lines=check.lines, torn=check.torn, untracked=check.untracked
     )
 
 
-def _tallied(writer: WriterResult, tally: object, records: int) -> WriterResult:
-    if not isinstance(tally, dict):
+def _tallied(writer: WriterResult, tally: WriterTally | None, records: int) -> WriterResult:
+    if tally is None:
         return replace(writer, records_found=0, lost=records, duplicated=0, beyond=0)
-    found, gaps = _int(tally.get("records")), _int(tally.get("lost"))
+    found, gaps = tally.records, tally.lost
     # No max_seq: none of the writer's records is in the file.
-    top = -1 if tally.get("max_seq") is None else _int(tally.get("max_seq"))
-    if found is None or gaps is None or top is None:
+    top = -1 if tally.max_seq is None else tally.max_seq
+    if found is None or gaps is None:
         return writer
     # The probe counts gaps below the highest number seen; records missing at the end (a
     # writer whose last appends vanished) are gaps too, up to the records asked for.
@@ -282,7 +281,7 @@ def _tallied(writer: WriterResult, tally: object, records: int) -> WriterResult:
         writer,
         records_found=found,
         lost=max(0, records - distinct) if top < records else gaps,
-        duplicated=_int(tally.get("duplicated")),
+        duplicated=tally.duplicated,
         beyond=max(0, top + 1 - records),
     )
 
@@ -351,13 +350,3 @@ def _instances(m: AppendMeasurement) -> str:
 
 def _short(instance_id: str) -> str:
     return f"{instance_id[:12]}…" if len(instance_id) > 12 else (instance_id or "?")
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _float(value: object) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None

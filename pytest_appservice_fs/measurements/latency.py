@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pytest_appservice_fs.engine.expectations import LATENCY
+from pytest_appservice_fs.engine.probe_answers import STATS, PathLatency
 from pytest_appservice_fs.engine.probe_client import ProbeError
 from pytest_appservice_fs.evidence.records import (
-    STATS,
     InstanceFigures,
     LatencyRecord,
     measurement_head,
@@ -59,20 +59,18 @@ def measure(backend: Backend, path: str, *, size: int, iterations: int) -> Laten
         return LatencyMeasurement(path, size, iterations, (), f"no instances listed: {exc}")
     for instance_id in instances:
         try:
-            who, results = backend.probe(instance_id).io_latency(
-                [path], size=size, iterations=iterations
-            )
+            answer = backend.probe(instance_id).io_latency([path], size=size, iterations=iterations)
         except ProbeError as exc:
             rows.append(InstanceLatency(instance_id, "", {}, {}, str(exc)))
             continue
-        result = results.get(path, {})
+        result = answer.paths.get(path, PathLatency())
         rows.append(
             InstanceLatency(
                 instance_id=instance_id,
-                hostname=who.hostname or "",
-                write_ms=_numbers(result.get("write_ms")),
-                read_ms=_numbers(result.get("read_ms")),
-                error=str(result["error"]) if "error" in result else None,
+                hostname=answer.identity.hostname or "",
+                write_ms=result.write_ms,
+                read_ms=result.read_ms,
+                error=result.error,
             )
         )
     return LatencyMeasurement(path, size, iterations, tuple(rows))
@@ -121,17 +119,6 @@ def judge_latency(
         explanation=explanation,
     )
     return Verdict(record, passed=not problems)
-
-
-def _numbers(stats: Any) -> dict[str, float]:
-    if not isinstance(stats, dict):
-        return {}
-    numbers = {}
-    for name in STATS:
-        value = stats.get(name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            numbers[name] = float(value)
-    return numbers
 
 
 def _problems(row: InstanceLatency) -> list[str]:

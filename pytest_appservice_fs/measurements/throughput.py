@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pytest_appservice_fs.engine.expectations import LARGE_FILES
+from pytest_appservice_fs.engine.probe_answers import FIGURES, SizeAnswer
 from pytest_appservice_fs.engine.probe_client import ProbeError
 from pytest_appservice_fs.evidence.records import (
-    FIGURES,
     SizeFigures,
     ThroughputRecord,
     measurement_head,
@@ -27,17 +27,6 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class SizeResult:
-    """One size's figures, or why there are none."""
-
-    size_mib: int
-    figures: Mapping[str, float]
-    checksum_ok: bool
-    #: Why the probe did not write this size (it did not fit), or None when it was measured.
-    skipped: str | None = None
-
-
-@dataclass(frozen=True)
 class ThroughputMeasurement:
     """One path measured on the app's first instance."""
 
@@ -45,7 +34,7 @@ class ThroughputMeasurement:
     instance_id: str
     hostname: str
     iterations: int
-    sizes: tuple[SizeResult, ...]
+    sizes: tuple[SizeAnswer, ...]
     error: str | None = None
 
 
@@ -57,22 +46,16 @@ def measure(
         instances = backend.instances()
         if not instances:
             return ThroughputMeasurement(path, "", "", iterations, (), "the app has no instance")
-        probe = backend.probe(instances[0])
-        body = probe.get(
-            "/throughput",
-            {"path": [path], "sizes": ",".join(str(s) for s in sizes), "iterations": iterations},
-        )
+        answer = backend.probe(instances[0]).throughput(path, sizes=sizes, iterations=iterations)
     except ProbeError as exc:
         return ThroughputMeasurement(path, "", "", iterations, (), str(exc))
-    result = (body.get("results") or {}).get(path) or {}
-    rows = tuple(_size(row) for row in result.get("sizes", []) if isinstance(row, dict))
     return ThroughputMeasurement(
         path=path,
-        instance_id=str(body.get("instance_id") or instances[0]),
-        hostname=str(body.get("hostname") or ""),
+        instance_id=str(answer.identity.instance_id or instances[0]),
+        hostname=str(answer.identity.hostname or ""),
         iterations=iterations,
-        sizes=rows,
-        error=str(result["error"]) if "error" in result else None,
+        sizes=answer.sizes,
+        error=answer.error,
     )
 
 
@@ -129,20 +112,9 @@ def judge_throughput(
 
 
 def _observed(
-    problems: Sequence[str], *, measured: Sequence[SizeResult], answered: Sequence[SizeResult]
+    problems: Sequence[str], *, measured: Sequence[SizeAnswer], answered: Sequence[SizeAnswer]
 ) -> str:
     """``measured``; ``skipped`` when no size fitted (still valid); else what went wrong."""
     if problems:
         return "invalid" if answered else "missing"
     return "measured" if measured else "skipped"
-
-
-def _size(row: Mapping[str, Any]) -> SizeResult:
-    if "skipped" in row:
-        return SizeResult(int(row.get("size_mib", 0)), {}, False, str(row["skipped"]))
-    figures = {}
-    for name in FIGURES:
-        value = row.get(name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            figures[name] = float(value)
-    return SizeResult(int(row.get("size_mib", 0)), figures, row.get("checksum_ok") is True)

@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from pytest_appservice_fs.engine.expectations import CONTAINER
+from pytest_appservice_fs.engine.probe_answers import FIGURES, STATS
 from pytest_appservice_fs.evidence.records import (
-    FIGURES,
-    STATS,
     AppendRecord,
     CellRecord,
     InstanceFigures,

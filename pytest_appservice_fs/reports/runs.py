@@ -17,8 +17,8 @@ from typing import Any, Generic, TypeVar
 
 from pytest_appservice_fs.engine.expectations import CONTAINER, LAB_MATRIX
 from pytest_appservice_fs.engine.model import Event
+from pytest_appservice_fs.engine.probe_answers import FIGURES
 from pytest_appservice_fs.evidence.records import (
-    FIGURES,
     AppendRecord,
     CellRecord,
     InstanceFigures,
