@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 test: venv
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 # The offline tests at the lowest versions pyproject.toml allows for its direct dependencies
 # (uv's lowest-direct resolution), in a venv of their own: a floor cannot claim what it does
