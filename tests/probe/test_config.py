@@ -149,7 +149,7 @@ def test_deployment_id_is_capped_at_128_characters(tmp_path: Path) -> None:
 def test_deployment_id_file_defaults_to_the_folder_of_app_py(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert probe.config.PACKAGE_ROOT == os.path.dirname(probe_app.__file__)
+    assert os.path.dirname(probe_app.__file__) == probe.config.PACKAGE_ROOT
     # Pretend app.py lives in tmp_path, so the test never writes next to the real probe.
     monkeypatch.setattr(probe.config, "PACKAGE_ROOT", str(tmp_path))
     (tmp_path / "DEPLOYMENT_ID").write_text("next-to-app-py")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .conftest import HOSTNAME, INSTANCE_ID, probe, probe_app
+from .conftest import HOSTNAME, INSTANCE_ID, probe
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -61,5 +61,5 @@ def path_problem(path: str) -> str | None:
         return "contains a '..' component"
     # normpath keeps a leading '//' (implementation-defined in POSIX), so it is refused here.
     if posixpath.normpath(path) != path or path.startswith("//") or "\0" in path:
-        return "is not normalised"
+        return "is not normalised (no '.', '//', trailing '/' or NUL)"
     return None
