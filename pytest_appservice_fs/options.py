@@ -183,8 +183,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "probe_dir",
         "--probe-dir",
-        "deploy the probe in this folder (app.py and requirements.txt) instead of the "
-        "bundled one; a lab probe with only its four endpoints works, with less evidence",
+        "deploy the probe in this folder (app.py, requirements.txt and any modules beside "
+        "them) instead of the bundled one; a lab probe with only its four endpoints works, "
+        "with less evidence",
         env=("APPSERVICE_FS_PROBE_DIR",),
         metavar="PATH",
     ),
