@@ -4,7 +4,6 @@ ini file (in that order of precedence)."""
 from __future__ import annotations
 
 import datetime as dt
-import posixpath
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -12,6 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_appservice_fs.contract import (
+    APPEND_RECORDS_MAX,
+    LATENCY_ITERATIONS_MAX,
+    LATENCY_SIZE_MAX,
+    THROUGHPUT_ITERATIONS_MAX,
+    THROUGHPUT_MIB_MAX,
+    THROUGHPUT_SIZES_MAX,
+    path_problem,
+)
 from pytest_appservice_fs.engine.expectations import (
     EMULATOR_MATRIX,
     SHM,
@@ -22,19 +30,13 @@ from pytest_appservice_fs.engine.expectations import (
 from pytest_appservice_fs.engine.model import Event
 from pytest_appservice_fs.options import (
     APP_SETTING_KEY,
-    APPEND_RECORDS_MAX,
     BACKENDS,
     DEFAULT_SKU,
     FAKE_FAULTS,
     IMPLEMENTED_BACKENDS,
-    LATENCY_ITERATIONS_MAX,
-    LATENCY_SIZE_MAX,
     MAX_READY_TIMEOUT,
     OPTIONS,
     RESTART_MODES,
-    THROUGHPUT_ITERATIONS_MAX,
-    THROUGHPUT_MIB_MAX,
-    THROUGHPUT_SIZES_MAX,
     USER_PATHS_MAX,
     IniGetter,
     SettingsError,
@@ -214,10 +216,10 @@ def _user_paths(values: Sequence[str]) -> tuple[str, ...]:
 
 
 def _path_problem(path: str) -> str | None:
-    if not path.startswith("/") or path.startswith("//"):
-        return "is not absolute"
-    if ".." in path.split("/") or posixpath.normpath(path) != path or "\0" in path:
-        return "is not normalised (no '..', '.', '//' or trailing '/')"
+    # The probe's own rule first (it refuses such a path in PROBE_PATHS), then the harness's.
+    problem = path_problem(path)
+    if problem is not None:
+        return problem
     if path == "/" or len(path) > 200 or not _PATH_CHARS.match(path):
         return "is not a directory the probe may write to (1 to 200 safe characters, not /)"
 

@@ -12,6 +12,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_appservice_fs.contract import (
+    APPEND_RECORDS_MAX,
+    LATENCY_ITERATIONS_MAX,
+    LATENCY_SIZE_MAX,
+    THROUGHPUT_ITERATIONS_MAX,
+    THROUGHPUT_MIB_MAX,
+    THROUGHPUT_SIZES_MAX,
+)
+
 #: The events' names, for the options' help (``model.Event`` holds them; a test keeps the two
 #: equal, so that loading the plugin need not import the model).
 EVENT_NAMES = (
@@ -36,16 +45,8 @@ RESTART_MODES = ("platform", "soft")
 DEFAULT_SKU = "B1"
 FAKE_FAULTS = ("home-not-persistent", "noop-restart", "transient-503", "stale-marker")
 MAX_READY_TIMEOUT = 7200.0
-# The probe's own bounds on /io-latency.
-LATENCY_SIZE_MAX = 1_048_576
-LATENCY_ITERATIONS_MAX = 100
-# The probe's bounds on /throughput (its own maximum size is PROBE_MAX_THROUGHPUT_MIB).
-THROUGHPUT_MIB_MAX = 1024
-THROUGHPUT_SIZES_MAX = 8
-THROUGHPUT_ITERATIONS_MAX = 5
-# The probe's /append bound on records per writer.
-APPEND_RECORDS_MAX = 10_000
-#: At most this many --path paths (the probe allowlists at most 32 paths in all).
+#: At most this many --path paths: with the matrix's own paths they stay within the probe's
+#: allowlist, ``contract.ALLOWLIST_MAX`` (tests/test_contract.py checks the sum).
 USER_PATHS_MAX = 8
 #: An app setting's key, as --app-setting takes it.
 APP_SETTING_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
@@ -182,8 +183,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "probe_dir",
         "--probe-dir",
-        "deploy the probe in this folder (app.py and requirements.txt) instead of the "
-        "bundled one; a lab probe with only its four endpoints works, with less evidence",
+        "deploy the probe in this folder (app.py, requirements.txt and any modules beside "
+        "them) instead of the bundled one; a lab probe with only its four endpoints works, "
+        "with less evidence",
         env=("APPSERVICE_FS_PROBE_DIR",),
         metavar="PATH",
     ),

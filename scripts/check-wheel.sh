@@ -23,13 +23,15 @@ say "building the wheel"
 "$python" -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir "$work/dist" "$repo"
 wheel="$(ls "$work"/dist/pytest_appservice_fs-*.whl)"
 listing="$("$python" -m zipfile -l "$wheel")"
+# The probe is deployed whole: every module of the checkout's probe folder must be there.
+probe_modules="$(cd "$repo" && find pytest_appservice_fs/probe -name '*.py' -not -path '*/__pycache__/*' | sort)"
 for member in pytest_appservice_fs/suite/test_h1_home_persists.py \
     pytest_appservice_fs/suite/test_h4_concurrent_appends.py \
-    pytest_appservice_fs/probe/app.py pytest_appservice_fs/probe/requirements.txt \
-    pytest_appservice_fs/plugin.py pytest_appservice_fs/py.typed; do
+    pytest_appservice_fs/probe/requirements.txt $probe_modules \
+    pytest_appservice_fs/contract.py pytest_appservice_fs/plugin.py pytest_appservice_fs/py.typed; do
     grep -q "^$member " <<<"$listing" || fail "the wheel lacks $member"
 done
-say "$(basename "$wheel") holds the suite ($(grep -c 'pytest_appservice_fs/suite/test_' <<<"$listing") test modules) and the probe"
+say "$(basename "$wheel") holds the suite ($(grep -c 'pytest_appservice_fs/suite/test_' <<<"$listing") test modules) and the probe ($(wc -l <<<"$probe_modules") modules)"
 
 # The quick start, as the README gives it: the fenced block after <!-- quick-start-pip -->.
 # It makes its own virtual environment (venv/); its `pip install pytest-appservice-fs` installs

@@ -112,6 +112,7 @@ def test_a_plain_run_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
     }
     assert ours == {
         "pytest_appservice_fs",
+        "pytest_appservice_fs.contract",
         "pytest_appservice_fs.fixtures",
         "pytest_appservice_fs.hooks",
         "pytest_appservice_fs.keys",

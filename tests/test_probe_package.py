@@ -10,12 +10,15 @@ import pytest
 
 from pytest_appservice_fs.engine.probe_package import (
     DEPLOYMENT_ID_FILE,
+    FACTORY_TARGET,
+    LAB_TARGET,
     ProbePackageError,
     build_package,
     default_probe_dir,
 )
 
 REPO_PROBE = Path(__file__).resolve().parents[1] / "pytest_appservice_fs" / "probe"
+LAB_PROBE = Path(__file__).resolve().parent / "data" / "lab_probe"
 
 
 def _probe_dir(tmp_path: Path) -> Path:
@@ -106,8 +109,49 @@ def test_default_probe_dir_is_the_repository_probe() -> None:
 
 
 def test_default_probe_packages_the_real_probe() -> None:
-    """The repository's probe packages with its real app.py and requirements.txt."""
-    entries = _entries(build_package(default_probe_dir(), deployment_id="d").data)
-    assert entries["app.py"] == (REPO_PROBE / "app.py").read_bytes()
+    """The repository's probe packages with its real app.py, requirements.txt and every module
+    of its fsprobe package; app.py stays at the top, as App Service looks for it there."""
+    package = build_package(default_probe_dir(), deployment_id="d")
+    entries = _entries(package.data)
+    modules = sorted(p.relative_to(REPO_PROBE).as_posix() for p in REPO_PROBE.rglob("*.py"))
+    assert "fsprobe/web.py" in modules
+    assert sorted(set(entries) - {"requirements.txt", DEPLOYMENT_ID_FILE}) == modules
+    for name in modules:
+        assert entries[name] == (REPO_PROBE / name).read_bytes()
     assert entries["requirements.txt"] == (REPO_PROBE / "requirements.txt").read_bytes()
     assert b"def create_app(" in entries["app.py"]
+    assert package.wsgi_target == FACTORY_TARGET
+
+
+def test_package_holds_modules_and_their_packages_only(tmp_path: Path) -> None:
+    """Top-level modules and package folders (with __init__.py) go in, sorted; other folders,
+    caches and hidden files stay out."""
+    folder = _probe_dir(tmp_path)
+    (folder / "helpers.py").write_text("X = 1\n")
+    (folder / ".hidden.py").write_text("secret\n")
+    (folder / "core" / "sub").mkdir(parents=True)
+    (folder / "core" / "__init__.py").write_text("")
+    (folder / "core" / "web.py").write_text("Y = 2\n")
+    (folder / "core" / "sub" / "__init__.py").write_text("")
+    (folder / "core" / "__pycache__").mkdir()
+    (folder / "core" / "__pycache__" / "web.cpython-311.pyc").write_bytes(b"\0")
+    (folder / "venv").mkdir()
+    (folder / "venv" / "site.py").write_text("not a package\n")
+    with zipfile.ZipFile(io.BytesIO(build_package(folder, deployment_id="d").data)) as archive:
+        names = archive.namelist()
+    assert names == [
+        "app.py",
+        "core/__init__.py",
+        "core/sub/__init__.py",
+        "core/web.py",
+        "helpers.py",
+        "requirements.txt",
+        DEPLOYMENT_ID_FILE,
+    ]
+
+
+def test_lab_probe_is_served_as_a_module_level_app() -> None:
+    """The lab's one-file probe (module-level ``app``) still gets the ``app:app`` target."""
+    package = build_package(LAB_PROBE, deployment_id="d")
+    assert package.wsgi_target == LAB_TARGET
+    assert set(_entries(package.data)) == {"app.py", "requirements.txt", DEPLOYMENT_ID_FILE}

@@ -33,6 +33,7 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming, WithoutPlan
+from pytest_appservice_fs.contract import CHECKSUM_NAME, MARKER_NAME
 from pytest_appservice_fs.engine.expectations import LAB_PATHS, SHM
 from pytest_appservice_fs.engine.model import Event
 from pytest_appservice_fs.engine.probe_client import ProbeClient, ProbeTiming, probe_session
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MARKER_NAME = "persistence-test.json"
-CHECKSUM_NAME = "persistence-test.sha256"
 
 FAKE_TIMING = BackendTiming(
     default_ready_timeout=2.0,
@@ -299,7 +298,7 @@ class FakeBackend(WithoutPlan):
         module_name = f"_appservice_fs_fake_probe_{container.container_id}_{pid}"
         module = _load_module(module_name, wwwroot / "app.py")
         if not hasattr(module, "create_app") or not hasattr(module, "ProbeConfig"):
-            sys.modules.pop(module_name, None)
+            _unload_module(module_name)
             # A lab probe writes to the real /home/data, /tmp/data: never in this process.
             raise BackendError(
                 "the fake backend runs only probes with create_app(ProbeConfig), which it can "
@@ -328,7 +327,7 @@ class FakeBackend(WithoutPlan):
 
     def _stop_process(self, container: _Container) -> None:
         if container.process is not None:
-            sys.modules.pop(container.process.module_name, None)
+            _unload_module(container.process.module_name)
             shm = container.layer.parent / f"{container.container_id}-shm-{container.process.pid}"
             shutil.rmtree(shm, ignore_errors=True)
             container.process = None
@@ -422,9 +421,15 @@ def _load_module(name: str, path: Path) -> ModuleType:
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
-        sys.modules.pop(name, None)
+        _unload_module(name)
         raise BackendError(f"the deployed probe {path} failed to load: {exc}") from exc
     return module
+
+
+def _unload_module(name: str) -> None:
+    # With its submodules: the probe loads its package under its own module's name.
+    for loaded in [key for key in sys.modules if key == name or key.startswith(name + ".")]:
+        del sys.modules[loaded]
 
 
 def _plant_stale_markers(folders: list[Path]) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from pytest_appservice_fs.contract import LOCK_MODES
 from pytest_appservice_fs.engine.model import AppendOutcome, ContainerOutcome, Event, Outcome
 
 HOME = "/home/data"
@@ -45,7 +46,6 @@ CONCURRENT = "H4"
 PATHS = "paths"
 #: Where H4's writers append: the shared /home path.
 APPEND_PATH = HOME
-LOCK_MODES: tuple[str, ...] = ("flock", "none")
 
 HYPOTHESES: dict[str, str] = {
     "H1": "files in /home persist across restart, stop/start and deploy",

@@ -23,6 +23,7 @@ from tenacity import (
     wait_random,
 )
 
+from pytest_appservice_fs.contract import TOKEN_HEADER
 from pytest_appservice_fs.engine.model import Identity, MarkerRead, MarkerWrite
 from pytest_appservice_fs.engine.probe_answers import (
     AppendAnswer,
@@ -37,7 +38,6 @@ from pytest_appservice_fs.engine.probe_answers import (
 
 log = logging.getLogger(__name__)
 
-TOKEN_HEADER = "X-Probe-Token"  # noqa: S105 - a header name, not a secret
 #: What a probe answers while its container or App Service's front end is (re)starting.
 RETRY_STATUSES = frozenset({502, 503, 504})
 

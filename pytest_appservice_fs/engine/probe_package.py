@@ -8,9 +8,14 @@ import secrets
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-#: Files of a probe folder that go into the package; anything else there is left out.
-PROBE_FILES = ("app.py", "requirements.txt")
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+#: Files of a probe folder that go into the package besides its Python modules (see
+#: ``probe_files``); anything else there is left out.
+PROBE_FILES = ("requirements.txt",)
 DEPLOYMENT_ID_FILE = "DEPLOYMENT_ID"
 #: The WSGI target of the project's probe (an app factory) and of the lab's (a module-level app).
 FACTORY_TARGET = "app:create_app()"
@@ -66,7 +71,7 @@ def default_probe_dir() -> Path:
 
 
 def build_package(probe_dir: Path, deployment_id: str | None = None) -> ProbePackage:
-    """Zip the probe's files with a new deployment id."""
+    """Zip the probe's files (``probe_files``) with a new deployment id."""
     if not (probe_dir / "app.py").is_file():
         raise ProbePackageError(f"probe folder {probe_dir} has no app.py.")
     deployment_id = deployment_id or secrets.token_hex(8)
@@ -76,10 +81,8 @@ def build_package(probe_dir: Path, deployment_id: str | None = None) -> ProbePac
     requirements_file = probe_dir / "requirements.txt"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in PROBE_FILES:
-            source = probe_dir / name
-            if source.is_file():
-                archive.writestr(_entry(name), source.read_bytes())
+        for name in probe_files(probe_dir):
+            archive.writestr(_entry(name), (probe_dir / name).read_bytes())
         archive.writestr(_entry(DEPLOYMENT_ID_FILE), deployment_id + "\n")
     return ProbePackage(
         deployment_id=deployment_id,
@@ -87,6 +90,28 @@ def build_package(probe_dir: Path, deployment_id: str | None = None) -> ProbePac
         wsgi_target=target,
         requirements=requirements_file.read_bytes() if requirements_file.is_file() else b"",
     )
+
+
+def probe_files(probe_dir: Path) -> list[str]:
+    """The probe folder's files that go into the package, as sorted '/'-separated names.
+
+    They are PROBE_FILES and every Python module at the folder's top or in a package below it
+    (a folder with ``__init__.py``, as the bundled probe's ``fsprobe``); ``__pycache__`` and
+    hidden names are left out. The sorted order keeps the package's bytes a function of its
+    content.
+    """
+    names = [name for name in PROBE_FILES if (probe_dir / name).is_file()]
+    return sorted([*names, *_modules(probe_dir, "")])
+
+
+def _modules(folder: Path, prefix: str) -> Iterator[str]:
+    for path in folder.iterdir():
+        if path.name.startswith((".", "__pycache__")):
+            continue
+        if path.suffix == ".py" and path.is_file():
+            yield prefix + path.name
+        elif path.is_dir() and (path / "__init__.py").is_file():
+            yield from _modules(path, f"{prefix}{path.name}/")
 
 
 def _entry(name: str) -> zipfile.ZipInfo:

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from pytest_appservice_fs.contract import FILE_NAME_MAX, NAME_CHARACTERS
 from pytest_appservice_fs.engine.model import AppendOutcome
 from pytest_appservice_fs.engine.probe_client import ProbeError
 from pytest_appservice_fs.evidence.records import AppendRecord, WriterRecord, measurement_head
@@ -34,7 +35,8 @@ START_TIMEOUT = 60.0
 #: Time allowed per record on top of the client's request timeout: one write and one fsync,
 #: 60-150 ms on Azure's /home share (the lab's latency), with room to spare.
 SECONDS_PER_RECORD = 0.5
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+#: Whatever the probe's names may not hold, removed from the parts of a file or writer name.
+_UNSAFE = re.compile(f"[^{NAME_CHARACTERS}]")
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ class AppendMeasurement:
 
 def append_file(lock: str, run_id: str) -> str:
     """The file H4 appends to, one per lock mode and run (a name the probe accepts)."""
-    return f"h4-{_UNSAFE.sub('', lock)}-{_UNSAFE.sub('', run_id)}.log"[:64]
+    return f"h4-{_UNSAFE.sub('', lock)}-{_UNSAFE.sub('', run_id)}.log"[:FILE_NAME_MAX]
 
 
 def writer_name(index: int, instance_id: str) -> str:

@@ -36,18 +36,20 @@ MOUNTINFO = (
 
 
 def _load_probe_app() -> ModuleType:
-    # The probe is deployed as a loose app.py, not a package, so it is loaded from its file
-    # under a name that cannot clash with anything installed.
+    # Loaded from its file, as the fake backend loads it, under a name that cannot clash with
+    # anything installed; app.py loads its fsprobe package as probe_app.fsprobe.
     spec = importlib.util.spec_from_file_location("probe_app", PROBE_APP)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["probe_app"] = module  # dataclasses look the module up while it loads
+    sys.modules["probe_app"] = module
     spec.loader.exec_module(module)
     return module
 
 
 probe_app = _load_probe_app()
+#: The probe's package: its modules (config, mounts, appends, web...) as attributes.
+probe = probe_app.fsprobe
 
 
 @pytest.fixture

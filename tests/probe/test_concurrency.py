@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import HOSTNAME, INSTANCE_ID, TOKEN, probe_app, tree
+from .conftest import HOSTNAME, INSTANCE_ID, TOKEN, probe, probe_app, tree
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -64,7 +64,7 @@ def body_of(response: TestResponse) -> dict[str, Any]:
 
 def records_of(writer: str, count: int) -> bytes:
     """The bytes /append writes for count records of one writer."""
-    return b"".join(probe_app.append_record(writer, seq) for seq in range(count))
+    return b"".join(probe.appends.append_record(writer, seq) for seq in range(count))
 
 
 def clean(records: int) -> dict[str, Any]:
@@ -99,7 +99,7 @@ def test_one_writer_appends_every_record_once(
     assert before <= body["started_epoch"] <= body["finished_epoch"] <= after
     assert (physical["/home/data"] / LOG).read_bytes() == expected
     first = json.loads(expected.splitlines()[0])
-    assert first == {"writer": "solo", "seq": 0, "pad": probe_app.RECORD_PAD}
+    assert first == {"writer": "solo", "seq": 0, "pad": probe.appends.RECORD_PAD}
     assert len(first["pad"]) == 128
     assert get(client, "/append-check", path="/home/data") == {
         "instance_id": INSTANCE_ID,
@@ -243,7 +243,7 @@ def test_planted_torn_lines_are_counted_and_records_around_them_kept(
 ) -> None:
     """Garbage, a record with a changed pad, and an unfinished last line are all torn."""
     get(client, "/append", path="/home/data", writer="w", records="4")
-    record = probe_app.append_record("w", 4)
+    record = probe.appends.append_record("w", 4)
     with open(physical["/home/data"] / LOG, "ab") as file:
         file.write(b'{"writer":"w","seq":\x00garbage\n')  # two writes interleaved
         file.write(record.replace(b"0123", b"0124", 1))  # parses, but not as written
@@ -262,7 +262,7 @@ def test_gaps_and_repeats_in_sequence_numbers_are_counted(
     folder = physical["/tmp/data"]
     folder.mkdir(parents=True)
     seqs = [0, 1, 1, 4, 6, 6, 6]
-    (folder / LOG).write_bytes(b"".join(probe_app.append_record("gap", s) for s in seqs))
+    (folder / LOG).write_bytes(b"".join(probe.appends.append_record("gap", s) for s in seqs))
     check = get(client, "/append-check", path="/tmp/data")
     assert check["writers"] == {"gap": {"records": 7, "lost": 3, "duplicated": 2, "max_seq": 6}}
     assert check["torn"] == 0
@@ -274,7 +274,7 @@ def test_sequence_numbers_outside_the_record_range_are_torn(
     """Only 0..9999 can be a record's number, so a bigger or negative one is torn."""
     folder = physical["/tmp/data"]
     folder.mkdir(parents=True)
-    lines = [probe_app.append_record("w", s) for s in (-1, 10_000, 10**40)]
+    lines = [probe.appends.append_record("w", s) for s in (-1, 10_000, 10**40)]
     (folder / LOG).write_bytes(b"".join(lines) + b'{"writer":"w","seq":true,"pad":""}\n')
     check = get(client, "/append-check", path="/tmp/data")
     assert (check["lines"], check["torn"], check["writers"]) == (4, 4, {})
@@ -286,7 +286,7 @@ def test_an_over_long_line_is_one_torn_line_and_not_held(
     """A line far longer than a record counts once as torn, with or without its newline."""
     folder = physical["/tmp/data"]
     folder.mkdir(parents=True)
-    record = probe_app.append_record("w", 0)
+    record = probe.appends.append_record("w", 0)
     (folder / LOG).write_bytes(b"x" * 3_000_000 + b"\n" + record + b"y" * 5000)
     check = get(client, "/append-check", path="/tmp/data")
     assert (check["lines"], check["torn"]) == (3, 2)
@@ -312,7 +312,7 @@ def test_at_most_32_writers_are_tracked(client: FlaskClient, physical: dict[str,
     folder = physical["/tmp/data"]
     folder.mkdir(parents=True)
     names = [f"w{index:02d}" for index in range(34)]
-    (folder / LOG).write_bytes(b"".join(probe_app.append_record(n, 0) for n in names))
+    (folder / LOG).write_bytes(b"".join(probe.appends.append_record(n, 0) for n in names))
     check = get(client, "/append-check", path="/tmp/data")
     assert list(check["writers"]) == names[:32]
     assert check["untracked_records"] == 2
@@ -445,7 +445,7 @@ def test_a_short_write_is_reported_and_not_counted(
 
     monkeypatch.setattr(os, "write", short_second_write)
     body = get(client, "/append", path="/tmp/data", writer="w", records="3")
-    size = len(probe_app.append_record("w", 1))
+    size = len(probe.appends.append_record("w", 1))
     assert body["records"] == 2
     assert body["errors"] == [f"record 1: short write, 10 of {size} bytes"]
     monkeypatch.undo()
@@ -485,12 +485,12 @@ def test_a_short_write_is_reported_and_not_counted(
         (
             "/append",
             "path=/tmp/data&writer=w&lock=fcntl",
-            "parameter 'lock' value 'fcntl' must be one of: none, flock.",
+            "parameter 'lock' value 'fcntl' must be one of: flock, none.",
         ),
         (
             "/append",
             "path=/tmp/data&writer=w&lock=",
-            "parameter 'lock' value '' must be one of: none, flock.",
+            "parameter 'lock' value '' must be one of: flock, none.",
         ),
         (
             "/append",

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from .conftest import probe_app
+from .conftest import probe, probe_app
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -31,22 +31,22 @@ MOUNTS = {"/": "/x/layer", "/home": "/x/home"}
     ],
 )
 def test_physical_path_uses_the_longest_whole_component_prefix(logical: str, expected: str) -> None:
-    assert probe_app.physical_path(logical, MOUNTS) == expected
+    assert probe.config.physical_path(logical, MOUNTS) == expected
 
 
 def test_physical_path_prefers_deeper_mounts_whatever_their_order() -> None:
     mounts = {"/home/data": "/deep", "/home": "/x/home", "/": "/x/layer"}
-    assert probe_app.physical_path("/home/data/sub", mounts) == "/deep/sub"
-    assert probe_app.physical_path("/home/other", mounts) == "/x/home/other"
+    assert probe.config.physical_path("/home/data/sub", mounts) == "/deep/sub"
+    assert probe.config.physical_path("/home/other", mounts) == "/x/home/other"
 
 
 def test_physical_path_accepts_a_prefix_with_a_trailing_slash() -> None:
-    assert probe_app.physical_path("/home/data", {"/": "/r", "/home/": "/h"}) == "/h/data"
+    assert probe.config.physical_path("/home/data", {"/": "/r", "/home/": "/h"}) == "/h/data"
 
 
 def test_physical_path_without_a_covering_mount_is_an_error() -> None:
     with pytest.raises(ValueError, match="no mount prefix covers '/tmp/data'"):
-        probe_app.physical_path("/tmp/data", {"/home": "/x/home"})
+        probe.config.physical_path("/tmp/data", {"/home": "/x/home"})
 
 
 @settings(max_examples=50, deadline=None)
@@ -55,7 +55,7 @@ def test_physical_path_under_root_mount_keeps_the_rest_of_the_path(parts: list[s
     logical = "/" + "/".join(parts)
     expected_root = "/x/home" if parts[0] == "home" else "/x/layer"
     rest = parts[1:] if parts[0] == "home" else parts
-    assert probe_app.physical_path(logical, MOUNTS) == os.path.join(expected_root, *rest)
+    assert probe.config.physical_path(logical, MOUNTS) == os.path.join(expected_root, *rest)
 
 
 def test_from_environ_defaults(tmp_path: Path) -> None:
@@ -149,8 +149,9 @@ def test_deployment_id_is_capped_at_128_characters(tmp_path: Path) -> None:
 def test_deployment_id_file_defaults_to_the_folder_of_app_py(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    assert os.path.dirname(probe_app.__file__) == probe.config.PACKAGE_ROOT
     # Pretend app.py lives in tmp_path, so the test never writes next to the real probe.
-    monkeypatch.setattr(probe_app, "__file__", str(tmp_path / "app.py"))
+    monkeypatch.setattr(probe.config, "PACKAGE_ROOT", str(tmp_path))
     (tmp_path / "DEPLOYMENT_ID").write_text("next-to-app-py")
     config = probe_app.ProbeConfig.from_environ({"PROBE_DEPLOYMENT_ID": "from-env"})
     assert config.deployment_id == "next-to-app-py"

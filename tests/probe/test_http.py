@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .conftest import HOSTNAME, INSTANCE_ID, PID, TOKEN, probe_app, tree
+from .conftest import HOSTNAME, INSTANCE_ID, PID, TOKEN, probe, probe_app, tree
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -119,7 +119,7 @@ def test_an_unexpected_error_answers_json_500(
     def broken(*args: object) -> dict[str, Any]:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(probe_app, "mount_report", broken)
+    monkeypatch.setattr(probe.web, "mount_report", broken)
     response = probe_app.create_app(make_config()).test_client().get("/mount-info")
     assert response.status_code == 500
     assert response.json == {"error": "Internal Server Error"}
@@ -201,7 +201,7 @@ def test_default_results_follow_the_allowlist_order(
 
 
 def test_nothing_is_written_to_the_real_logical_paths(client: FlaskClient, tmp_path: Path) -> None:
-    markers = [os.path.join(path, "persistence-test.json") for path in probe_app.DEFAULT_PATHS]
+    markers = [os.path.join(path, "persistence-test.json") for path in probe.config.DEFAULT_PATHS]
     before = [os.path.lexists(marker) for marker in markers]
     assert client.get("/write").status_code == 200
     assert client.get("/io-latency?iterations=1").status_code == 200

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .conftest import HOSTNAME, INSTANCE_ID, probe_app
+from .conftest import HOSTNAME, INSTANCE_ID, probe
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -30,7 +30,7 @@ STAT_KEYS = {"min", "max", "median", "mean", "p95"}
 def test_latency_stats_use_nearest_rank_p95(
     samples: list[float], expected: dict[str, float]
 ) -> None:
-    assert probe_app.latency_stats(samples) == expected
+    assert probe.latency.latency_stats(samples) == expected
 
 
 def test_io_latency_defaults(client: FlaskClient, physical: dict[str, Path]) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .conftest import HOSTNAME, INSTANCE_ID, MOUNTINFO, probe_app
+from .conftest import HOSTNAME, INSTANCE_ID, MOUNTINFO, probe, probe_app
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -20,8 +20,8 @@ KERNEL_EXAMPLE = "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw
 
 
 def test_parse_the_kernel_documentation_example() -> None:
-    (entry,) = probe_app.parse_mountinfo(KERNEL_EXAMPLE + "\n")
-    assert entry == probe_app.MountEntry(
+    (entry,) = probe.mounts.parse_mountinfo(KERNEL_EXAMPLE + "\n")
+    assert entry == probe.mounts.MountEntry(
         mount_id=36,
         parent_id=35,
         major_minor="98:0",
@@ -36,7 +36,7 @@ def test_parse_the_kernel_documentation_example() -> None:
 
 
 def test_parse_optional_fields_escapes_and_junk() -> None:
-    entries = probe_app.parse_mountinfo(MOUNTINFO)
+    entries = probe.mounts.parse_mountinfo(MOUNTINFO)
     assert [entry.mount_point for entry in entries] == ["/", "/home", "/var/local", "/hom"]
     root, home = entries[0], entries[1]
     assert root.optional_fields == ()
@@ -48,7 +48,7 @@ def test_parse_optional_fields_escapes_and_junk() -> None:
 
 def test_parse_unescapes_paths() -> None:
     line = r"40 1 8:1 /a\134b /mnt/with\040space\011tab rw - ext4 /dev/sda\0401 rw"
-    (entry,) = probe_app.parse_mountinfo(line)
+    (entry,) = probe.mounts.parse_mountinfo(line)
     assert entry.root == "/a\\b"
     assert entry.mount_point == "/mnt/with space\ttab"
     assert entry.source == "/dev/sda 1"
@@ -65,12 +65,12 @@ def test_parse_unescapes_paths() -> None:
     ],
 )
 def test_parse_skips_lines_that_are_not_mounts(line: str) -> None:
-    assert probe_app.parse_mountinfo(line + "\n" + KERNEL_EXAMPLE)[0].mount_id == 36
-    assert len(probe_app.parse_mountinfo(line)) == 0
+    assert probe.mounts.parse_mountinfo(line + "\n" + KERNEL_EXAMPLE)[0].mount_id == 36
+    assert len(probe.mounts.parse_mountinfo(line)) == 0
 
 
 def test_parse_keeps_a_missing_super_options_field_empty() -> None:
-    (entry,) = probe_app.parse_mountinfo("1 0 0:1 / / rw - rootfs rootfs")
+    (entry,) = probe.mounts.parse_mountinfo("1 0 0:1 / / rw - rootfs rootfs")
     assert entry.super_options == ""
 
 
@@ -86,20 +86,20 @@ def test_parse_keeps_a_missing_super_options_field_empty() -> None:
     ],
 )
 def test_find_mount_takes_the_longest_whole_component_prefix(path: str, mount_point: str) -> None:
-    entry = probe_app.find_mount(probe_app.parse_mountinfo(MOUNTINFO), path)
+    entry = probe.mounts.find_mount(probe.mounts.parse_mountinfo(MOUNTINFO), path)
     assert entry is not None
     assert entry.mount_point == mount_point
 
 
 def test_find_mount_prefers_the_latest_of_stacked_mounts() -> None:
     text = MOUNTINFO + "30 22 0:70 / /home rw - tmpfs on-top rw\n"
-    entry = probe_app.find_mount(probe_app.parse_mountinfo(text), "/home/data")
+    entry = probe.mounts.find_mount(probe.mounts.parse_mountinfo(text), "/home/data")
     assert entry is not None
     assert (entry.fstype, entry.source) == ("tmpfs", "on-top")
 
 
 def test_find_mount_without_mounts_is_none() -> None:
-    assert probe_app.find_mount([], "/home/data") is None
+    assert probe.mounts.find_mount([], "/home/data") is None
 
 
 def test_mount_info_reports_facts_per_path(client: FlaskClient) -> None:
