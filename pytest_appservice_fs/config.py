@@ -15,6 +15,7 @@ from pytest_appservice_fs.contract import (
     APPEND_RECORDS_MAX,
     LATENCY_ITERATIONS_MAX,
     LATENCY_SIZE_MAX,
+    SETTINGS_MARK,
     THROUGHPUT_ITERATIONS_MAX,
     THROUGHPUT_MIB_MAX,
     THROUGHPUT_SIZES_MAX,
@@ -48,7 +49,7 @@ _FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
 #: App settings the harness sets itself, from other options.
 RESERVED_APP_SETTINGS = {
     "PROBE_PATHS": "it is set from the matrix's paths; give extra paths with --path",
-    "PROBE_SETTINGS_MARK": "the app_setting_change event changes it",
+    SETTINGS_MARK: "the app_setting_change event changes it",
 }
 
 _REGION = re.compile(r"[a-z0-9]{2,40}\Z")

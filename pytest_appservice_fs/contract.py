@@ -36,6 +36,9 @@ APPEND_RECORDS_MAX = 10_000
 ALLOWLIST_MAX = 32
 #: At most this many ``path`` parameters in one request.
 PATH_PARAMS_MAX = 16
+#: The app setting the probe reports back as its ``settings_mark`` (the harness's app setting
+#: change event sets it to a fresh value).
+SETTINGS_MARK = "PROBE_SETTINGS_MARK"
 #: The probe reports at most this many characters of its deployment id.
 DEPLOYMENT_ID_MAX = 128
 #: The characters of a nonce, writer or append file name, as a regular expression's class.

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import secrets
 
+from pytest_appservice_fs.contract import SETTINGS_MARK
 from pytest_appservice_fs.engine.model import Event, Identity
 from pytest_appservice_fs.events.base import Trigger
 from pytest_appservice_fs.events.protocol import App, Before, TriggerFactory
-
-#: The app setting the app_setting_change event changes; the probe reports its value.
-SETTINGS_MARK = "PROBE_SETTINGS_MARK"
 
 
 class StopStart(Trigger):

@@ -15,6 +15,7 @@ from .contract import (
     DEFAULT_MAX_THROUGHPUT_MIB,
     DEPLOYMENT_ID_MAX,
     NONCE_PATTERN,
+    SETTINGS_MARK,
     THROUGHPUT_MIB_MAX,
     path_problem,
 )
@@ -97,7 +98,7 @@ class ProbeConfig:
 
 def _settings_mark(env: Mapping[str, str]) -> str | None:
     # Reported back, so only a short token of safe characters, never an arbitrary value.
-    raw = env.get("PROBE_SETTINGS_MARK", "").strip()
+    raw = env.get(SETTINGS_MARK, "").strip()
     return raw if NONCE_PATTERN.fullmatch(raw) else None
 
 
