@@ -3,56 +3,30 @@
 ARM calls go through the real `azure-mgmt-web` and `azure-mgmt-resource` clients, so
 azure-core's retry policy handles throttling (429 with Retry-After) and transient 5xx. The
 probe is deployed through Kudu OneDeploy (`kudu.py`) and reached at the app's default host
-name, pinned to an instance with the ARR affinity cookies. The SDK is imported here only.
+name, pinned to an instance with the ARR affinity cookies.
 
-Attach mode changes the app's settings, startup command and (for scale-out and SKU changes)
-its plan's capacity and size, and puts them back at teardown; it refuses an app that is not
-tagged as a probe app unless told otherwise, because deploying the probe replaces the app's
-code. Plan operations (`plans.py`) reach every app of the plan, not only this one. Provision
-mode creates a resource group (tagged with the run, its creator and an expiry time) holding a
-Linux plan and a site, and deletes the group at teardown.
+This module holds the Backend protocol's operations. Provisioning or attaching the app, and
+deleting or restoring it at teardown, is `lifecycle.py`'s job; the app's settings and startup
+command are written through `sites.py`, its plan through `plans.py`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import requests
-from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
-    HttpResponseError,
-    ResourceNotFoundError,
-)
+from azure.core.exceptions import AzureError, ClientAuthenticationError
 from azure.mgmt.resource.resources import ResourceManagementClient
-from azure.mgmt.resource.resources import models as resource_models
 from azure.mgmt.web import WebSiteManagementClient
-from azure.mgmt.web import models as web_models
 
-from pytest_appservice_fs.backends.azure.arm import (
-    LRO_SECONDS,
-    arm_call,
-    arm_reason,
-    creator,
-    plan_of,
-    refuse_unsuitable,
-    scm_host,
-    startup_command,
-)
-from pytest_appservice_fs.backends.azure.groups import (
-    TAG_CREATOR,
-    TAG_EXPIRES,
-    TAG_PROJECT,
-    TAG_PROJECT_VALUE,
-    TAG_RUN,
-)
+from pytest_appservice_fs.backends.azure.arm import arm_call, startup_command
 from pytest_appservice_fs.backends.azure.kudu import KuduClient, KuduTiming
+from pytest_appservice_fs.backends.azure.lifecycle import App, Lifecycle, Saved
 from pytest_appservice_fs.backends.azure.plans import Plan, next_size, unsupported_events
+from pytest_appservice_fs.backends.azure.sites import Site
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
 from pytest_appservice_fs.engine.model import Event
 from pytest_appservice_fs.engine.probe_client import ProbeClient, ProbeTiming, probe_session
@@ -61,8 +35,6 @@ from pytest_appservice_fs.engine.probe_package import FACTORY_TARGET, ProbePacka
 log = logging.getLogger(__name__)
 
 ARM_SCOPE = "https://management.azure.com/.default"
-PYTHON_STACK = "PYTHON|3.11"
-EXPIRY = dt.timedelta(hours=6)
 
 AZURE_TIMING = BackendTiming(
     ready_timeouts={
@@ -95,30 +67,6 @@ class AzureTarget:
     keep: bool = False
 
 
-@dataclass
-class _Saved:
-    """What attach mode changed, so teardown can put it back."""
-
-    app_settings: dict[str, str] | None = None
-    app_command_line: str | None = None
-    capacity: int | None = None
-    #: The SKU before change_sku, until restore_sku puts it back (in either mode).
-    sku: str | None = None
-
-
-@dataclass
-class _App:
-    """What the backend learned about the app once it exists."""
-
-    host: str = ""
-    scm_host: str = ""
-    plan_group: str = ""
-    plan_name: str = ""
-    region: str = ""
-    sku: str = ""
-    probe_token: str = field(default="", repr=False)
-
-
 class AzureBackend:
     """A real App Service app for Linux; satisfies Backend."""
 
@@ -146,9 +94,10 @@ class AzureBackend:
         self._session = session or probe_session()
         self._web: Any = None
         self._resources: Any = None
-        self._app = _App()
-        self._saved = _Saved()
-        self._group_created = False
+        self._app = App()
+        self._saved = Saved()
+        #: Made by create(), once the credentials work; teardown has nothing to undo before.
+        self._lifecycle: Lifecycle | None = None
         self._torn_down = False
         #: Filled in by create(), once the plan's SKU is known.
         self.unsupported: dict[Event, str] = {}
@@ -164,10 +113,13 @@ class AzureBackend:
     def create(self) -> None:
         """Check the credentials, then provision the app or check and prepare the one named."""
         self._connect()
+        lifecycle = self._lifecycle = Lifecycle(
+            self._web, self._resources, self.target, self._app, self._saved
+        )
         if self.target.provision:
-            self._provision()
+            lifecycle.provision(run_id=self.run_id, app_settings=self._app_settings)
         else:
-            self._attach()
+            lifecycle.attach(self._app_settings)
         self.unsupported = unsupported_events(self._app.sku)
         others = self._plan().apps() - 1
         if others > 0:
@@ -179,7 +131,7 @@ class AzureBackend:
     def deploy(self, package: ProbePackage) -> None:
         """ZIP deploy through Kudu OneDeploy; its DEPLOYMENT_ID proves the new code runs."""
         if package.wsgi_target != FACTORY_TARGET:
-            self._set_startup(package)
+            self._site().put_startup(startup_command(package.wsgi_target))
         KuduClient(
             self._app.scm_host, self._credentials(), session=self._session, timing=self._kudu_timing
         ).deploy_zip(package.data)
@@ -195,10 +147,11 @@ class AzureBackend:
 
     def set_app_setting(self, name: str, value: str) -> None:
         """Change one app setting; the others (the probe's token too) are written back as read."""
-        settings = self._read_settings()
+        site = self._site()
+        settings = site.read_settings()
         settings[name] = value
         # The value is never logged nor put in an error: it may be a secret.
-        self._put_settings(settings, what=f"change app setting {name}")
+        site.put_settings(settings, what=f"change app setting {name}")
         if name == "PROBE_TOKEN":
             self._app.probe_token = value
 
@@ -220,8 +173,9 @@ class AzureBackend:
 
     def restore_sku(self) -> None:
         """Put the plan back on its SKU from before change_sku; no ARM call when unchanged."""
-        if self._saved.sku is not None:
-            self._restore_sku(self._saved.sku)
+        # A saved SKU means change_sku ran, so create() made the lifecycle.
+        if self._saved.sku is not None and self._lifecycle is not None:
+            self._lifecycle.restore_sku(self._saved.sku)
             self._saved.sku = None
 
     def restart_plan(self) -> None:
@@ -282,15 +236,15 @@ class AzureBackend:
 
     def teardown(self) -> None:
         """Delete the provisioned group, or put back what attach mode changed; idempotent."""
-        if self._torn_down or self._web is None:
+        if self._torn_down or self._lifecycle is None:
             return
         self._torn_down = True
         if self.target.provision:
-            self._delete_group()
+            self._lifecycle.delete_group()
         else:
-            self._restore()
+            self._lifecycle.restore()
 
-    # --- connecting and provisioning -----------------------------------------------------
+    # --- connecting ----------------------------------------------------------------------
 
     def _credentials(self) -> Any:
         if self._credential is None:
@@ -316,231 +270,13 @@ class AzureBackend:
             credential, self.target.subscription_id, **options
         )
 
-    def _provision(self) -> None:
-        target = self.target
-        tags = self._tags()
-        if self._group_exists(target.resource_group):
-            # The group is deleted at the end: it must be one this run made.
-            raise BackendError(
-                f"resource group {target.resource_group} exists already; --provision creates and "
-                "later deletes a group of its own, so name a new one or leave out --resource-group."
-            )
-        region = target.region or ""
-        self._arm(
-            lambda: self._resources.resource_groups.create_or_update(
-                target.resource_group,
-                resource_models.ResourceGroup(location=region, tags=tags),
-            ),
-            "create the resource group",
-        )
-        self._group_created = True
-        plan_name = f"{target.app_name}-plan"
-        plan = web_models.AppServicePlan(
-            location=region,
-            kind="linux",
-            sku=web_models.SkuDescription(name=target.sku, capacity=1),
-            tags=tags,
-            properties=web_models.AppServicePlanProperties(reserved=True),
-        )
-        created_plan = self._arm(
-            lambda: self._web.app_service_plans.begin_create_or_update(
-                target.resource_group, plan_name, plan
-            ).result(timeout=LRO_SECONDS),
-            "create the plan",
-        )
-        settings = {
-            **self._app_settings,
-            "SCM_DO_BUILD_DURING_DEPLOYMENT": "true",
-        }
-        self._app.probe_token = settings.setdefault("PROBE_TOKEN", secrets.token_urlsafe(32))
-        site = web_models.Site(
-            location=region,
-            kind="app,linux",
-            tags=tags,
-            properties=web_models.SiteProperties(
-                server_farm_id=created_plan.id,
-                client_affinity_enabled=True,
-                https_only=True,
-                site_config=web_models.SiteConfig(
-                    linux_fx_version=PYTHON_STACK,
-                    app_command_line=startup_command(FACTORY_TARGET),
-                    app_settings=[
-                        web_models.NameValuePair(name=key, value=value)
-                        for key, value in settings.items()
-                    ],
-                ),
-            ),
-        )
-        self._arm(
-            lambda: self._web.web_apps.begin_create_or_update(
-                target.resource_group, target.app_name, site
-            ).result(timeout=LRO_SECONDS),
-            "create the app",
-        )
-        self._learn(self._get_site())
-
-    def _group_exists(self, group: str) -> bool:
-        try:
-            self._resources.resource_groups.get(group)
-        except ResourceNotFoundError:
-            return False
-        except AzureError as exc:
-            raise BackendError(
-                f"could not look up resource group {group}: {arm_reason(exc)}"
-            ) from None
-        return True
-
-    def _attach(self) -> None:
-        site = self._get_site()
-        config = self._arm(
-            lambda: self._web.web_apps.get_configuration(
-                self.target.resource_group, self.target.app_name
-            ),
-            "read the app's configuration",
-        )
-        refuse_unsuitable(
-            site,
-            config,
-            name=self.target.app_name,
-            allow_existing_app=self.target.allow_existing_app,
-        )
-        self._learn(site)
-        original = self._read_settings()
-        token = self._app_settings.get("PROBE_TOKEN") or secrets.token_urlsafe(32)
-        self._app.probe_token = token
-        self._saved.app_settings = original
-        self._put_settings(
-            {
-                **original,
-                **self._app_settings,
-                "PROBE_TOKEN": token,
-                "SCM_DO_BUILD_DURING_DEPLOYMENT": "true",
-            }
-        )
-        self._saved.app_command_line = config.app_command_line or ""
-        self._put_startup(startup_command(FACTORY_TARGET))
-
-    def _get_site(self) -> Any:
-        group, name = self.target.resource_group, self.target.app_name
-        try:
-            return self._web.web_apps.get(group, name)
-        except ResourceNotFoundError:
-            raise BackendError(
-                f"--app-name {name}: no such app in resource group {group} of subscription "
-                f"{self.target.subscription_id}."
-            ) from None
-        except HttpResponseError as exc:
-            raise BackendError(f"could not read app {name}: {arm_reason(exc)}") from None
-
-    def _learn(self, site: Any) -> None:
-        self._app.host = site.default_host_name or f"{self.target.app_name}.azurewebsites.net"
-        self._app.scm_host = scm_host(site)
-        plan_group, plan_name = plan_of(site.server_farm_id or "")
-        self._app.plan_group, self._app.plan_name = plan_group, plan_name
-        plan = self._plan().read()
-        self._app.region = (self.target.region or site.location or "").replace(" ", "").lower()
-        self._app.sku = str(plan.sku.name) if plan.sku else ""
-        if not self.target.provision:
-            self._saved.capacity = int(plan.sku.capacity or 1) if plan.sku else None
-
-    def _tags(self) -> dict[str, str]:
-        expires = dt.datetime.now(dt.timezone.utc) + EXPIRY
-        return {
-            TAG_PROJECT: TAG_PROJECT_VALUE,
-            TAG_RUN: self.run_id,
-            TAG_CREATOR: creator(),
-            TAG_EXPIRES: expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-
-    # --- changing and restoring ------------------------------------------------------------
+    # --- the app and its plan, as ARM reads and writes them -----------------------------
 
     def _plan(self) -> Plan:
         return Plan(self._web, self._app.plan_group, self._app.plan_name)
 
-    def _read_settings(self) -> dict[str, str]:
-        listed = self._arm(
-            lambda: self._web.web_apps.list_application_settings(
-                self.target.resource_group, self.target.app_name
-            ),
-            "read the app settings",
-        )
-        return dict(listed.properties or {})
-
-    def _put_settings(
-        self, settings: Mapping[str, str], *, what: str = "write the app settings"
-    ) -> None:
-        # The API replaces all settings: callers pass the whole set.
-        self._arm(
-            lambda: self._web.web_apps.update_application_settings(
-                self.target.resource_group,
-                self.target.app_name,
-                web_models.StringDictionary(properties=dict(settings)),
-            ),
-            what,
-        )
-
-    def _put_startup(self, command: str) -> None:
-        self._arm(
-            lambda: self._web.web_apps.update_configuration(
-                self.target.resource_group,
-                self.target.app_name,
-                web_models.SiteConfigResource(
-                    properties=web_models.SiteConfig(app_command_line=command)
-                ),
-            ),
-            "write the startup command",
-        )
-
-    def _set_startup(self, package: ProbePackage) -> None:
-        self._put_startup(startup_command(package.wsgi_target))
-
-    def _restore(self) -> None:
-        problems = []
-        steps: list[tuple[str, Any, Callable[[Any], None]]] = [
-            ("app settings", self._saved.app_settings, self._put_settings),
-            ("startup command", self._saved.app_command_line, self._put_startup),
-            ("plan capacity", self._saved.capacity, self._restore_capacity),
-            # After the capacity: a size change moves every worker, so fewer workers move.
-            # Sizes of one tier share its worker limit, so neither order is ever refused.
-            ("plan SKU", self._saved.sku, self._restore_sku),
-        ]
-        for what, value, put in steps:
-            if value is None:
-                continue
-            try:
-                put(value)
-            except BackendError as exc:
-                problems.append(f"{what}: {exc}")
-        if problems:
-            raise BackendError("could not restore the app: " + "; ".join(problems))
-
-    def _restore_capacity(self, capacity: int) -> None:
-        plan = self._plan()
-        if plan.capacity() != capacity:
-            plan.set_capacity(capacity)
-
-    def _restore_sku(self, sku: str) -> None:
-        plan = self._plan()
-        if plan.sku().lower() != sku.lower():
-            plan.set_size(sku)
-        self._app.sku = sku
-
-    def _delete_group(self) -> None:
-        group = self.target.resource_group
-        if not self._group_created:
-            return
-        try:
-            poller = self._resources.resource_groups.begin_delete(group)
-            poller.result(timeout=LRO_SECONDS)
-        except ResourceNotFoundError:
-            return
-        except AzureError as exc:
-            raise BackendError(
-                f"could not delete resource group {group}: {arm_reason(exc)}; delete it with: "
-                f"az group delete --yes --name {group}"
-            ) from None
-        if not poller.done():
-            log.warning("resource group %s is still being deleted after %d s", group, LRO_SECONDS)
+    def _site(self) -> Site:
+        return Site(self._web, self.target.resource_group, self.target.app_name)
 
     def _arm(self, call: Any, what: str) -> Any:
         """Run an ARM call; azure-core has retried 429 and 5xx; anything left is one sentence."""

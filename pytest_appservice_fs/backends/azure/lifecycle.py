@@ -1,0 +1,291 @@
+"""The app in a run: provision or attach it at the start, delete or restore it at teardown.
+
+Attach mode changes the app's settings, startup command and (for scale-out and SKU changes)
+its plan's capacity and size, and puts them back at teardown; it refuses an app that is not
+tagged as a probe app unless told otherwise, because deploying the probe replaces the app's
+code. Plan operations (`plans.py`) reach every app of the plan, not only this one. Provision
+mode creates a resource group (tagged with the run, its creator and an expiry time) holding a
+Linux plan and a site, and deletes the group at teardown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.mgmt.resource.resources import models as resource_models
+from azure.mgmt.web import models as web_models
+
+from pytest_appservice_fs.backends.azure.arm import (
+    LRO_SECONDS,
+    arm_call,
+    arm_reason,
+    creator,
+    plan_of,
+    refuse_unsuitable,
+    scm_host,
+    startup_command,
+)
+from pytest_appservice_fs.backends.azure.groups import (
+    EXPIRY_FORMAT,
+    TAG_CREATOR,
+    TAG_EXPIRES,
+    TAG_PROJECT,
+    TAG_PROJECT_VALUE,
+    TAG_RUN,
+)
+from pytest_appservice_fs.backends.azure.plans import Plan
+from pytest_appservice_fs.backends.azure.sites import Site
+from pytest_appservice_fs.backends.protocol import BackendError
+from pytest_appservice_fs.engine.probe_package import FACTORY_TARGET
+
+if TYPE_CHECKING:
+    from pytest_appservice_fs.backends.azure.backend import AzureTarget
+
+log = logging.getLogger(__name__)
+
+PYTHON_STACK = "PYTHON|3.11"
+EXPIRY = dt.timedelta(hours=6)
+
+
+@dataclass
+class Saved:
+    """What attach mode changed, so teardown can put it back."""
+
+    app_settings: dict[str, str] | None = None
+    app_command_line: str | None = None
+    capacity: int | None = None
+    #: The SKU before change_sku, until restore_sku puts it back (in either mode).
+    sku: str | None = None
+
+
+@dataclass
+class App:
+    """What the backend learned about the app once it exists."""
+
+    host: str = ""
+    scm_host: str = ""
+    plan_group: str = ""
+    plan_name: str = ""
+    region: str = ""
+    sku: str = ""
+    probe_token: str = field(default="", repr=False)
+
+
+@dataclass
+class Lifecycle:
+    """Makes the target app ready for the probe, and undoes that at teardown.
+
+    ``app`` and ``saved`` are the backend's own records: this fills them in, and reads back
+    what the backend's events (change_sku) saved.
+    """
+
+    web: Any
+    resources: Any
+    target: AzureTarget
+    app: App
+    saved: Saved
+    #: Set once this run created the resource group: only such a group is deleted.
+    group_created: bool = False
+
+    def provision(self, *, run_id: str, app_settings: Mapping[str, str]) -> None:
+        """Create a tagged group holding a Linux plan and the app, with ``app_settings``."""
+        target = self.target
+        tags = _tags(run_id)
+        if self._group_exists(target.resource_group):
+            # The group is deleted at the end: it must be one this run made.
+            raise BackendError(
+                f"resource group {target.resource_group} exists already; --provision creates and "
+                "later deletes a group of its own, so name a new one or leave out --resource-group."
+            )
+        region = target.region or ""
+        arm_call(
+            lambda: self.resources.resource_groups.create_or_update(
+                target.resource_group,
+                resource_models.ResourceGroup(location=region, tags=tags),
+            ),
+            "create the resource group",
+        )
+        self.group_created = True
+        plan_name = f"{target.app_name}-plan"
+        plan = web_models.AppServicePlan(
+            location=region,
+            kind="linux",
+            sku=web_models.SkuDescription(name=target.sku, capacity=1),
+            tags=tags,
+            properties=web_models.AppServicePlanProperties(reserved=True),
+        )
+        created_plan = arm_call(
+            lambda: self.web.app_service_plans.begin_create_or_update(
+                target.resource_group, plan_name, plan
+            ).result(timeout=LRO_SECONDS),
+            "create the plan",
+        )
+        settings = {
+            **app_settings,
+            "SCM_DO_BUILD_DURING_DEPLOYMENT": "true",
+        }
+        self.app.probe_token = settings.setdefault("PROBE_TOKEN", secrets.token_urlsafe(32))
+        site = web_models.Site(
+            location=region,
+            kind="app,linux",
+            tags=tags,
+            properties=web_models.SiteProperties(
+                server_farm_id=created_plan.id,
+                client_affinity_enabled=True,
+                https_only=True,
+                site_config=web_models.SiteConfig(
+                    linux_fx_version=PYTHON_STACK,
+                    app_command_line=startup_command(FACTORY_TARGET),
+                    app_settings=[
+                        web_models.NameValuePair(name=key, value=value)
+                        for key, value in settings.items()
+                    ],
+                ),
+            ),
+        )
+        arm_call(
+            lambda: self.web.web_apps.begin_create_or_update(
+                target.resource_group, target.app_name, site
+            ).result(timeout=LRO_SECONDS),
+            "create the app",
+        )
+        self._learn(self._get_site())
+
+    def attach(self, app_settings: Mapping[str, str]) -> None:
+        """Check the named app, then add ``app_settings`` and the probe's startup command."""
+        site = self._get_site()
+        config = arm_call(
+            lambda: self.web.web_apps.get_configuration(
+                self.target.resource_group, self.target.app_name
+            ),
+            "read the app's configuration",
+        )
+        refuse_unsuitable(
+            site,
+            config,
+            name=self.target.app_name,
+            allow_existing_app=self.target.allow_existing_app,
+        )
+        self._learn(site)
+        original = self._site().read_settings()
+        token = app_settings.get("PROBE_TOKEN") or secrets.token_urlsafe(32)
+        self.app.probe_token = token
+        self.saved.app_settings = original
+        self._site().put_settings(
+            {
+                **original,
+                **app_settings,
+                "PROBE_TOKEN": token,
+                "SCM_DO_BUILD_DURING_DEPLOYMENT": "true",
+            }
+        )
+        self.saved.app_command_line = config.app_command_line or ""
+        self._site().put_startup(startup_command(FACTORY_TARGET))
+
+    def restore(self) -> None:
+        """Put back what attach mode changed; every step is tried, the failures told at once."""
+        problems = []
+        site = self._site()
+        steps: list[tuple[str, Any, Callable[[Any], None]]] = [
+            ("app settings", self.saved.app_settings, site.put_settings),
+            ("startup command", self.saved.app_command_line, site.put_startup),
+            ("plan capacity", self.saved.capacity, self._restore_capacity),
+            # After the capacity: a size change moves every worker, so fewer workers move.
+            # Sizes of one tier share its worker limit, so neither order is ever refused.
+            ("plan SKU", self.saved.sku, self.restore_sku),
+        ]
+        for what, value, put in steps:
+            if value is None:
+                continue
+            try:
+                put(value)
+            except BackendError as exc:
+                problems.append(f"{what}: {exc}")
+        if problems:
+            raise BackendError("could not restore the app: " + "; ".join(problems))
+
+    def restore_sku(self, sku: str) -> None:
+        """Put the plan on ``sku``; no ARM write when it is on it already."""
+        plan = self._plan()
+        if plan.sku().lower() != sku.lower():
+            plan.set_size(sku)
+        self.app.sku = sku
+
+    def delete_group(self) -> None:
+        """Delete the resource group, if this run created it; wait at most LRO_SECONDS."""
+        group = self.target.resource_group
+        if not self.group_created:
+            return
+        try:
+            poller = self.resources.resource_groups.begin_delete(group)
+            poller.result(timeout=LRO_SECONDS)
+        except ResourceNotFoundError:
+            return
+        except AzureError as exc:
+            raise BackendError(
+                f"could not delete resource group {group}: {arm_reason(exc)}; delete it with: "
+                f"az group delete --yes --name {group}"
+            ) from None
+        if not poller.done():
+            log.warning("resource group %s is still being deleted after %d s", group, LRO_SECONDS)
+
+    def _group_exists(self, group: str) -> bool:
+        try:
+            self.resources.resource_groups.get(group)
+        except ResourceNotFoundError:
+            return False
+        except AzureError as exc:
+            raise BackendError(
+                f"could not look up resource group {group}: {arm_reason(exc)}"
+            ) from None
+        return True
+
+    def _get_site(self) -> Any:
+        group, name = self.target.resource_group, self.target.app_name
+        try:
+            return self.web.web_apps.get(group, name)
+        except ResourceNotFoundError:
+            raise BackendError(
+                f"--app-name {name}: no such app in resource group {group} of subscription "
+                f"{self.target.subscription_id}."
+            ) from None
+        except HttpResponseError as exc:
+            raise BackendError(f"could not read app {name}: {arm_reason(exc)}") from None
+
+    def _learn(self, site: Any) -> None:
+        self.app.host = site.default_host_name or f"{self.target.app_name}.azurewebsites.net"
+        self.app.scm_host = scm_host(site)
+        plan_group, plan_name = plan_of(site.server_farm_id or "")
+        self.app.plan_group, self.app.plan_name = plan_group, plan_name
+        plan = self._plan().read()
+        self.app.region = (self.target.region or site.location or "").replace(" ", "").lower()
+        self.app.sku = str(plan.sku.name) if plan.sku else ""
+        if not self.target.provision:
+            self.saved.capacity = int(plan.sku.capacity or 1) if plan.sku else None
+
+    def _restore_capacity(self, capacity: int) -> None:
+        plan = self._plan()
+        if plan.capacity() != capacity:
+            plan.set_capacity(capacity)
+
+    def _plan(self) -> Plan:
+        return Plan(self.web, self.app.plan_group, self.app.plan_name)
+
+    def _site(self) -> Site:
+        return Site(self.web, self.target.resource_group, self.target.app_name)
+
+
+def _tags(run_id: str) -> dict[str, str]:
+    expires = dt.datetime.now(dt.timezone.utc) + EXPIRY
+    return {
+        TAG_PROJECT: TAG_PROJECT_VALUE,
+        TAG_RUN: run_id,
+        TAG_CREATOR: creator(),
+        TAG_EXPIRES: expires.strftime(EXPIRY_FORMAT),
+    }
