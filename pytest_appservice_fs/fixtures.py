@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pytest_appservice_fs.config import Settings
     from pytest_appservice_fs.engine.experiment import Cell, Experiment
     from pytest_appservice_fs.engine.model import Event, Observation
+    from pytest_appservice_fs.events import TriggerRegistry
     from pytest_appservice_fs.evidence.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,13 @@ def appservice_azure_options() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def appservice_triggers() -> TriggerRegistry | None:
+    """Which trigger fires which event: None for every event's own (``events``); override
+    with a ``TriggerRegistry`` (``events.default_registry()`` with a trigger replaced)."""
+    return None
+
+
+@pytest.fixture(scope="session")
 def appservice_backend(
     pytestconfig: pytest.Config,
     appservice_settings: Settings,
@@ -61,10 +69,21 @@ def appservice_backend(
 ) -> Iterator[Backend]:
     """The backend ``pytest_appservice_fs_make_backend`` makes (by default the one the
     settings name); everything it creates is removed at the end."""
+    from pytest_appservice_fs.engine.experiment import ExperimentError, made_backend
+
     workdir = tmp_path_factory.mktemp("appservice-fs", numbered=True)
-    backend = pytestconfig.hook.pytest_appservice_fs_make_backend(
+    made = pytestconfig.hook.pytest_appservice_fs_make_backend(
         settings=appservice_settings, workdir=workdir, azure_options=appservice_azure_options
     )
+    try:
+        backend = made_backend(made, "pytest_appservice_fs_make_backend")
+    except ExperimentError as exc:
+        problem = str(exc)
+    else:
+        problem = ""
+    if problem:
+        # Outside the except block, so that the failure is this one sentence.
+        pytest.fail(problem, pytrace=False)
     created = pytestconfig.stash[BACKENDS_KEY]
     created.append(backend)
     try:
@@ -81,12 +100,13 @@ def appservice_backend(
 
 
 @pytest.fixture(scope="session")
-def appservice_app(
+def appservice_app(  # noqa: PLR0917 - pytest passes fixtures by name
     pytestconfig: pytest.Config,
     appservice_backend: Backend,
     appservice_settings: Settings,
     appservice_probe_dir: Path | None,
     appservice_paths: tuple[str, ...],
+    appservice_triggers: TriggerRegistry | None,
 ) -> Iterator[Experiment]:
     """The app with the probe deployed: an experiment that fires each event once."""
     from pytest_appservice_fs.engine.experiment import Experiment, ExperimentError
@@ -101,11 +121,17 @@ def appservice_app(
             pytestconfig.pluginmanager.get_plugin("terminalreporter"),
             pytestconfig.pluginmanager.get_plugin("capturemanager"),
         ),
+        triggers=appservice_triggers,
     )
     try:
         experiment.start()
     except ExperimentError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    else:
+        problem = ""
+    if problem:
+        # Outside the except block, so that the failure is this one sentence.
+        pytest.fail(problem, pytrace=False)
     yield experiment
     # The backend's fixture tears it down (or keeps it, with --keep-resources).
     experiment.close(teardown=False)

@@ -189,3 +189,36 @@ def test_the_controller_names_no_event() -> None:
     Event member."""
     source = inspect.getsource(controller_module)
     assert "Event." not in source
+
+
+class _Crashing(_StopStartTwice):
+    def fire(self, app: App, before: Before) -> str:
+        self.calls.append("fire")
+        raise ZeroDivisionError("a bug in the trigger")
+
+
+def test_a_trigger_that_crashes_is_observed_once_and_not_fired_again(fake: FakeBackend) -> None:
+    """An exception other than the backend's or the probe's is a bug: the event is still
+    observed once (unproven, naming the exception), and a second look fires nothing."""
+    made: list[_Crashing] = []
+    controller = _controller(fake, TriggerRegistry({Event.RESTART: _recorded(_Crashing, made)}))
+    observation = controller.observe(Event.RESTART)
+    assert not observation.proven
+    assert observation.error == (
+        "restart could not be observed: ZeroDivisionError: a bug in the trigger"
+    )
+    assert controller.observe(Event.RESTART) is observation
+    assert [t.calls.count("fire") for t in made] == [1]
+
+
+def test_observe_before_start_is_refused(fake: FakeBackend) -> None:
+    """Observing before the app exists would keep a failed observation for the whole run."""
+    controller = TriggerController(
+        fake,
+        run_id="run-e",
+        paths=LAB_PATHS,
+        package_factory=lambda: build_package(default_probe_dir()),
+    )
+    with pytest.raises(RuntimeError, match=r"before the app is started: call start\(\)"):
+        controller.observe(Event.RESTART)
+    assert controller.observations == {}

@@ -14,6 +14,8 @@ MADE = []
 
 
 class TaggedFake(FakeBackend):
+    name = "tagged"
+
     @property
     def facts(self):
         return {**super().facts, "sku": "PLUGGED"}
@@ -58,6 +60,7 @@ def test_a_conftest_backend_is_used_and_torn_down(pytester: pytest.Pytester) -> 
     result.assert_outcomes(passed=1)
     (case,) = read_junit(junit)
     assert case["sku"] == "PLUGGED"
+    assert case["backend"] == "tagged"
     made = list(pytester.path.parent.glob("**/made-by-conftest"))
     assert [p.read_text() for p in made] == ["hook-run"]
     assert (made[0].parent / "torn-down").read_text() == "yes"
@@ -83,3 +86,31 @@ def test_without_a_conftest_hook_the_default_backend_is_made(pytester: pytest.Py
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*hook calls: ?'fake'?"])
+
+
+def test_a_hook_that_returns_no_backend_fails_setup_in_one_sentence(
+    pytester: pytest.Pytester,
+) -> None:
+    """Something that is not a Backend is refused before anything is created: one sentence
+    naming the hook and what is missing, no traceback, nothing to tear down."""
+    copy_live_suite(pytester)
+    pytester.makeconftest(
+        """
+        def pytest_appservice_fs_make_backend(settings, workdir):
+            return "fake"
+        """
+    )
+    result = pytester.runpytest(
+        "-m", "live", "--backend", "fake", "--events", "restart", "-k", "home_persists"
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest_appservice_fs_make_backend returned no Backend (a str lacks name, timing,*"
+            "teardown); return an object that implements*"
+        ]
+    )
+    output = result.stdout.str()
+    assert "Traceback" not in output
+    assert "During handling" not in output
+    assert "has no attribute 'teardown'" not in output

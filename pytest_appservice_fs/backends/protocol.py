@@ -112,6 +112,37 @@ class Backend(Protocol):
         ...
 
 
+#: What an object must have to serve as a Backend: its attributes and operations.
+BACKEND_MEMBERS = (
+    "name",
+    "timing",
+    "unsupported",
+    "facts",
+    "create",
+    "deploy",
+    "restart",
+    "set_app_setting",
+    "change_sku",
+    "restore_sku",
+    "restart_plan",
+    "stop",
+    "start",
+    "scale",
+    "instances",
+    "probe",
+    "kept_resources",
+    "teardown",
+)
+
+
+def backend_problem(candidate: object) -> str | None:
+    """Why ``candidate`` cannot serve as a Backend (the members it lacks), or None."""
+    missing = [name for name in BACKEND_MEMBERS if not hasattr(candidate, name)]
+    if not missing:
+        return None
+    return f"a {type(candidate).__name__} lacks {', '.join(missing)}"
+
+
 class WithoutPlan:
     """For backends that have no App Service plan: the plan-wide events are refused with the
     reason their tests skip with (``unsupported``, which the backend defines)."""

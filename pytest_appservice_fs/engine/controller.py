@@ -65,6 +65,7 @@ class TriggerController:
         self._capacity = 1
         self._progress: Progress = progress or NoProgress()
         self._triggers = triggers or default_registry()
+        self._started = False
 
     @property
     def backend(self) -> Backend:
@@ -86,6 +87,7 @@ class TriggerController:
         The probe must answer (with the harness's token) before any event is fired: the
         first deployment is proven as a deploy is.
         """
+        self._started = True
         self.backend.create()
         first = Deploy()
         first.fire(self, Before("", Identity(None, None), {}))
@@ -99,9 +101,24 @@ class TriggerController:
             raise BackendError(f"the probe did not come up: {exc}") from None
 
     def observe(self, event: Event) -> Observation:
-        """The observation of ``event``, firing it on first use only."""
+        """The observation of ``event``, firing it on first use only.
+
+        Whatever happens, the event is observed once: a trigger that raises something other
+        than the backend's and probe's errors (a bug) gives an unproven observation naming
+        the exception, kept like any other. RuntimeError before ``start()``.
+        """
+        if not self._started:
+            raise RuntimeError(f"cannot observe {event} before the app is started: call start()")
         if event not in self.observations:
-            self.observations[event] = self._observe(self._triggers.create(event))
+            trigger = self._triggers.create(event)
+            try:
+                observation = self._observe(trigger)
+            except Exception as exc:
+                log.exception("the %s trigger failed", event)
+                observation = self._failed(
+                    event, "", f"{event} could not be observed: {type(exc).__name__}: {exc}"
+                )
+            self.observations[event] = observation
         return self.observations[event]
 
     def restore(self) -> list[str]:

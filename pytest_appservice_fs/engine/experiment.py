@@ -12,17 +12,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_appservice_fs.backends.protocol import BackendError
+from pytest_appservice_fs.backends.protocol import BackendError, backend_problem
 from pytest_appservice_fs.engine.controller import EventNotProven, TriggerController
 from pytest_appservice_fs.engine.expectations import (
     LARGE_FILES,
+    LATENCY,
     AppendCell,
     ContainerCell,
     MeasureCell,
     PathCell,
 )
 from pytest_appservice_fs.engine.probe_client import ProbeError
-from pytest_appservice_fs.engine.probe_package import build_package, default_probe_dir
+from pytest_appservice_fs.engine.probe_package import (
+    ProbePackageError,
+    build_package,
+    default_probe_dir,
+)
 from pytest_appservice_fs.events.scale import ensure_instances
 from pytest_appservice_fs.evidence.judge import judge_container, judge_path, judge_skipped
 from pytest_appservice_fs.evidence.verdict import Verdict
@@ -49,6 +54,18 @@ Cell = PathCell | ContainerCell | MeasureCell | AppendCell
 
 class ExperimentError(Exception):
     """The app could not be set up; the message is one sentence with the reason."""
+
+
+def made_backend(candidate: object, made_by: str) -> Backend:
+    """``candidate`` as a Backend; ExperimentError naming ``made_by`` and the members it lacks
+    when it is not one (``backends.protocol.BACKEND_MEMBERS``)."""
+    problem = backend_problem(candidate)
+    if problem is not None:
+        raise ExperimentError(
+            f"{made_by} returned no Backend ({problem}); return an object that implements "
+            "pytest_appservice_fs.backends.protocol.Backend, or None for the default."
+        )
+    return candidate  # type: ignore[return-value]
 
 
 class Experiment:
@@ -87,11 +104,24 @@ class Experiment:
         return self.controller.backend
 
     def start(self) -> None:
-        """Create the app and deploy the probe; ExperimentError when it cannot."""
+        """Create the app and deploy the probe; ExperimentError (one sentence) when it
+        cannot."""
         try:
             self.controller.start()
-        except (BackendError, ProbeError) as exc:
+        except (BackendError, ProbeError, ProbePackageError) as exc:
             raise ExperimentError(f"could not set up the {self.backend.name} app: {exc}") from None
+
+    def __enter__(self) -> Experiment:
+        """``with Experiment(...) as experiment``: started, and closed at the end."""
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def observe(self, event: Event) -> Observation:
         """What ``event`` did, fired on first use only (``Observation``, proven or not)."""
@@ -107,9 +137,14 @@ class Experiment:
             return self._event_cell(cell)
         if isinstance(cell, AppendCell):
             return self._appends(cell)
-        if cell.hypothesis == LARGE_FILES:
+        if isinstance(cell, MeasureCell) and cell.hypothesis == LARGE_FILES:
             return self._throughput(cell)
-        return self._latency(cell)
+        if isinstance(cell, MeasureCell) and cell.hypothesis == LATENCY:
+            return self._latency(cell)
+        raise TypeError(
+            f"{cell!r} is not a cell of the matrix (PathCell, ContainerCell, AppendCell, or a "
+            f"MeasureCell of {LATENCY} or {LARGE_FILES})"
+        )
 
     def close(self, *, teardown: bool = True) -> None:
         """Bring the app back to its capacity at start, then (``teardown``) remove everything
@@ -122,7 +157,7 @@ class Experiment:
             self.backend.teardown()
 
     def _event_cell(self, cell: PathCell | ContainerCell) -> Verdict:
-        name = self.settings.backend
+        name = self.backend.name
         reason = self.backend.unsupported.get(cell.event)
         if reason:
             return judge_skipped(cell, backend=name, run_id=self.settings.run_id, reason=reason)
