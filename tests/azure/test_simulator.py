@@ -908,6 +908,9 @@ def test_group_delete_lro_removes_its_plans_and_sites(
     root = azure_simulator.site(APP).backend.root
     assert root.exists()
 
+    # azure-core polls in a thread of its own as soon as the poller exists; a Retry-After of
+    # 1 s makes it wait before its first poll, so that the group is seen while it is deleted.
+    azure_simulator.lro_retry_after = 1
     poller = resources.resource_groups.begin_delete(GROUP)
     properties = resources.resource_groups.get(GROUP).properties
     assert properties is not None
