@@ -88,6 +88,8 @@ class Settings:
     local_base_image: str | None = None
     allow_existing_app: bool = False
     restart_mode: str = "platform"
+    #: Seconds after which a soft restart that kept the probe process is a proven no-op.
+    soft_restart_timeout: int = 120
     latency_size: int = 4096
     latency_iterations: int = 10
     #: H5 sizes in MiB; empty means the backend's default.
@@ -189,6 +191,9 @@ def _settings(
         ),
         allow_existing_app=_truthy(raw["allow_existing_app"], "--allow-existing-app"),
         restart_mode=_choice(raw["restart_mode"], "--restart-mode", RESTART_MODES),
+        soft_restart_timeout=_bounded(
+            raw["soft_restart_timeout"], "--soft-restart-timeout", 120, int(MAX_READY_TIMEOUT)
+        ),
         latency_size=_bounded(raw["latency_size"], "--latency-size", 4096, LATENCY_SIZE_MAX),
         latency_iterations=_bounded(
             raw["latency_iterations"], "--latency-iterations", 10, LATENCY_ITERATIONS_MAX

@@ -135,6 +135,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="MODE",
     ),
     OptionSpec(
+        "soft_restart_timeout",
+        "--soft-restart-timeout",
+        "seconds after a soft restart (restart_soft, or restart with --restart-mode soft) "
+        "after which a probe process that kept running proves the restart was a no-op "
+        "(softRestart restarts only if necessary; default 120)",
+        env=("APPSERVICE_FS_SOFT_RESTART_TIMEOUT",),
+        metavar="SECONDS",
+    ),
+    OptionSpec(
         "keep_resources",
         "--keep-resources",
         "keep what the run created, and print how to remove it",

@@ -613,6 +613,17 @@ def test_append_records_are_bounded(value: str) -> None:
     assert _resolve({"append_records": "50"}).append_records == 50
 
 
+@pytest.mark.parametrize("value", ["0", "7201", "2m", "1.5"])
+def test_soft_restart_timeout_is_bounded(value: str) -> None:
+    """--soft-restart-timeout takes 1 to 7200 whole seconds; 120 by default."""
+    message = _error({"soft_restart_timeout": value})
+    assert message == (
+        f"--soft-restart-timeout got {value!r}; valid is a whole number from 1 to 7200."
+    )
+    assert _resolve({}).soft_restart_timeout == 120
+    assert _resolve({"soft_restart_timeout": "30"}).soft_restart_timeout == 30
+
+
 def test_throughput_sizes_are_read_and_deduplicated() -> None:
     """--throughput-sizes takes comma lists and repeats; a size given twice counts once."""
     settings = _resolve({"throughput_sizes": ["1,16", "16", "128"]})

@@ -14,12 +14,13 @@ from pytest_appservice_fs.backends.fake import FakeBackend, FakeFaults
 from pytest_appservice_fs.backends.protocol import BackendError
 from pytest_appservice_fs.engine import controller as controller_module
 from pytest_appservice_fs.engine.controller import TriggerController
-from pytest_appservice_fs.engine.expectations import LAB_PATHS
+from pytest_appservice_fs.engine.expectations import AZURE_MATRIX, LAB_PATHS, TMP
 from pytest_appservice_fs.engine.model import Event
 from pytest_appservice_fs.engine.probe_package import build_package, default_probe_dir
 from pytest_appservice_fs.events import TriggerRegistry, default_registry
 from pytest_appservice_fs.events.base import Trigger
 from pytest_appservice_fs.events.protocol import App, Before, Proof, Start
+from pytest_appservice_fs.evidence.judge import judge_container, judge_path
 
 _T = TypeVar("_T", bound="_StopStartTwice")
 
@@ -222,3 +223,72 @@ def test_observe_before_start_is_refused(fake: FakeBackend) -> None:
     with pytest.raises(RuntimeError, match=r"before the app is started: call start\(\)"):
         controller.observe(Event.RESTART)
     assert controller.observations == {}
+
+
+class _NoOpSoftRestart(FakeBackend):
+    """A fake whose soft restart finds nothing pending: the process keeps running, as
+    softRestart=true may ("restarts the app only if necessary", WebApps_Restart)."""
+
+    def restart(self, *, soft: bool | None = None) -> None:
+        if soft:
+            self.operations.add("restart")
+            return
+        super().restart(soft=soft)
+
+
+def test_a_soft_restart_that_keeps_the_process_is_a_proven_no_op(tmp_path: Path) -> None:
+    """After the soft-restart window the same process still answering is the result: proven,
+    the proof says so, the evidence says the process was not restarted, and the cells are
+    judged on it (the marker in /tmp persists, the container is kept)."""
+    backend = _NoOpSoftRestart(tmp_path / "app", app_settings={"PROBE_PATHS": ",".join(LAB_PATHS)})
+    try:
+        registry = default_registry(soft_restart_timeout=0.5)
+        controller = TriggerController(
+            backend,
+            run_id="run-s",
+            paths=LAB_PATHS,
+            package_factory=lambda: build_package(default_probe_dir()),
+            ready_timeouts={Event.RESTART_SOFT: 10.0},
+            triggers=registry,
+        )
+        controller.start()
+        observation = controller.observe(Event.RESTART_SOFT)
+        assert observation.proven, observation.error
+        assert observation.proof.startswith("the restart was a no-op: the probe process (pid ")
+        assert observation.instance_before.process_key == observation.instance_after.process_key
+        (tmp_cell,) = [
+            c for c in AZURE_MATRIX.paths if c.event is Event.RESTART_SOFT and c.path == TMP
+        ]
+        verdict = judge_path(observation, tmp_cell, backend="fake")
+        assert (verdict.observed, verdict.passed) == ("persists", True)
+        props = dict(verdict.properties)
+        assert props["process_restarted"] == "false"
+        assert props["process_before"] == props["process_after"]
+        (container,) = AZURE_MATRIX.container_cells([Event.RESTART_SOFT])
+        assert judge_container(observation, container, backend="fake").observed == "kept"
+    finally:
+        backend.teardown()
+
+
+def test_a_soft_restart_that_restarts_is_proven_by_the_new_process(fake: FakeBackend) -> None:
+    """The window only decides when nothing changed: a new process is the proof as ever."""
+    controller = _controller(fake, default_registry(soft_restart_timeout=60))
+    observation = controller.observe(Event.RESTART_SOFT)
+    assert observation.proven, observation.error
+    assert observation.proof.startswith("new probe process")
+
+
+def test_a_platform_restart_that_does_nothing_is_never_a_no_op(tmp_path: Path) -> None:
+    """Without --restart-mode soft, a restart that keeps the process is not proven."""
+    backend = FakeBackend(
+        tmp_path / "app",
+        faults=FakeFaults(noop_restart=True),
+        app_settings={"PROBE_PATHS": ",".join(LAB_PATHS)},
+    )
+    try:
+        controller = _controller(backend, default_registry(soft_restart_timeout=0.1))
+        observation = controller.observe(Event.RESTART)
+        assert not observation.proven
+        assert "awaited a new probe process;" in str(observation.error)
+    finally:
+        backend.teardown()

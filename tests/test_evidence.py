@@ -282,7 +282,8 @@ def test_required_properties_match_design() -> None:
 
 
 def test_optional_properties_when_known() -> None:
-    """Facts, timings, trigger count, proof and nonce follow the required properties."""
+    """Facts, timings, the probe process before and after, trigger count, proof and nonce
+    follow the required properties."""
     observation = _observation(
         event_seconds=1.23456,
         ready_seconds=7.5,
@@ -296,12 +297,18 @@ def test_optional_properties_when_known() -> None:
         "sku",
         "event_seconds",
         "ready_seconds",
+        "process_before",
+        "process_after",
+        "process_restarted",
         "trigger_count",
         "proof",
         "nonce",
         "explanation",
     ]
     props = _props(verdict)
+    assert props["process_before"] == "pid 10, started t0"
+    assert props["process_after"] == "pid 11, started t1"
+    assert props["process_restarted"] == "true"
     assert props["region"] == "koreacentral"
     assert props["sku"] == "B1"
     assert props["event_seconds"] == "1.235"

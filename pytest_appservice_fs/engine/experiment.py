@@ -28,6 +28,7 @@ from pytest_appservice_fs.engine.probe_package import (
     build_package,
     default_probe_dir,
 )
+from pytest_appservice_fs.events import default_registry
 from pytest_appservice_fs.events.scale import ensure_instances
 from pytest_appservice_fs.evidence.judge import judge_container, judge_path, judge_skipped
 from pytest_appservice_fs.evidence.verdict import Verdict
@@ -95,7 +96,11 @@ class Experiment:
             package_factory=lambda: build_package(folder),
             ready_timeouts=dict(settings.ready_timeouts),
             progress=progress,
-            triggers=triggers,
+            triggers=triggers
+            or default_registry(
+                soft_restart_timeout=settings.soft_restart_timeout,
+                restart_is_soft=settings.restart_mode == "soft",
+            ),
         )
 
     @property

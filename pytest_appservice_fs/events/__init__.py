@@ -47,10 +47,22 @@ class TriggerRegistry:
         return iter(self._factories)
 
 
-def default_registry() -> TriggerRegistry:
-    """Every event this project fires, each with its trigger."""
+def default_registry(
+    *,
+    soft_restart_timeout: float = restarts.SOFT_RESTART_TIMEOUT,
+    restart_is_soft: bool = False,
+) -> TriggerRegistry:
+    """Every event this project fires, each with its trigger.
+
+    ``soft_restart_timeout``: seconds after which a soft restart that left the probe process
+    running is a proven no-op (``--soft-restart-timeout``); ``restart_is_soft``: the plain
+    restart is a soft one (``--restart-mode soft``).
+    """
+    restart_triggers = restarts.configured(
+        soft_restart_timeout=soft_restart_timeout, restart_is_soft=restart_is_soft
+    )
     registry = TriggerRegistry()
-    for family in (restarts, recreations, scale, sku):
-        for event, factory in family.TRIGGERS.items():
+    for family in (restart_triggers, recreations.TRIGGERS, scale.TRIGGERS, sku.TRIGGERS):
+        for event, factory in family.items():
             registry.register(event, factory)
     return registry

@@ -185,12 +185,29 @@ def _verdict(
         mount=observation.mounts.get(path, {}),
         event_seconds=observation.event_seconds,
         ready_seconds=observation.ready_seconds,
+        process_before=_process(before),
+        process_after=_process(after),
+        process_restarted=_restarted(before, after),
         trigger_count=observation.trigger_count,
         proof=observation.proof or f"not proven: {observation.error}",
         nonce=observation.nonce,
         explanation=explanation,
     )
     return Verdict(record, passed=as_expected(record))
+
+
+def _process(identity: Identity | None) -> str | None:
+    """The probe process as evidence, or None where the probe does not report it."""
+    if identity is None or identity.process_key is None:
+        return None
+    return f"pid {identity.pid}, started {identity.process_start}"
+
+
+def _restarted(before: Identity, after: Identity | None) -> bool | None:
+    """Whether another probe process answered after the event; None when unknown."""
+    if after is None or before.process_key is None or after.process_key is None:
+        return None
+    return before.process_key != after.process_key
 
 
 def _recreated(before: Identity, after: Identity | None) -> str:

@@ -21,9 +21,11 @@ from pytest_appservice_fs.evidence.values import (
     blank_or,
     kept,
     optional,
+    read_bool,
     read_float,
     read_int,
     required,
+    write_bool,
     write_float,
 )
 
@@ -56,6 +58,9 @@ _CELL_NAMES = (
     *(f"mount_{key}" for key in _MOUNT_KEYS),
     "event_seconds",
     "ready_seconds",
+    "process_before",
+    "process_after",
+    "process_restarted",
     "trigger_count",
     "proof",
     "nonce",
@@ -146,6 +151,11 @@ class CellRecord(Record):
     mount: Mapping[str, str] = field(default_factory=dict)
     event_seconds: float | None = None
     ready_seconds: float | None = None
+    #: The probe process that answered before and after ("pid 7, started 2026-...Z"), and
+    #: whether they differ; None where the probe does not say (the lab's probe).
+    process_before: str | None = None
+    process_after: str | None = None
+    process_restarted: bool | None = None
     trigger_count: int | None = None
     proof: str | None = None
     nonce: str | None = None
@@ -169,6 +179,9 @@ class CellRecord(Record):
             *((f"mount_{key}", self.mount.get(key)) for key in _MOUNT_KEYS),
             ("event_seconds", write_float(self.event_seconds, 3)),
             ("ready_seconds", write_float(self.ready_seconds, 3)),
+            ("process_before", self.process_before),
+            ("process_after", self.process_after),
+            ("process_restarted", write_bool(self.process_restarted)),
             ("trigger_count", None if self.trigger_count is None else str(self.trigger_count)),
             ("proof", self.proof),
             ("nonce", self.nonce),
@@ -188,6 +201,9 @@ class CellRecord(Record):
             mount={key: props[f"mount_{key}"] for key in _MOUNT_KEYS if f"mount_{key}" in props},
             event_seconds=optional(props, "event_seconds", read_float),
             ready_seconds=optional(props, "ready_seconds", read_float),
+            process_before=props.get("process_before"),
+            process_after=props.get("process_after"),
+            process_restarted=optional(props, "process_restarted", read_bool),
             trigger_count=optional(props, "trigger_count", read_int),
             proof=props.get("proof"),
             nonce=props.get("nonce"),

@@ -45,6 +45,18 @@ def read_float(text: str) -> float:
         raise RecordError("has malformed properties") from None
 
 
+def write_bool(value: bool | None) -> str | None:
+    """``true`` or ``false``, or None."""
+    return None if value is None else str(value).lower()
+
+
+def read_bool(text: str) -> bool:
+    """``true`` or ``false``; RecordError otherwise."""
+    if text not in ("true", "false"):
+        raise RecordError("has malformed properties")
+    return text == "true"
+
+
 def required(props: Mapping[str, str], name: str, parse: Callable[[str], T]) -> T:
     """A property that must be there, parsed; RecordError when it is missing or malformed."""
     if name not in props:
