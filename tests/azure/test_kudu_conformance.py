@@ -34,7 +34,7 @@ from pytest_appservice_fs.backends.azure.kudu import (
     deployment_log_url,
 )
 from pytest_appservice_fs.backends.protocol import BackendTiming
-from pytest_appservice_fs.engine.probe_client import ProbeTiming
+from pytest_appservice_fs.engine.probe_client import ProbeTiming, probe_session
 from pytest_appservice_fs.engine.probe_package import (
     ProbePackage,
     build_package,
@@ -63,10 +63,14 @@ def package() -> ProbePackage:
 
 
 def _client(
-    simulator: AzureSimulator, credential: Any, *, timing: KuduTiming = KUDU, **settings: str
+    simulator: AzureSimulator,
+    credential: Any,
+    *,
+    timing: KuduTiming = KUDU,
+    settings: dict[str, str] | None = None,
 ) -> KuduClient:
     site = simulator.add_existing_app(GROUP, APP, app_settings=settings)
-    return KuduClient(site.scm_host_name, credential, session=requests.Session(), timing=timing)
+    return KuduClient(site.scm_host_name, credential, session=probe_session(), timing=timing)
 
 
 def _publishes(simulator: AzureSimulator) -> list[int | None]:
@@ -121,7 +125,9 @@ def test_a_run_from_package_url_stops_at_once_naming_the_setting(
     azure_simulator: AzureSimulator, credential: FakeCredential, package: ProbePackage, setting: str
 ) -> None:
     """FetchDeploymentManager: RunFromRemoteZip() is 409 Error_RunFromRemoteZipConfigured."""
-    client = _client(azure_simulator, credential, **{setting: "https://storage.invalid/app.zip"})
+    client = _client(
+        azure_simulator, credential, settings={setting: "https://storage.invalid/app.zip"}
+    )
 
     with pytest.raises(DeployError) as excinfo:
         client.deploy_zip(package.data)
@@ -324,3 +330,26 @@ def test_simulated_scm_host_honours_and_sets_the_affinity_cookie(
     assert all(f"Domain={site.scm_host_name}" in a.headers["Set-Cookie"] for a in unpinned)
     assert [a.status_code for a in (*unpinned, pinned)] == [200, 200, 200]
     assert "Set-Cookie" not in pinned.headers
+
+
+def test_a_warm_up_that_fails_leaves_the_deploy_unpinned_as_az_does(
+    azure_simulator: AzureSimulator,
+    credential: FakeCredential,
+    package: ProbePackage,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """az: "the deployment will proceed without pre-warmup"; no cookie is sent then."""
+    site = azure_simulator.add_existing_app(GROUP, APP, capacity=2)
+    azure_simulator.fail_next("GET", r"/api/deployments\?warmup=true", 503)
+    timing = KuduTiming(warmup_deadline=0.0, poll_interval=0.01, wait_initial=0.01)
+    first = sorted(site.backend.instances())[0]
+    client = KuduClient(
+        site.scm_host_name, credential, session=probe_session(), timing=timing, instance_id=first
+    )
+
+    with caplog.at_level(logging.WARNING, logger=KUDU_LOG):
+        assert client.deploy_zip(package.data)["status"] == 4
+
+    assert f"Kudu instance {first} did not warm up within 0 s (HTTP 503)" in caplog.text
+    # As the backend's session, this one keeps no cookie: unpinned, ARR goes round the instances.
+    assert set(azure_simulator.deployments[-1].served_by) == set(site.backend.instances())
