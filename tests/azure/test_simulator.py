@@ -130,15 +130,15 @@ def _publish(scm_host: str, data: bytes, token: str = "fake-token") -> requests.
 
 
 def _poll_deployment(status_url: str, token: str = "fake-token") -> list[dict[str, Any]]:
-    """Every status answer until the deployment is complete (a few polls at most)."""
+    """Every status answer until status 3 or 4, as az reads it (a few polls at most)."""
     seen: list[dict[str, Any]] = []
     for _ in range(5):
         answer = requests.get(status_url, headers={"Authorization": f"Bearer {token}"}, timeout=5)
-        assert answer.status_code == 200, answer.text
+        assert answer.status_code in (200, 202), answer.text
         seen.append(answer.json())
-        if seen[-1]["complete"]:
+        if seen[-1]["status"] in (3, 4):
             return seen
-    raise AssertionError(f"deployment never completed: {seen}")
+    raise AssertionError(f"deployment never ended: {seen}")
 
 
 def _probe_get(site: SimulatedSite, path: str, instance_id: str = "") -> requests.Response:
@@ -565,10 +565,11 @@ def test_zip_deploy_then_the_probe_answers_with_the_new_deployment(
 
     assert before.status_code == 404  # no probe yet: the app runs other code
     assert accepted.status_code == 202
-    assert accepted.headers["Location"].startswith(f"https://{scm}/api/deployments/")
-    assert [(s["status"], s["complete"]) for s in statuses] == [(1, False), (4, True)]
-    assert statuses[-1]["log_url"] == f"{accepted.headers['Location']}/log"
-    assert azure_simulator.kudu_tokens == [token, token, token]
+    assert accepted.headers["Location"].startswith(f"https://{scm}/api/deployments/latest?")
+    # Pending while building (202), Pending while the lock is held though complete, Success.
+    assert [(s["status"], s["complete"]) for s in statuses] == [(0, False), (0, True), (4, True)]
+    assert statuses[-1]["log_url"] == f"https://{scm}/api/deployments/latest/log"
+    assert azure_simulator.kudu_tokens == [token] * 4
     assert identity.status_code == 200, identity.text
     assert identity.json()["instance_id"] == instance_id
     assert identity.json()["deployment_id"] == package.deployment_id
@@ -643,6 +644,7 @@ def test_a_failed_deployment_ends_with_status_3_and_a_log(
 
     assert (final["status"], final["complete"]) == (3, True)
     assert latest["id"] == final["id"]
+    assert final["log_url"] == f"https://{site.scm_host_name}/api/deployments/latest/log"
     assert "failed" in log.json()[-1]["message"]
     assert _probe_get(site, "/identity").status_code == 404  # nothing was deployed
 

@@ -129,11 +129,21 @@ class AzureBackend:
             self.unsupported[Event.PLAN_RESTART] = f"{shared} restart too"
 
     def deploy(self, package: ProbePackage) -> None:
-        """ZIP deploy through Kudu OneDeploy; its DEPLOYMENT_ID proves the new code runs."""
+        """ZIP deploy through Kudu OneDeploy; its DEPLOYMENT_ID proves the new code runs.
+
+        As `az webapp deploy` on a Linux web app, Kudu is warmed up and pinned to the app's
+        first instance by name (azure-cli appservice custom.py `_get_instance_id_internal`:
+        ``sorted(instances, key=lambda x: x['name'])[0]``). Raises DeployError (kudu.py).
+        """
         if package.wsgi_target != FACTORY_TARGET:
             self._site().put_startup(startup_command(package.wsgi_target))
+        instances = sorted(self.instances())
         KuduClient(
-            self._app.scm_host, self._credentials(), session=self._session, timing=self._kudu_timing
+            self._app.scm_host,
+            self._credentials(),
+            session=self._session,
+            timing=self._kudu_timing,
+            instance_id=instances[0] if instances else None,
         ).deploy_zip(package.data)
 
     def restart(self, *, soft: bool | None = None) -> None:

@@ -18,6 +18,11 @@ Modelling choices worth knowing when a test fails:
   JSON answer that names an instance other than the cookie's sets the ARRAffinity cookies, as
   ARR does. Of two cookies with one name the first wins (see ``conflicting_cookies``).
 - Requests are served side by side, not one at a time as ARM and Kudu are.
+- The SCM host (``kudu``) picks its instance with the same cookies through ``arr_instance``:
+  the ARRAffinity cookie's instance, else the next one in turn, whose cookies it then sets.
+  Whether ARR on the SCM host obeys ``clientAffinityEnabled`` is not settled; it always pins
+  here, which ``az webapp deploy`` relies on (azure-cli appservice custom.py
+  ``_warmup_kudu_and_get_cookie_internal`` sends ``ARRAffinity`` and ``ARRAffinitySameSite``).
 """
 
 from __future__ import annotations
@@ -66,30 +71,61 @@ class FrontEnd:
         headers = [(k, v) for k, v in answer.headers.items() if k.lower() != "content-length"]
         served = _instance_in(answer)
         if site.client_affinity and served and served != cookies.get("ARRAffinity"):
-            domain = f"Path=/;HttpOnly;Secure;Domain={site.default_host_name}"
-            headers.append(("Set-Cookie", f"ARRAffinity={served};{domain}"))
-            headers.append(("Set-Cookie", f"ARRAffinitySameSite={served};SameSite=None;{domain}"))
+            headers.extend(affinity_set_cookies(served, site.default_host_name))
         return answer.status_code, headers, answer.content
 
     def _front_end_cookies(
         self, request: requests.PreparedRequest, site: SimulatedSite
     ) -> dict[str, str]:
         """The cookies ARR acts on: the first of each name, no affinity when it is off."""
-        cookies: dict[str, str] = {}
-        for part in request.headers.get("Cookie", "").split(";"):
-            name, _, value = part.strip().partition("=")
-            if not name:
-                continue
-            if name in cookies:
-                # A session that kept ARR's Set-Cookie sends it before a pinned request's own
-                # cookie. Which one ARR obeys is not documented; taking the first makes the
-                # harness fail here rather than by luck on Azure.
-                self.state.conflicting_cookies += cookies[name] != value
-                continue
-            cookies[name] = value
+        cookies = first_cookies(request, self.state)
         if not site.client_affinity:
             cookies = {k: v for k, v in cookies.items() if not k.startswith("ARRAffinity")}
         return cookies
+
+
+def first_cookies(request: requests.PreparedRequest, state: AppServiceState) -> dict[str, str]:
+    """The request's cookies, the first of each name; a name again with another value counts."""
+    cookies: dict[str, str] = {}
+    for part in request.headers.get("Cookie", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if not name:
+            continue
+        if name in cookies:
+            # A session that kept ARR's Set-Cookie sends it before a pinned request's own
+            # cookie. Which one ARR obeys is not documented; taking the first makes the
+            # harness fail here rather than by luck on Azure.
+            state.conflicting_cookies += cookies[name] != value
+            continue
+        cookies[name] = value
+    return cookies
+
+
+def affinity_set_cookies(instance_id: str, host: str) -> list[tuple[str, str]]:
+    """The Set-Cookie headers with which ARR pins a client on ``host`` to ``instance_id``."""
+    domain = f"Path=/;HttpOnly;Secure;Domain={host}"
+    return [
+        ("Set-Cookie", f"ARRAffinity={instance_id};{domain}"),
+        ("Set-Cookie", f"ARRAffinitySameSite={instance_id};SameSite=None;{domain}"),
+    ]
+
+
+def arr_instance(
+    request: requests.PreparedRequest, state: AppServiceState, instances: list[str], turn: int
+) -> tuple[str, list[tuple[str, str]]]:
+    """The instance ARR sends a request to, and the Set-Cookie headers of its answer.
+
+    The ARRAffinity cookie's instance when it names one of ``instances``; else the one at
+    ``turn`` (round robin), whose affinity cookies the answer sets. No instances: "".
+    """
+    pinned = first_cookies(request, state).get("ARRAffinity")
+    if pinned is not None and pinned in instances:
+        return pinned, []
+    if not instances:
+        return "", []
+    served = instances[turn % len(instances)]
+    host = urlsplit(request.url or "").hostname or ""
+    return served, affinity_set_cookies(served, host)
 
 
 def _instance_in(answer: requests.Response) -> str | None:
