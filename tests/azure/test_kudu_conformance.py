@@ -194,7 +194,10 @@ def test_401_while_polling_stops_at_once_naming_the_permission(
     polls = [c for c in azure_simulator.kudu_calls() if c[0] == "GET"]
     assert len(polls) == 1
     message = str(excinfo.value)
-    assert "refused the Microsoft Entra token for https://appservice.azure.com/.default" in message
+    assert (
+        "refused the Microsoft Entra token for https://appservice.azure.com/.default on the "
+        "deployment status poll (HTTP 401)"
+    ) in message
     assert "the deployment status poll (HTTP 401)" in message
     assert "Microsoft.Web/sites/publish/Action" in message
 
