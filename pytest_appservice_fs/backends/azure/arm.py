@@ -52,7 +52,8 @@ def provisioned(resource: T, what: str) -> T:
     ``provisioningState: Failed`` (a plan's ProvisioningState: Succeeded, Failed, Canceled,
     InProgress, Deleting) comes back as a result, not an error.
     """
-    state = str(getattr(resource, "provisioning_state", None) or "")
+    state = getattr(resource, "provisioning_state", None)
+    state = str(getattr(state, "value", state) or "")  # an enum member or a string
     if state.lower() in ("failed", "canceled"):
         raise BackendError(f"could not {what}: ARM reports its provisioning state as {state}.")
     return resource

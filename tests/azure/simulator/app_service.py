@@ -209,9 +209,9 @@ class AzureSimulator(AppServiceState):
             Fault(method.upper(), re.compile(url_regex), status, code, [], message, web=True)
         )
 
-    def fail_next_operation(self, code: str, message: str) -> None:
-        """The next long-running operation started fails with ``code`` and ``message``."""
-        self.next_operation_failure = (code, message)
+    def fail_next_operation(self, url_regex: str, code: str, message: str) -> None:
+        """The next long-running operation a request to ``url_regex`` starts fails so, once."""
+        self.operation_failures.append((url_regex, code, message))
 
     def expire_tokens(self) -> None:
         """From now on ARM refuses every token as expired (401 ExpiredAuthenticationToken)."""

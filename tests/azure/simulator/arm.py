@@ -187,12 +187,23 @@ def new_operation(
     state: AppServiceState,
     finish: Callable[[], None],
     result: Callable[[], dict[str, Any]] | None = None,
+    failure: tuple[str, str] | None = None,
 ) -> str:
     """Start an operation that runs ``finish`` when a poll finds it done; its id."""
     op = str(uuid.uuid4())
-    failure, state.next_operation_failure = state.next_operation_failure, None
     state.operations[op] = Operation(state.lro_polls, finish, result=result, failure=failure)
     return op
+
+
+def take_failure(
+    state: AppServiceState, request: requests.PreparedRequest
+) -> tuple[str, str] | None:
+    """The failure ``fail_next_operation`` set for this request's URL, if any, now used up."""
+    for index, (pattern, code, message) in enumerate(state.operation_failures):
+        if re.search(pattern, request.url or ""):
+            del state.operation_failures[index]
+            return code, message
+    return None
 
 
 def accepted(
@@ -202,7 +213,7 @@ def accepted(
     result: Callable[[], dict[str, Any]],
 ) -> Reply:
     """Microsoft.Web's 202 for a PUT: a link to poll (``state.lro_header``) until it is done."""
-    op = new_operation(state, finish, result)
+    op = new_operation(state, finish, result, take_failure(state, request))
     if state.lro_header == "Location":
         path = urlsplit(request.url or "").path
         url = f"{ARM_ENDPOINT}{path}/operationresults/{op}?api-version={WEB_API_VERSION}"

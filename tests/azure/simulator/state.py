@@ -206,8 +206,9 @@ class AppServiceState:
         #: the configuration settings and restarts the app only if necessary"; with nothing
         #: pending (the default) it restarts nothing: same processes, same start times.
         self.soft_restart_restarts = soft_restart_restarts
-        #: The next long-running operation fails with this (code, message), then this clears.
-        self.next_operation_failure: tuple[str, str] | None = None
+        #: (URL regex, code, message): the next long-running operation started by a request
+        #: whose URL matches fails so, once.
+        self.operation_failures: list[tuple[str, str, str]] = []
         #: Once true, ARM answers every request 401 ExpiredAuthenticationToken.
         self.tokens_expired = False
         #: Instance id -> SiteRuntimeState other than READY (STOPPED, UNKNOWN).
