@@ -171,6 +171,7 @@ def test_every_event_on_a_provisioned_app_reproduces_the_lab(
 ) -> None:
     """Every event (restarts, stop/start, Kudu deploy, plan capacity and SKU, settings) proves
     itself and gives the lab's matrix."""
+    azure_simulator.soft_restart_restarts = True  # restart_soft must restart to prove itself
     backend = make_backend(provision=True, region="koreacentral")
     controller = _controller(backend)
     controller.start()

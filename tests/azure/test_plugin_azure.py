@@ -40,7 +40,8 @@ INTERRUPT = {interrupt!r}
 
 @pytest.fixture(scope="session")
 def appservice_azure_options(tmp_path_factory):
-    simulator = AzureSimulator(tmp_path_factory.mktemp("azure"))
+    # restart_soft is fired and must restart: something is pending on this app.
+    simulator = AzureSimulator(tmp_path_factory.mktemp("azure"), soft_restart_restarts=True)
     mock = responses.RequestsMock(assert_all_requests_are_fired=False)
     mock.start()
     simulator.install(mock)

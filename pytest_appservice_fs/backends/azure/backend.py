@@ -24,7 +24,12 @@ from azure.mgmt.web import WebSiteManagementClient
 
 from pytest_appservice_fs.backends.azure.arm import arm_call, startup_command
 from pytest_appservice_fs.backends.azure.kudu import KuduClient, KuduTiming
-from pytest_appservice_fs.backends.azure.lifecycle import App, Lifecycle, Saved
+from pytest_appservice_fs.backends.azure.lifecycle import (
+    App,
+    Lifecycle,
+    Saved,
+    delete_group_command,
+)
 from pytest_appservice_fs.backends.azure.plans import Plan, next_size, unsupported_events
 from pytest_appservice_fs.backends.azure.sites import Site
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
@@ -213,13 +218,29 @@ class AzureBackend:
         self._plan().set_capacity(count)
 
     def instances(self) -> list[str]:
-        """The ARM instance names (each a WEBSITE_INSTANCE_ID)."""
+        """The ARM names (each a WEBSITE_INSTANCE_ID) of the instances in state READY.
+
+        Each WebSiteInstanceStatus carries ``properties.state``, a SiteRuntimeState of READY,
+        STOPPED or UNKNOWN (Azure/azure-rest-api-specs, specification/web/resource-manager/
+        Microsoft.Web/AppService/WebSiteInstanceStatus.tsp and models.tsp; azure-mgmt-web's
+        ``SiteRuntimeState``); a STOPPED or UNKNOWN instance serves no request, so it is
+        neither pinned nor counted. An entry with no state at all is kept: the spec does not
+        say what that means (not settled), and older answers may omit it.
+        """
         group, name = self.target.resource_group, self.target.app_name
         listed = self._arm(
             lambda: list(self._web.web_apps.list_instance_identifiers(group, name)),
             "list instances",
         )
-        return [str(instance.name) for instance in listed]
+        ready = []
+        for instance in listed:
+            state = getattr(instance, "state", None)
+            state = str(getattr(state, "value", state) or "")  # an enum member or a string
+            if state and state.upper() != "READY":
+                log.info("instance %s is %s, not READY: not used", instance.name, state)
+                continue
+            ready.append(str(instance.name))
+        return ready
 
     def probe(self, instance_id: str | None = None) -> ProbeClient:
         """A probe client at the app's host name, pinned with ARR cookies when asked."""
@@ -234,10 +255,10 @@ class AzureBackend:
     def kept_resources(self) -> str:
         """What was kept and the command that removes it."""
         if self.target.provision:
+            group = self.target.resource_group
             return (
-                f"kept resource group {self.target.resource_group} (app {self.target.app_name}); "
-                f"delete it with: az group delete --yes --name {self.target.resource_group} "
-                f"--subscription {self.target.subscription_id}"
+                f"kept resource group {group} (app {self.target.app_name}); delete it with: "
+                f"{delete_group_command(group, self.target.subscription_id)}"
             )
         return (
             f"kept app {self.target.app_name} as the run left it (probe deployed, settings "

@@ -27,6 +27,7 @@ from pytest_appservice_fs.backends.azure.arm import (
     arm_reason,
     creator,
     plan_of,
+    provisioned,
     refuse_unsuitable,
     scm_host,
     startup_command,
@@ -120,10 +121,13 @@ class Lifecycle:
             tags=tags,
             properties=web_models.AppServicePlanProperties(reserved=True),
         )
-        created_plan = arm_call(
-            lambda: self.web.app_service_plans.begin_create_or_update(
-                target.resource_group, plan_name, plan
-            ).result(timeout=LRO_SECONDS),
+        created_plan = provisioned(
+            arm_call(
+                lambda: self.web.app_service_plans.begin_create_or_update(
+                    target.resource_group, plan_name, plan
+                ).result(timeout=LRO_SECONDS),
+                "create the plan",
+            ),
             "create the plan",
         )
         settings = {
@@ -230,7 +234,7 @@ class Lifecycle:
         except AzureError as exc:
             raise BackendError(
                 f"could not delete resource group {group}: {arm_reason(exc)}; delete it with: "
-                f"az group delete --yes --name {group}"
+                f"{delete_group_command(group, self.target.subscription_id)}"
             ) from None
         if not poller.done():
             log.warning("resource group %s is still being deleted after %d s", group, LRO_SECONDS)
@@ -279,6 +283,11 @@ class Lifecycle:
 
     def _site(self) -> Site:
         return Site(self.web, self.target.resource_group, self.target.app_name)
+
+
+def delete_group_command(group: str, subscription_id: str) -> str:
+    """The az command that deletes ``group``, naming its subscription: az may default to another."""
+    return f"az group delete --yes --name {group} --subscription {subscription_id}"
 
 
 def _tags(run_id: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_appservice_fs.backends.azure.arm import LRO_SECONDS, arm_call
+from pytest_appservice_fs.backends.azure.arm import LRO_SECONDS, arm_call, provisioned
 from pytest_appservice_fs.engine.model import Event
 
 #: The sizes of each tier, smallest first. A size change stays in its tier, so the tier's
@@ -22,6 +22,33 @@ TIER_SIZES: tuple[tuple[str, ...], ...] = (
     ("P0v3", "P1v3", "P2v3", "P3v3"),
     ("P1mv3", "P2mv3", "P3mv3", "P4mv3", "P5mv3"),
 )
+
+
+#: The tier of each size, as azure-cli's appservice module names it when it changes a plan's
+#: SKU (src/azure-cli/azure/cli/command_modules/appservice/utils.py, ``get_sku_tier``: "if
+#: name in ['P0V3']: return 'PREMIUM0V3'", "if name in ['P1V3', 'P2V3', 'P3V3']: return
+#: 'PREMIUMV3'"; custom.py ``update_app_service_plan`` sets ``sku_def.tier =
+#: get_sku_name(sku)`` and ``sku_def.name = sku``). A plan's tier follows its new size, so
+#: P0v3 -> P1v3 moves from PREMIUM0V3 to PREMIUMV3.
+_SIZE_TIERS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("F1", "FREE"), "FREE"),
+    (("D1", "SHARED"), "SHARED"),
+    (("B1", "B2", "B3"), "BASIC"),
+    (("S1", "S2", "S3"), "STANDARD"),
+    (("P1", "P2", "P3"), "PREMIUM"),
+    (("P1V2", "P2V2", "P3V2"), "PREMIUMV2"),
+    (("P0V3",), "PREMIUM0V3"),
+    (("P1V3", "P2V3", "P3V3"), "PREMIUMV3"),
+    (("P1MV3", "P2MV3", "P3MV3", "P4MV3", "P5MV3"), "PREMIUMMV3"),
+)
+
+
+def sku_tier(size: str) -> str | None:
+    """The tier of ``size`` as az names it ('P1v3' -> 'PREMIUMV3'); None for a size not listed."""
+    for sizes, tier in _SIZE_TIERS:
+        if size.upper() in sizes:
+            return tier
+    return None
 
 
 def next_size(sku: str) -> str | None:
@@ -82,8 +109,10 @@ class Plan:
     def set_size(self, size: str) -> None:
         """Move the plan to ``size`` (a size of its tier), keeping its workers; wait for it."""
         plan = self.read()
-        # ARM reports the size twice, as name and size; both say the new one.
+        # ARM reports the size twice, as name and size; both say the new one. The tier is
+        # the new size's, as az sets it: the one read belongs to the old size.
         plan.sku.name = plan.sku.size = size
+        plan.sku.tier = sku_tier(size) or plan.sku.tier
         self._put(plan, f"move the plan to {size}")
 
     def restart_apps(self) -> None:
@@ -94,9 +123,10 @@ class Plan:
         )
 
     def _put(self, plan: Any, what: str) -> None:
-        arm_call(
+        result = arm_call(
             lambda: self.web.app_service_plans.begin_create_or_update(
                 self.group, self.name, plan
             ).result(timeout=LRO_SECONDS),
             what,
         )
+        provisioned(result, what)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from tests.azure.simulator.arm import Arm
+from tests.azure.simulator.arm import Arm, web_error
 from tests.azure.simulator.arm_plans import ArmPlans, sku_facts
 from tests.azure.simulator.arm_sites import ArmSites
 from tests.azure.simulator.frontend import FrontEnd
@@ -25,6 +25,7 @@ from tests.azure.simulator.state import (
     DEFAULT_SUBSCRIPTION,
     AppServiceState,
     Fault,
+    LroHeader,
     Part,
     RecordedRequest,
     Reply,
@@ -54,13 +55,15 @@ class AzureSimulator(AppServiceState):
         subscription_id: str = DEFAULT_SUBSCRIPTION,
         lro_polls: int = 1,
         lro_retry_after: int | None = None,
-        soft_restart_restarts: bool = True,
+        lro_header: LroHeader = "Location",
+        soft_restart_restarts: bool = False,
     ) -> None:
         super().__init__(
             root,
             subscription_id=subscription_id,
             lro_polls=lro_polls,
             lro_retry_after=lro_retry_after,
+            lro_header=lro_header,
             soft_restart_restarts=soft_restart_restarts,
         )
         self._parts: tuple[Part, ...] = (
@@ -116,7 +119,9 @@ class AzureSimulator(AppServiceState):
         for fault in self.faults:
             if fault.method == method and fault.pattern.search(url):
                 self.faults.remove(fault)
-                message = f"HTTP {fault.status} injected by the simulator."
+                message = fault.message or f"HTTP {fault.status} injected by the simulator."
+                if fault.web:
+                    return web_error(fault.status, fault.code, message)
                 body = {"error": {"code": fault.code, "message": message}}
                 return json_reply(fault.status, body, list(fault.headers))
         return None
@@ -195,6 +200,31 @@ class AzureSimulator(AppServiceState):
         self.faults.append(
             Fault(method.upper(), re.compile(url_regex), status, "InternalServerError", [])
         )
+
+    def web_error_next(
+        self, method: str, url_regex: str, status: int, code: str, message: str
+    ) -> None:
+        """The next ``method`` request whose URL matches answers a Microsoft.Web error body."""
+        self.faults.append(
+            Fault(method.upper(), re.compile(url_regex), status, code, [], message, web=True)
+        )
+
+    def fail_next_operation(self, url_regex: str, code: str, message: str) -> None:
+        """The next long-running operation a request to ``url_regex`` starts fails so, once."""
+        self.operation_failures.append((url_regex, code, message))
+
+    def expire_tokens(self) -> None:
+        """From now on ARM refuses every token as expired (401 ExpiredAuthenticationToken)."""
+        self.tokens_expired = True
+
+    def set_instance_state(self, instance_id: str, state: str) -> None:
+        """Report the instance as READY, STOPPED or UNKNOWN in the site's instance list."""
+        if state not in ("READY", "STOPPED", "UNKNOWN"):
+            raise ValueError(f"{state} is no SiteRuntimeState (READY, STOPPED, UNKNOWN)")
+        if state == "READY":
+            self.instance_states.pop(instance_id, None)
+        else:
+            self.instance_states[instance_id] = state
 
     def deploy_conflicts(self, n: int) -> None:
         """The next ``n`` publish requests answer 409: a deployment is in progress."""

@@ -16,6 +16,22 @@ Modelling choices worth knowing when a test fails:
 - A long-running operation takes effect when a poll reports it done (after ``lro_polls``
   ``InProgress`` answers), not at the PUT or DELETE: a caller that does not wait sees no change.
   With ``lro_polls=0`` the first poll is done, so no client ever waits for its polling interval.
+- A Microsoft.Web site or plan PUT answers 202 with ``Location`` by default, as the spec
+  declares (Site.tsp and AppServicePlan.tsp: ``ArmAcceptedLroResponse<LroHeaders =
+  ArmLroLocationHeader<FinalResult = ...>>``); ``lro_header="Azure-AsyncOperation"`` answers
+  with that header instead. The Location URL's path (the resource's ``/operationresults/{id}``)
+  is not settled by the spec. Polled there: 202 while in progress, then 200 with the resource.
+- A failed operation (``fail_next_operation``): the Azure-AsyncOperation poll answers
+  ``{"status": "Failed", "error": {...}}``; the Location poll answers 200 with the plan body at
+  ``provisioningState: Failed`` for a plan, and Microsoft.Web's error body (400) for a site.
+- Errors: ARM's front door (no token, no api-version, unknown subscription, unknown group or
+  resource) answers ``{"error": {"code", "message"}}``, as recorded for a missing plan
+  (Azure/azure-sdk-for-python, sdk/appservice/azure-mgmt-web/tests/recordings/
+  test_cli_mgmt_web.test_web.yaml, with ``x-ms-failure-cause: gateway``); Microsoft.Web itself
+  answers its top-level ``{"Code", "Message", "Target", "Details", "Innererror"}``
+  (test_cli_mgmt_web_app.test_web_app.yaml: "Cannot find ServerFarm with name ...").
+- ``expire_tokens()`` makes ARM refuse every later request with 401
+  ``ExpiredAuthenticationToken`` (the body quoted in Azure/apiops#671).
 - Any non-empty Bearer token is accepted, except one marked (``SCOPE_MARK``) as issued for
   another scope: ARM wants ``ARM_SCOPE``.
 """
@@ -64,11 +80,17 @@ _TAG_FILTER = re.compile(
 
 @dataclass
 class Operation:
-    """A long-running operation: polls still to answer InProgress, and the change it makes."""
+    """A long-running operation: polls still to answer InProgress, and the change it makes.
+
+    ``result`` gives the resource body a Location poll answers once done; ``failure`` the
+    (code, message) it fails with, and then ``finish`` never runs.
+    """
 
     polls_left: int
     finish: Callable[[], None]
     done: bool = False
+    result: Callable[[], dict[str, Any]] | None = None
+    failure: tuple[str, str] | None = None
 
 
 def arm_routes(state: AppServiceState, routes: list[tuple[str, str, Handler]]) -> list[Route]:
@@ -90,6 +112,12 @@ def refusal(
     if token is None:
         message = "The 'Authorization' header is missing or not a token for ARM."
         return arm_error(401, "AuthenticationFailed", message)
+    if state.tokens_expired:
+        message = (
+            f"The access token expiry UTC time '{now()}' is earlier than current UTC time "
+            f"'{now()}'."
+        )
+        return arm_error(401, "ExpiredAuthenticationToken", message)
     state.arm_tokens.append(token)
     if not request_query(request).get("api-version"):
         return arm_error(
@@ -109,6 +137,22 @@ def refusal(
 def arm_error(status: int, code: str, message: str) -> Reply:
     """An ARM error answer: ``{"error": {"code", "message"}}``."""
     return json_reply(status, {"error": {"code": code, "message": message}})
+
+
+def web_error(status: int, code: str, message: str) -> Reply:
+    """A Microsoft.Web error answer, in the shape of the recorded one (module docstring)."""
+    body = {
+        "Code": code,
+        "Message": message,
+        "Target": None,
+        "Details": [
+            {"Message": message},
+            {"Code": code},
+            {"ErrorEntity": {"Code": code, "Message": message}},
+        ],
+        "Innererror": None,
+    }
+    return json_reply(status, body)
 
 
 def group_not_found(rg: str) -> Reply:
@@ -139,21 +183,46 @@ def json_body(request: requests.PreparedRequest) -> dict[str, Any] | Reply:
 # --- long-running operations ----------------------------------------------------------
 
 
-def new_operation(state: AppServiceState, finish: Callable[[], None]) -> str:
+def new_operation(
+    state: AppServiceState,
+    finish: Callable[[], None],
+    result: Callable[[], dict[str, Any]] | None = None,
+    failure: tuple[str, str] | None = None,
+) -> str:
     """Start an operation that runs ``finish`` when a poll finds it done; its id."""
     op = str(uuid.uuid4())
-    state.operations[op] = Operation(state.lro_polls, finish)
+    state.operations[op] = Operation(state.lro_polls, finish, result=result, failure=failure)
     return op
 
 
-def accepted(state: AppServiceState, finish: Callable[[], None]) -> Reply:
-    """Microsoft.Web's 202: an ``Azure-AsyncOperation`` to poll until ``finish`` has run."""
-    op = new_operation(state, finish)
-    url = (
-        f"{ARM_ENDPOINT}/subscriptions/{state.subscription_id}/providers/Microsoft.Web/"
-        f"operationresults/{op}?api-version={WEB_API_VERSION}"
-    )
-    return 202, lro_headers(state, ("Azure-AsyncOperation", url)), b""
+def take_failure(
+    state: AppServiceState, request: requests.PreparedRequest
+) -> tuple[str, str] | None:
+    """The failure ``fail_next_operation`` set for this request's URL, if any, now used up."""
+    for index, (pattern, code, message) in enumerate(state.operation_failures):
+        if re.search(pattern, request.url or ""):
+            del state.operation_failures[index]
+            return code, message
+    return None
+
+
+def accepted(
+    state: AppServiceState,
+    request: requests.PreparedRequest,
+    finish: Callable[[], None],
+    result: Callable[[], dict[str, Any]],
+) -> Reply:
+    """Microsoft.Web's 202 for a PUT: a link to poll (``state.lro_header``) until it is done."""
+    op = new_operation(state, finish, result, take_failure(state, request))
+    if state.lro_header == "Location":
+        path = urlsplit(request.url or "").path
+        url = f"{ARM_ENDPOINT}{path}/operationresults/{op}?api-version={WEB_API_VERSION}"
+    else:
+        url = (
+            f"{ARM_ENDPOINT}/subscriptions/{state.subscription_id}/providers/Microsoft.Web/"
+            f"operationresults/{op}?api-version={WEB_API_VERSION}"
+        )
+    return 202, lro_headers(state, (state.lro_header, url)), b""
 
 
 def lro_headers(state: AppServiceState, link: tuple[str, str]) -> list[tuple[str, str]]:
@@ -174,7 +243,8 @@ def _advance(state: AppServiceState, op_id: str) -> Operation | None:
         if op.polls_left > 0:
             op.polls_left -= 1
         else:
-            op.finish()
+            if op.failure is None:
+                op.finish()
             op.done = True
     return op
 
@@ -188,6 +258,10 @@ class Arm:
     def routes(self) -> list[Route]:
         """The resource group and operation URLs, with their handlers."""
         web_ops = SUBSCRIPTION + r"/providers/Microsoft\.Web/operationresults/(?P<op>[^/?#]+)"
+        web_location = (
+            RESOURCE_GROUP + r"/providers/Microsoft\.Web/(?P<type>sites|serverfarms)/[^/?#]+"
+            r"/operationresults/(?P<op>[^/?#]+)"
+        )
         return arm_routes(
             self.state,
             [
@@ -197,6 +271,7 @@ class Arm:
                 ("DELETE", RESOURCE_GROUP, self._delete_group),
                 ("GET", SUBSCRIPTION + "/resourcegroups", self._list_groups),
                 ("GET", web_ops, self._poll_async_operation),
+                ("GET", web_location, self._poll_web_location),
                 ("GET", SUBSCRIPTION + r"/operationresults/(?P<op>[^/?#]+)", self._poll_location),
             ],
         )
@@ -210,9 +285,28 @@ class Arm:
         if op is None:
             return arm_error(404, "NotFound", f"No operation {match['op']}.")
         body = {"id": urlsplit(request.url or "").path, "name": match["op"], "startTime": now()}
+        if op.done and op.failure is not None:
+            code, message = op.failure
+            error = {"code": code, "message": message}
+            return json_reply(200, {**body, "status": "Failed", "endTime": now(), "error": error})
         if op.done:
             return json_reply(200, {**body, "status": "Succeeded", "endTime": now()})
         return json_reply(200, {**body, "status": "InProgress"}, _retry_after(self.state))
+
+    def _poll_web_location(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
+        op = _advance(self.state, match["op"])
+        if op is None:
+            return web_error(404, "NotFound", f"Cannot find operation {match['op']}.")
+        if not op.done:
+            return 202, lro_headers(self.state, ("Location", request.url or "")), b""
+        if op.failure is not None:
+            code, message = op.failure
+            if match["type"].lower() != "serverfarms" or op.result is None:
+                return web_error(400, code, message)
+            failed = op.result()
+            failed["properties"]["provisioningState"] = "Failed"
+            return json_reply(200, failed)
+        return (200, [], b"") if op.result is None else json_reply(200, op.result())
 
     def _poll_location(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
         op = _advance(self.state, match["op"])

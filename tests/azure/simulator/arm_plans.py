@@ -30,6 +30,7 @@ from tests.azure.simulator.arm import (
     group_not_found,
     json_body,
     resource_not_found,
+    web_error,
 )
 from tests.azure.simulator.state import (
     AppServiceState,
@@ -48,7 +49,10 @@ _SKUS = (
     (re.compile(r"B[1-3]", re.I), "Basic", "B", 3),
     (re.compile(r"S[1-3]", re.I), "Standard", "S", 10),
     (re.compile(r"P[1-3]v2", re.I), "PremiumV2", "Pv2", 30),
-    (re.compile(r"P[0-3]v3", re.I), "PremiumV3", "Pv3", 30),
+    # P0v3 has a tier of its own, as az names it (azure-cli appservice utils.py
+    # get_sku_tier: "if name in ['P0V3']: return 'PREMIUM0V3'").
+    (re.compile(r"P0v3", re.I), "Premium0V3", "Pv3", 30),
+    (re.compile(r"P[1-3]v3", re.I), "PremiumV3", "Pv3", 30),
 )
 
 
@@ -97,6 +101,7 @@ class ArmPlans:
         body = json_body(request)
         if not isinstance(body, dict):
             return body
+        self.state.plan_puts.append(body)
         existing = self.state.plans.get((rg.lower(), name.lower()))
         sku = body.get("sku") or {}
         sku_name: str = sku.get("name") or (existing.sku if existing else "")
@@ -106,10 +111,10 @@ class ArmPlans:
         try:
             most = sku_facts(sku_name)[2]
         except ValueError as exc:
-            return arm_error(400, "InvalidSku", str(exc))
+            return web_error(400, "InvalidSku", str(exc))
         if not 1 <= capacity <= most:
             message = f"The {sku_name} tier allows 1 to {most} workers, not {capacity}."
-            return arm_error(400, "BadRequest", message)
+            return web_error(400, "BadRequest", message)
         reserved = bool((body.get("properties") or {}).get("reserved"))
 
         def finish() -> None:
@@ -127,7 +132,15 @@ class ArmPlans:
                     if resized:  # another size runs on other workers
                         site.backend.replace_instances()
 
-        return accepted(self.state, finish)
+        def result() -> dict[str, Any]:
+            plan = self.state.plans.get((rg.lower(), name.lower()))
+            if plan is None:  # a create that failed: the plan as it was asked for
+                plan = SimulatedPlan(
+                    group.name, name, body["location"], sku_name, capacity, reserved, {}
+                )
+            return self._plan_json(plan)
+
+        return accepted(self.state, request, finish, result)
 
     def _delete_plan(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
         plan = self._find_plan(match)
@@ -136,7 +149,7 @@ class ArmPlans:
         apps = [site.name for site in self.state.sites.values() if site.plan is plan]
         if apps:
             message = f"Server farm '{plan.name}' cannot be deleted: it hosts {', '.join(apps)}."
-            return arm_error(409, "Conflict", message)
+            return web_error(409, "Conflict", message)
         del self.state.plans[(plan.resource_group.lower(), plan.name.lower())]
         return 200, [], b""
 

@@ -9,9 +9,12 @@ Modelling choices worth knowing when a test fails:
 
 - GET site returns a sparse ``siteConfig`` (``appCommandLine`` and ``appSettings`` null), as
   ARM does; the full configuration is at ``config/web``. A site's ``reserved`` is its plan's.
-- A restart restarts every probe process, ``softRestart=true`` too (the fake counts it as
-  ``restart_soft``); with ``soft_restart_restarts`` false a soft restart restarts nothing ("only
-  if necessary", and nothing is).
+- A restart restarts every probe process. ``softRestart=true`` "applies the configuration
+  settings and restarts the app only if necessary" (WebApps_Restart's softRestart parameter):
+  by default nothing is pending, so it restarts nothing (same processes, same start times);
+  with ``soft_restart_restarts`` true it restarts them too (the fake counts ``restart_soft``).
+- ``GET .../instances`` reports each instance's ``properties.state`` (SiteRuntimeState: READY,
+  STOPPED, UNKNOWN); READY unless a test set another with ``set_instance_state``.
 - Changing app settings (settings PUT, or a site PUT that carries them) recreates every
   container on the same instances, as on Linux a container's environment is fixed when it
   starts; changing site config restarts the processes.
@@ -33,6 +36,7 @@ from tests.azure.simulator.arm import (
     group_not_found,
     json_body,
     resource_not_found,
+    web_error,
 )
 from tests.azure.simulator.state import (
     AppServiceState,
@@ -155,7 +159,7 @@ class ArmSites:
             return body
         existing = self.state.sites.get(name.lower())
         if existing is not None and existing.resource_group.lower() != rg.lower():
-            return arm_error(409, "Conflict", f"Website with given name {name} already exists.")
+            return web_error(409, "Conflict", f"Website with given name {name} already exists.")
         if not body.get("location"):
             return arm_error(400, "LocationRequired", "The location property is required.")
         properties = body.get("properties") or {}
@@ -164,8 +168,14 @@ class ArmSites:
         plan = farm and self.state.plans.get((farm["rg"].lower(), farm["plan"].lower()))
         if not plan:
             plan_name = farm["plan"] if farm else farm_id
-            return arm_error(404, "NotFound", f"Cannot find ServerFarm with name {plan_name}.")
-        return accepted(self.state, lambda: self._apply_site(group, name, body, plan))
+            return web_error(404, "NotFound", f"Cannot find ServerFarm with name {plan_name}.")
+
+        def result() -> dict[str, Any]:
+            return self._site_json(self.state.sites[name.lower()])
+
+        return accepted(
+            self.state, request, lambda: self._apply_site(group, name, body, plan), result
+        )
 
     def _apply_site(
         self, group: SimulatedGroup, name: str, body: dict[str, Any], plan: SimulatedPlan
@@ -319,7 +329,7 @@ class ArmSites:
             return body
         settings = body.get("properties") or {}
         if not all(isinstance(v, str) for v in settings.values()):
-            return arm_error(400, "BadRequest", "App setting values must be strings.")
+            return web_error(400, "BadRequest", "App setting values must be strings.")
         if settings != site.app_settings:
             self._set_settings(site, dict(settings))
         return json_reply(200, self._settings_json(site))
@@ -380,7 +390,7 @@ class ArmSites:
                 "type": "Microsoft.Web/sites/instances",
                 "location": site.location,
                 "properties": {
-                    "state": "READY",
+                    "state": self.state.instance_states.get(instance_id, "READY"),
                     "statusUrl": f"{scm}/api/instances/{instance_id}/status",
                     "detectorUrl": f"{scm}/api/instances/{instance_id}/detectors",
                     "consoleUrl": f"{scm}/api/instances/{instance_id}/console",

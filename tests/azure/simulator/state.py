@@ -51,6 +51,10 @@ Reply = tuple[int, list[tuple[str, str]], bytes]
 RequestKind = Literal["arm", "kudu", "probe"]
 Handler = Callable[[requests.PreparedRequest, "re.Match[str]"], Reply]
 
+#: How a long-running operation's 202 says where to poll: ``Location``, as the Microsoft.Web
+#: spec declares for the site and plan PUTs, or ``Azure-AsyncOperation``.
+LroHeader = Literal["Location", "Azure-AsyncOperation"]
+
 #: The end of every route's URL pattern: an optional query, nothing else.
 END = r"(?:\?[^#]*)?$"
 
@@ -172,6 +176,9 @@ class Fault:
     status: int
     code: str
     headers: list[tuple[str, str]]
+    message: str = ""
+    #: Answer in Microsoft.Web's error shape rather than ARM's.
+    web: bool = False
 
 
 class AppServiceState:
@@ -184,7 +191,8 @@ class AppServiceState:
         subscription_id: str = DEFAULT_SUBSCRIPTION,
         lro_polls: int = 1,
         lro_retry_after: int | None = None,
-        soft_restart_restarts: bool = True,
+        lro_header: LroHeader = "Location",
+        soft_restart_restarts: bool = False,
     ) -> None:
         self.root = root
         self.subscription_id = subscription_id
@@ -192,8 +200,21 @@ class AppServiceState:
         self.lro_polls = lro_polls
         #: Retry-After on long-running operation answers; None leaves polling to the client.
         self.lro_retry_after = lro_retry_after
-        #: Whether softRestart=true restarts the processes; if not, it finds nothing to do.
+        #: Which header a Microsoft.Web site or plan PUT's 202 carries to poll.
+        self.lro_header: LroHeader = lro_header
+        #: Whether softRestart=true restarts the processes. The spec's softRestart "applies
+        #: the configuration settings and restarts the app only if necessary"; with nothing
+        #: pending (the default) it restarts nothing: same processes, same start times.
         self.soft_restart_restarts = soft_restart_restarts
+        #: (URL regex, code, message): the next long-running operation started by a request
+        #: whose URL matches fails so, once.
+        self.operation_failures: list[tuple[str, str, str]] = []
+        #: Once true, ARM answers every request 401 ExpiredAuthenticationToken.
+        self.tokens_expired = False
+        #: Instance id -> SiteRuntimeState other than READY (STOPPED, UNKNOWN).
+        self.instance_states: dict[str, str] = {}
+        #: The body of each plan PUT, in order.
+        self.plan_puts: list[dict[str, Any]] = []
         self.requests: list[RecordedRequest] = []
         self.restarts: list[RestartRecord] = []
         self.plan_restarts: list[PlanRestartRecord] = []
