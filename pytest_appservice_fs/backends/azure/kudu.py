@@ -151,9 +151,9 @@ class KuduClient:
         return headers
 
     def _refused(self, status: int, what: str) -> DeployError:
-        refused = f"the Microsoft Entra token for {KUDU_SCOPE} on" if status == 401 else ""
+        refused = f"the Microsoft Entra token for {KUDU_SCOPE} on {what}" if status == 401 else what
         return DeployError(
-            f"Kudu at {self.scm_host} refused {refused} {what} (HTTP {status}): the identity "
+            f"Kudu at {self.scm_host} refused {refused} (HTTP {status}): the identity "
             f"needs {PUBLISH_PERMISSION} on the app, for example through the Website "
             "Contributor role."
         )
