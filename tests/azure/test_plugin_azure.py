@@ -41,7 +41,9 @@ INTERRUPT = {interrupt!r}
 @pytest.fixture(scope="session")
 def appservice_azure_options(tmp_path_factory):
     # restart_soft is fired and must restart: something is pending on this app.
-    simulator = AzureSimulator(tmp_path_factory.mktemp("azure"), soft_restart_restarts=True)
+    # Realistic: a soft restart with nothing pending keeps the process (the run's
+    # soft-restart window, 1 s in the ini, proves the no-op).
+    simulator = AzureSimulator(tmp_path_factory.mktemp("azure"))
     mock = responses.RequestsMock(assert_all_requests_are_fired=False)
     mock.start()
     simulator.install(mock)
@@ -107,6 +109,7 @@ def _suite(
     pytester: pytest.Pytester, *, seed: dict[str, Any] | None, run_id: str, interrupt: bool = False
 ) -> None:
     copy_live_suite(pytester)
+    pytester.makeini("[pytest]\njunit_family = xunit1\nappservice_fs_soft_restart_timeout = 1\n")
     provisioned = f"appservice-fs-{run_id}"
     pytester.makeconftest(CONFTEST.format(seed=seed, interrupt=interrupt, provisioned=provisioned))
 
