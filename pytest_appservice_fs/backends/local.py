@@ -358,11 +358,16 @@ def remove_resources(client: Any, labels: Mapping[str, str]) -> int:
     """Remove containers, then volumes, carrying all ``labels``; return how many went."""
     filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
     removed = 0
-    for container in client.containers.list(all=True, filters=filters):
-        container.remove(force=True)
-        removed += 1
-    for volume in client.volumes.list(filters=filters):
-        volume.remove(force=True)
+    # Sparse: listed without inspecting each, and one already gone is no failure: another
+    # run's sweep (an xdist worker's) may remove the same leftovers at the same time.
+    for resource in [
+        *client.containers.list(all=True, filters=filters, sparse=True),
+        *client.volumes.list(filters=filters),
+    ]:
+        try:
+            resource.remove(force=True)
+        except docker.errors.NotFound:
+            continue
         removed += 1
     return removed
 
@@ -371,8 +376,10 @@ def sweep_dead_runs(client: Any) -> int:
     """Remove what runs left behind when their process died (a crash, a kill -9)."""
     filters = {"label": [f"{label('project')}={PROJECT}"]}
     dead_runs: set[tuple[str, str]] = set()
+    # Sparse: a container another worker removes between the list and an inspect would
+    # otherwise fail this run's start (docker's list inspects each container it lists).
     for resource in [
-        *client.containers.list(all=True, filters=filters),
+        *client.containers.list(all=True, filters=filters, sparse=True),
         *client.volumes.list(filters=filters),
     ]:
         labels = resource.attrs.get("Labels") or resource.attrs.get("Config", {}).get("Labels")
