@@ -11,7 +11,7 @@ BACKEND ?= local
 LOCAL_BASE_IMAGE ?=
 export LOCAL_BASE_IMAGE
 
-.PHONY: venv test test-lowest check-wheel test-docker lint lint-workflows live docker docker-stop base-image bench bench-local bench-startup clean
+.PHONY: venv test test-lowest check-wheel test-docker lint lint-workflows live docker docker-stop base-image bench bench-local bench-startup bench-azure clean
 
 venv: $(VENV)/.installed
 
@@ -88,6 +88,10 @@ bench-local: venv docker base-image
 
 bench-startup: venv
 	$(PY) bench/bench_startup.py
+
+# What a run costs on Azure, modelled on the simulator with the platform's durations scaled.
+bench-azure: venv
+	$(PY) bench/bench_azure.py
 
 clean:
 	rm -rf $(VENV) $(LOWEST_VENV) $(REPORTS) .pytest_cache .mypy_cache .ruff_cache .hypothesis .docker

@@ -30,11 +30,22 @@ class Trigger:
 
     def prepare(self, app: App) -> Start:
         """Back to the run's capacity (H4 or a failed restore may have left more); the first
-        instance writes."""
+        instance writes, once it answers: the event before may still be settling (the app
+        answers 503 while it moves back to its SKU, for example). EventNotProven when it does
+        not answer before this event's deadline."""
         instances = app.restore()
         if not instances:
             raise BackendError("the app has no running instance")
-        return Start(tuple(instances), instances[0])
+        writer = instances[0]
+
+        def answers(last_seen: list[str]) -> Identity | None:
+            probe = app.backend.probe(writer)
+            identity = probe.identity() or probe.whoami()
+            last_seen[0] = describe(identity)
+            return identity
+
+        app.poll(self.event, writer, "awaited the app answering before the event", answers)
+        return Start(tuple(instances), writer)
 
     def fire(self, app: App, before: Before) -> str:  # pragma: no cover - abstract
         """Fire the event once; return what exactly changed, or ""."""

@@ -33,12 +33,15 @@ from tests.azure.simulator.state import (
     WEB_API_VERSION,
     SimulatedSite,
 )
+from tests.azure.simulator.timing import REALISTIC_SECONDS, PlatformTiming
 
 __all__ = [
     "KUDU_SCOPE",
+    "REALISTIC_SECONDS",
     "RESOURCES_API_VERSION",
     "SCOPE_MARK",
     "WEB_API_VERSION",
     "AzureSimulator",
+    "PlatformTiming",
     "SimulatedSite",
 ]

@@ -9,6 +9,7 @@ seed apps that exist already, inject faults and inspect what was asked through i
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -36,6 +37,7 @@ from tests.azure.simulator.state import (
     json_reply,
     short_location,
 )
+from tests.azure.simulator.timing import PlatformTiming
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -43,6 +45,14 @@ if TYPE_CHECKING:
     import responses
 
     from pytest_appservice_fs.engine.probe_package import ProbePackage
+
+
+#: What the app's front end answers while the platform carries out an operation.
+_BUSY: Reply = (
+    503,
+    [("Content-Type", "text/html")],
+    b"<html><body>Service Unavailable (simulated: the platform is busy)</body></html>",
+)
 
 
 class AzureSimulator(AppServiceState):
@@ -57,6 +67,7 @@ class AzureSimulator(AppServiceState):
         lro_retry_after: int | None = None,
         lro_header: LroHeader = "Location",
         soft_restart_restarts: bool = False,
+        timing: PlatformTiming | None = None,
     ) -> None:
         super().__init__(
             root,
@@ -66,6 +77,8 @@ class AzureSimulator(AppServiceState):
             lro_header=lro_header,
             soft_restart_restarts=soft_restart_restarts,
         )
+        #: How long the platform takes per operation (none: everything at once).
+        self.timing = timing or PlatformTiming()
         self._parts: tuple[Part, ...] = (
             ArmSites(self),
             ArmPlans(self),
@@ -103,7 +116,12 @@ class AzureSimulator(AppServiceState):
                         reply = self._fault_reply(method, url)
                         if reply is None and route.refusal is not None:
                             reply = route.refusal(request, match)
+                        if reply is None and kind == "probe" and self.timing.busy:
+                            reply = _BUSY
+                        operation = self._operation(kind, method, url, request)
                     reply = reply or route.handler(request, match)
+                    if operation is not None and reply[0] < 400:
+                        self.timing.begin(operation)
                 except requests.ConnectionError:
                     self.requests.append(RecordedRequest(kind, method, url, None))
                     raise
@@ -113,6 +131,28 @@ class AzureSimulator(AppServiceState):
                 return reply
 
         return answer
+
+    def _operation(
+        self, kind: str, method: str, url: str, request: requests.PreparedRequest
+    ) -> str | None:
+        """The platform operation a request starts (for the timing profile), or None."""
+        if kind == "probe" or not self.timing.scale:
+            return None
+        sku_changed = False
+        if "/serverfarms/" in url.lower() and method in ("PUT", "PATCH"):
+            name = url.split("?", maxsplit=1)[0].rstrip("/").rsplit("/", 1)[-1].lower()
+            plan = next((p for (_, n), p in self.plans.items() if n == name), None)
+            try:
+                body = json.loads(request.body or b"{}")
+            except ValueError:
+                body = {}
+            sku = (body.get("sku") or {}) if isinstance(body, dict) else {}
+            if plan is None:
+                return None  # a new plan: part of creating the app
+            sku_changed = sku.get("name", plan.sku) != plan.sku
+            if not sku_changed and sku.get("capacity", plan.capacity) == plan.capacity:
+                return None
+        return self.timing.operation(method, url, sku_changed=sku_changed)
 
     def _fault_reply(self, method: str, url: str) -> Reply | None:
         """Answer with the first injected fault that matches, and forget it."""
