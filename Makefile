@@ -11,7 +11,7 @@ BACKEND ?= local
 LOCAL_BASE_IMAGE ?=
 export LOCAL_BASE_IMAGE
 
-.PHONY: venv test test-lowest check-wheel test-docker lint lint-workflows live docker docker-stop base-image bench bench-local bench-startup bench-azure clean
+.PHONY: venv test test-under-load test-lowest check-wheel test-docker lint lint-workflows live docker docker-stop base-image bench bench-local bench-startup bench-azure clean
 
 venv: $(VENV)/.installed
 
@@ -26,6 +26,10 @@ $(VENV)/.installed: pyproject.toml
 
 test: venv
 	$(PY) -m pytest -n auto
+
+# The offline tests under -n 2 beside a CPU hog: no test may need an idle machine.
+test-under-load: venv
+	PY=$(PY) bash scripts/test-under-load.sh
 
 # The offline tests at the lowest versions pyproject.toml allows for its direct dependencies
 # (uv's lowest-direct resolution), in a venv of their own: a floor cannot claim what it does
