@@ -10,7 +10,6 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .config import physical_path
 from .files import MIB, NEW_FILE, data_dir, describe
 
 if TYPE_CHECKING:
@@ -123,7 +122,7 @@ def measure_throughput(
     size that would leave too little free space is skipped, with the reason."""
     name = f".throughput.{uuid.uuid4().hex}.tmp"
     try:
-        with data_dir(physical_path(path, config.mounts), create=True) as dir_fd:
+        with data_dir(config.mounts, path, create=True) as dir_fd:
             sizes = [
                 _measure_size(dir_fd, name, size, iterations=iterations, chunk=chunk, buffer=buffer)
                 for size in sizes_mib

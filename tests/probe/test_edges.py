@@ -1,0 +1,112 @@
+"""The probe's edges (issue 14): links above the data folder, methods, bodies, shared headroom."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .conftest import probe, probe_app
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from flask.testing import FlaskClient
+
+ROUTES = sorted(probe.web._ROUTES)
+LINKED = "the folder '/tmp' on the way to the data folder is a symbolic link; it is not followed"
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every path under root with what it is: a link's target, a file's digest, or 'dir'."""
+    found = {}
+    for path in root.rglob("*"):
+        if path.is_symlink():
+            found[str(path)] = "-> " + os.readlink(path)
+        elif path.is_dir():
+            found[str(path)] = "dir"
+        else:
+            found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def _error_of(body: dict[str, Any]) -> str:
+    """The refusal an endpoint reports for /tmp/data, wherever its answer puts it."""
+    if "results" in body:
+        result = body["results"]["/tmp/data"]
+        assert set(result) == {"path", "error"}, result
+        return str(result["error"])
+    if "errors" in body:
+        assert body["records"] == 0
+        return str(body["errors"][0])
+    return str(body["error"])
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "query"),
+    [
+        ("/write", {}),
+        ("/read", {}),
+        ("/io-latency", {"iterations": "1", "size": "16"}),
+        ("/throughput", {"sizes": "1"}),
+        ("/append", {"writer": "w", "records": "2"}),
+        ("/append-check", {}),
+        ("/append-reset", {}),
+    ],
+)
+def test_a_symlinked_ancestor_of_the_data_folder_is_refused(
+    client: FlaskClient, data_roots: dict[str, Path], tmp_path: Path, endpoint: str, query: dict
+) -> None:
+    """A link in place of a folder above the data folder (/tmp of /tmp/data) is never
+    followed: every endpoint that opens files refuses it with one error, and changes nothing
+    outside."""
+    outside = tmp_path / "outside"
+    (outside / "data").mkdir(parents=True)
+    # What a followed link would reach: a marker to read, an append file to check or remove.
+    (outside / "data" / "persistence-test.json").write_text('{"nonce": null}')
+    (outside / "data" / "concurrent-append.log").write_text("precious\n")
+    data_roots["/"].mkdir()
+    (data_roots["/"] / "tmp").symlink_to(outside)
+    before = snapshot(tmp_path)
+    response = client.get(endpoint, query_string={"path": "/tmp/data", **query})
+    assert response.status_code == 200, response.json
+    assert _error_of(response.json) == LINKED
+    assert snapshot(tmp_path) == before
+
+
+def test_a_symlinked_mount_root_component_deeper_down_is_refused(
+    make_config: Callable[..., Any], data_roots: dict[str, Path], tmp_path: Path
+) -> None:
+    """A link two folders above the data folder is refused, and named by its logical path."""
+    config = make_config(paths=("/var/local/data",))
+    client = probe_app.create_app(config).test_client()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (data_roots["/"] / "var").mkdir(parents=True)
+    (data_roots["/"] / "var" / "local").symlink_to(outside)
+    body = client.get("/write").json
+    assert body["results"]["/var/local/data"] == {
+        "path": "/var/local/data",
+        "error": "the folder '/var/local' on the way to the data folder is a symbolic link; "
+        "it is not followed",
+    }
+    assert list(outside.iterdir()) == []
+
+
+def test_missing_folders_are_still_created_below_the_mount(
+    client: FlaskClient, physical: dict[str, Path]
+) -> None:
+    """Walking folder by folder still creates the data folder and its parents on a write."""
+    assert client.get("/write").status_code == 200
+    for folder in physical.values():
+        assert (folder / "persistence-test.json").is_file()
+        assert oct(folder.stat().st_mode & 0o777) == oct(0o755 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
