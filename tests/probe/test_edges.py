@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .conftest import probe, probe_app
+from .conftest import TOKEN, probe, probe_app
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -110,3 +111,61 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "POST", "PUT", "DELETE", "PATCH", "PROPFIND"])
+@pytest.mark.parametrize("route", ROUTES)
+def test_methods_an_endpoint_does_not_serve_answer_405(
+    token_client: FlaskClient, tmp_path: Path, method: str, route: str
+) -> None:
+    """OPTIONS and every method but GET (and HEAD on /health) answer 405 with Allow, with or
+    without the token, and touch nothing."""
+    before = snapshot(tmp_path)
+    for headers in ({"X-Probe-Token": TOKEN}, {}):
+        response = token_client.open(route, method=method, headers=headers)
+        assert response.status_code == 405, (method, route, response.status_code)
+        assert response.json == {"error": f"method {method} is not allowed on {route}; use GET"}
+        assert "GET" in response.headers["Allow"]
+        assert "OPTIONS" not in response.headers["Allow"]
+        assert response.headers["Cache-Control"] == "no-store"
+    assert snapshot(tmp_path) == before
+
+
+def test_the_body_limit_is_the_contracts(make_config: Callable[..., Any]) -> None:
+    """Flask's MAX_CONTENT_LENGTH is the contract's REQUEST_BODY_MAX."""
+    app = probe_app.create_app(make_config())
+    assert app.config["MAX_CONTENT_LENGTH"] == probe.contract.REQUEST_BODY_MAX
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_body_over_the_limit_answers_413_and_touches_nothing(
+    token_client: FlaskClient, tmp_path: Path, route: str
+) -> None:
+    """The probe takes no body; one over the limit is refused before anything else, also when
+    sent chunked, without a length."""
+    limit = probe.contract.REQUEST_BODY_MAX
+    before = snapshot(tmp_path)
+    headers = {"X-Probe-Token": TOKEN}
+    too_big = b"x" * (limit + 1)
+    response = token_client.get(route, data=too_big, headers=headers)
+    assert response.status_code == 413
+    assert response.json == {"error": "Request Entity Too Large"}
+
+    # As gunicorn passes a chunked body on: no length, and the stream ends with the body.
+    chunked = token_client.get(
+        route,
+        input_stream=io.BytesIO(too_big),
+        headers={**headers, "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert chunked.status_code == 413
+    assert snapshot(tmp_path) == before
+    # A body within the limit is ignored, as before.
+    assert token_client.get(route, data=b"x" * limit, headers=headers).status_code != 413
+    within = token_client.get(
+        route,
+        input_stream=io.BytesIO(b"x" * limit),
+        headers={**headers, "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert within.status_code != 413
