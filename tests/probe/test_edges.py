@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -169,3 +170,54 @@ def test_a_body_over_the_limit_answers_413_and_touches_nothing(
         environ_overrides={"wsgi.input_terminated": True},
     )
     assert within.status_code != 413
+
+
+def _usage(total_mib: int, free_mib: int) -> os.statvfs_result:
+    total, free = total_mib * 256, free_mib * 256
+    return os.statvfs_result((4096, 4096, total, free, free, 0, 0, 0, 0, 255))
+
+
+def test_concurrent_throughput_requests_share_the_headroom(
+    make_config: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Room for one 1 MiB file beyond the 64 MiB headroom: while one request writes its file,
+    a second one at the same time is skipped instead of eating into the headroom."""
+    throughput = probe.throughput
+    monkeypatch.setattr(os, "fstatvfs", lambda fd: _usage(total_mib=4096, free_mib=65))
+    writing, release = threading.Event(), threading.Event()
+    real_write = throughput._write_scratch
+    calls = []
+
+    def first_write_waits(*args: Any) -> tuple[int, str]:
+        calls.append(args)
+        if len(calls) == 1:
+            writing.set()
+            assert release.wait(30), "the test never released the first write"
+        return real_write(*args)
+
+    monkeypatch.setattr(throughput, "_write_scratch", first_write_waits)
+    app = probe_app.create_app(make_config())
+    query = {"path": "/tmp/data", "sizes": "1"}
+    answers: list[Any] = []
+    first = threading.Thread(
+        target=lambda: answers.append(app.test_client().get("/throughput", query_string=query))
+    )
+    first.start()
+    try:
+        assert writing.wait(30), "the first request never started writing"
+        second = app.test_client().get("/throughput", query_string=query).json
+    finally:
+        release.set()
+        first.join(30)
+    assert answers[0].json["results"]["/tmp/data"]["sizes"][0]["checksum_ok"] is True
+    assert second["results"]["/tmp/data"]["sizes"] == [
+        {
+            "size_mib": 1,
+            "skipped": "1 MiB plus 64 MiB headroom needed, 65 MiB free, "
+            "1 MiB of it reserved by throughput requests under way",
+        }
+    ]
+    # Released when the size is done: a request after both has the room again.
+    after = app.test_client().get("/throughput", query_string=query).json
+    assert "skipped" not in after["results"]["/tmp/data"]["sizes"][0]
+    assert throughput._reserved_mib == {}
