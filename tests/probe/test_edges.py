@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import threading
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .conftest import TOKEN, probe, probe_app
+from .conftest import TOKEN, probe, probe_app, snapshot
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -20,19 +19,6 @@ if TYPE_CHECKING:
 
 ROUTES = sorted(probe.web._ROUTES)
 LINKED = "the folder '/tmp' on the way to the data folder is a symbolic link; it is not followed"
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """Every path under root with what it is: a link's target, a file's digest, or 'dir'."""
-    found = {}
-    for path in root.rglob("*"):
-        if path.is_symlink():
-            found[str(path)] = "-> " + os.readlink(path)
-        elif path.is_dir():
-            found[str(path)] = "dir"
-        else:
-            found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return found
 
 
 def _error_of(body: dict[str, Any]) -> str:
