@@ -32,6 +32,8 @@ THROUGHPUT_SIZES_MAX = 8
 THROUGHPUT_ITERATIONS_MAX = 5
 #: ``/append``: at most this many records per writer and request (``records``).
 APPEND_RECORDS_MAX = 10_000
+#: The largest request body in bytes the probe accepts (it reads none; a larger one is a 413).
+REQUEST_BODY_MAX = 1024
 #: At most this many paths in the probe's allowlist (its PROBE_PATHS app setting).
 ALLOWLIST_MAX = 32
 #: At most this many ``path`` parameters in one request.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,3 +113,16 @@ def physical(data_roots: dict[str, Path]) -> dict[str, Path]:
 def tree(root: Path) -> set[str]:
     """Every path under root, relative to it."""
     return {str(path.relative_to(root)) for path in root.rglob("*")}
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every path under root with what it is: a link's target, a file's digest, or 'dir'."""
+    found = {}
+    for path in root.rglob("*"):
+        if path.is_symlink():
+            found[str(path)] = "-> " + os.readlink(path)
+        elif path.is_dir():
+            found[str(path)] = "dir"
+        else:
+            found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .config import physical_path
 from .contract import APPEND_RECORDS_MAX, WRITER_PATTERN
 from .files import MIB, Refusal, data_dir, describe
 
@@ -66,7 +65,7 @@ def append_records(
     started_epoch = time.time()
     start = time.perf_counter_ns()
     try:
-        with data_dir(physical_path(path, config.mounts), create=True) as dir_fd:
+        with data_dir(config.mounts, path, create=True) as dir_fd:
             fd = os.open(name, _APPEND_FLAGS, 0o644, dir_fd=dir_fd)
             try:
                 if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -175,7 +174,7 @@ def check_appends(
     tallies = {writer: _WriterTally() for writer in writers or ()}
     lines = torn = untracked = 0
     try:
-        with data_dir(physical_path(path, config.mounts), create=False) as dir_fd:
+        with data_dir(config.mounts, path, create=False) as dir_fd:
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
             with os.fdopen(fd, "rb") as file:
                 info = os.fstat(file.fileno())
@@ -213,7 +212,7 @@ def check_appends(
 def remove_append_file(config: ProbeConfig, path: str, name: str) -> dict[str, Any]:
     """Remove one append file (that name only) from one path."""
     try:
-        with data_dir(physical_path(path, config.mounts), create=False) as dir_fd:
+        with data_dir(config.mounts, path, create=False) as dir_fd:
             os.unlink(name, dir_fd=dir_fd)  # a symlink at the name is removed, not followed
     except FileNotFoundError:
         return {"path": path, "file": name, "removed": False}

@@ -150,11 +150,18 @@ def covers(prefix: str, path: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
-def physical_path(logical: str, mounts: Mapping[str, str]) -> str:
-    """Map a logical path onto a physical one through the longest covering mount prefix."""
+def mount_of(logical: str, mounts: Mapping[str, str]) -> tuple[str, str, list[str]]:
+    """The longest mount prefix covering a logical path, its physical folder, and the path's
+    components below it; ValueError when no prefix covers the path."""
     covering = [prefix for prefix in mounts if prefix.startswith("/") and covers(prefix, logical)]
     if not covering:
         raise ValueError(f"no mount prefix covers '{clip(logical)}'; add a '/' entry to mounts.")
     prefix = max(covering, key=lambda p: len(p.rstrip("/")))
     rest = logical[len(prefix.rstrip("/")) :].lstrip("/")
-    return os.path.join(mounts[prefix], rest) if rest else mounts[prefix]
+    return prefix, mounts[prefix], rest.split("/") if rest else []
+
+
+def physical_path(logical: str, mounts: Mapping[str, str]) -> str:
+    """Map a logical path onto a physical one through the longest covering mount prefix."""
+    _, root, components = mount_of(logical, mounts)
+    return os.path.join(root, *components)

@@ -10,7 +10,6 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .config import physical_path
 from .files import NEW_FILE, Refusal, data_dir, describe
 
 if TYPE_CHECKING:
@@ -58,9 +57,7 @@ def measure_latency(config: ProbeConfig, path: str, size: int, iterations: int) 
 
     try:
         with contextlib.ExitStack() as cleanup:
-            dir_fd = cleanup.enter_context(
-                data_dir(physical_path(path, config.mounts), create=True)
-            )
+            dir_fd = cleanup.enter_context(data_dir(config.mounts, path, create=True))
             fd = os.open(name, os.O_RDWR | NEW_FILE, 0o600, dir_fd=dir_fd)
             cleanup.callback(os.unlink, name, dir_fd=dir_fd)
             cleanup.callback(os.close, fd)

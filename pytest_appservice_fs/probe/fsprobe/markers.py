@@ -13,7 +13,6 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .config import physical_path
 from .contract import CHECKSUM_NAME, MARKER_NAME
 from .files import NEW_FILE, Refusal, data_dir, describe
 
@@ -82,7 +81,7 @@ def write_marker(config: ProbeConfig, path: str, nonce: str | None) -> dict[str,
     data = json.dumps(payload, indent=2).encode("utf-8")
     checksum = hashlib.sha256(data).hexdigest()
     try:
-        with data_dir(physical_path(path, config.mounts), create=True) as dir_fd:
+        with data_dir(config.mounts, path, create=True) as dir_fd:
             _replace_file(dir_fd, MARKER_NAME, data)
             _replace_file(dir_fd, CHECKSUM_NAME, checksum.encode("ascii"))
             _fsync_directory(dir_fd)
@@ -95,7 +94,7 @@ def read_marker(config: ProbeConfig, path: str, nonce: str | None) -> dict[str, 
     """Read one path's marker back and check it against its stored checksum and the nonce."""
     stored: str | None = None
     try:
-        with data_dir(physical_path(path, config.mounts), create=False) as dir_fd:
+        with data_dir(config.mounts, path, create=False) as dir_fd:
             data = _read_small_file(dir_fd, MARKER_NAME)
             with contextlib.suppress(FileNotFoundError):
                 stored = _read_small_file(dir_fd, CHECKSUM_NAME).decode("ascii", "replace").strip()

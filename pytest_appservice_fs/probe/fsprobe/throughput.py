@@ -6,15 +6,15 @@ import contextlib
 import hashlib
 import os
 import statistics
+import threading
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .config import physical_path
 from .files import MIB, NEW_FILE, data_dir, describe
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from .config import ProbeConfig
 
@@ -72,13 +72,45 @@ def _read_scratch(dir_fd: int, name: str, buffer: bytearray) -> tuple[int, str, 
     return elapsed, digest.hexdigest(), total
 
 
-def _room_shortfall(dir_fd: int, size_mib: int) -> str | None:
-    usage = os.fstatvfs(dir_fd)
+# MiB promised to throughput requests under way, per file system (st_dev), and the lock
+# under which a request checks the free space and adds its size: two requests at once could
+# otherwise both see room for their file and together eat into the headroom. The lock is
+# this process's (the probe runs one gunicorn worker, and the fake backend serves from
+# threads); two instances sharing /home each keep their own.
+_reservations_lock = threading.Lock()
+_reserved_mib: dict[int, int] = {}
+
+
+def _shortfall(usage: os.statvfs_result, size_mib: int, reserved_mib: int) -> str | None:
     free_mib = usage.f_bavail * usage.f_frsize // MIB
     headroom = min(THROUGHPUT_HEADROOM_MIB, usage.f_blocks * usage.f_frsize // MIB // 4)
-    if size_mib + headroom <= free_mib:
+    if size_mib + headroom + reserved_mib <= free_mib:
         return None
-    return f"{size_mib} MiB plus {headroom} MiB headroom needed, {free_mib} MiB free"
+    needed = f"{size_mib} MiB plus {headroom} MiB headroom needed, {free_mib} MiB free"
+    if reserved_mib:
+        return f"{needed}, {reserved_mib} MiB of it reserved by throughput requests under way"
+    return needed
+
+
+@contextlib.contextmanager
+def _room_for(dir_fd: int, size_mib: int) -> Iterator[str | None]:
+    """Reserve size_mib on the folder's file system while the block runs, and yield None;
+    or yield why there is no room (free space less the headroom and others' reservations)."""
+    device = os.fstat(dir_fd).st_dev
+    with _reservations_lock:
+        shortfall = _shortfall(os.fstatvfs(dir_fd), size_mib, _reserved_mib.get(device, 0))
+        if shortfall is None:
+            _reserved_mib[device] = _reserved_mib.get(device, 0) + size_mib
+    if shortfall is not None:
+        yield shortfall
+        return
+    try:
+        yield None
+    finally:
+        with _reservations_lock:
+            _reserved_mib[device] -= size_mib
+            if not _reserved_mib[device]:
+                del _reserved_mib[device]
 
 
 def _measure_size(
@@ -86,9 +118,17 @@ def _measure_size(
 ) -> dict[str, Any]:
     # Checked before each size, so a size that does not fit is skipped and the next (often
     # smaller) ones are still measured.
-    shortfall = _room_shortfall(dir_fd, size_mib)
-    if shortfall is not None:
-        return {"size_mib": size_mib, "skipped": shortfall}
+    with _room_for(dir_fd, size_mib) as shortfall:
+        if shortfall is not None:
+            return {"size_mib": size_mib, "skipped": shortfall}
+        return _measure_reserved(
+            dir_fd, name, size_mib, iterations=iterations, chunk=chunk, buffer=buffer
+        )
+
+
+def _measure_reserved(
+    dir_fd: int, name: str, size_mib: int, *, iterations: int, chunk: bytes, buffer: bytearray
+) -> dict[str, Any]:
     writes, reads, checksums_ok = [], [], True
     for _ in range(iterations):
         try:
@@ -123,7 +163,7 @@ def measure_throughput(
     size that would leave too little free space is skipped, with the reason."""
     name = f".throughput.{uuid.uuid4().hex}.tmp"
     try:
-        with data_dir(physical_path(path, config.mounts), create=True) as dir_fd:
+        with data_dir(config.mounts, path, create=True) as dir_fd:
             sizes = [
                 _measure_size(dir_fd, name, size, iterations=iterations, chunk=chunk, buffer=buffer)
                 for size in sizes_mib

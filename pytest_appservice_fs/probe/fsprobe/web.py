@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import flask
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
 from . import params
 from .appends import append_records, check_appends, remove_append_file
@@ -18,6 +18,7 @@ from .contract import (
     LATENCY_ITERATIONS_MAX,
     LATENCY_SIZE_MAX,
     LOCK_MODES,
+    REQUEST_BODY_MAX,
     THROUGHPUT_ITERATIONS_MAX,
     TOKEN_HEADER,
 )
@@ -148,8 +149,23 @@ _ROUTES: dict[str, tuple[Callable[[], flask.Response], tuple[str, ...]]] = {
 }
 
 
+def _refuse_a_large_body(request: flask.Request) -> None:
+    # The probe reads no body, so Flask would never apply MAX_CONTENT_LENGTH: a body over it
+    # is refused here, with a length or chunked (gunicorn terminates a chunked stream and says
+    # so), where reading one byte past the limit tells. Werkzeug's own reader would answer 413
+    # for a chunked body of exactly the limit too.
+    length = request.content_length
+    if length is None and request.environ.get("wsgi.input_terminated"):
+        length = len(request.environ["wsgi.input"].read(REQUEST_BODY_MAX + 1))
+    if length is not None and length > REQUEST_BODY_MAX:
+        raise RequestEntityTooLarge
+
+
 def _authenticate_and_check_parameters() -> flask.Response | None:
     token, request = params.current_config().token, flask.request
+    _refuse_a_large_body(request)
+    if isinstance(request.routing_exception, MethodNotAllowed):
+        return None  # the method is wrong whoever asks: 405 before the token check
     if request.method == "HEAD" and request.path != "/health":
         # Werkzeug answers HEAD wherever GET is allowed; a HEAD must never write a marker.
         response = _error(f"method HEAD is not allowed on {clip(request.path)}; use GET", 405)
@@ -186,7 +202,9 @@ def _http_error(error: HTTPException) -> flask.Response:
         message = error.name  # the generic description may not fit the probe
     response = _error(message, error.code or 500)
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
-        response.headers["Allow"] = ", ".join(error.valid_methods)
+        # Werkzeug adds HEAD wherever GET is; only /health answers it (see above).
+        allowed = [m for m in error.valid_methods if m != "HEAD" or path == "/health"]
+        response.headers["Allow"] = ", ".join(allowed)
     return response
 
 
@@ -201,9 +219,10 @@ def create_app(config: ProbeConfig | None = None) -> flask.Flask:
     app.extensions["probe_config"] = config if config is not None else ProbeConfig.from_environ()
     app.json = _InsertionOrderJSON(app)
     # Requests carry no bodies; refuse anything bigger than a stray header-sized one.
-    app.config["MAX_CONTENT_LENGTH"] = 1024
+    app.config["MAX_CONTENT_LENGTH"] = REQUEST_BODY_MAX
     for rule, (view, _) in _ROUTES.items():
-        app.add_url_rule(rule, view_func=view, methods=["GET"])
+        # No automatic OPTIONS answer: every method but GET (and HEAD on /health) is a 405.
+        app.add_url_rule(rule, view_func=view, methods=["GET"], provide_automatic_options=False)
     app.before_request(_authenticate_and_check_parameters)
     app.after_request(_no_store)
     app.register_error_handler(HTTPException, _http_error)
