@@ -62,7 +62,7 @@ from pytest_appservice_fs.measurements.throughput import (
     ThroughputMeasurement,
     judge_throughput,
 )
-from pytest_appservice_fs.reports.runs import read_junit
+from pytest_appservice_fs.reports.junit import read_junit
 
 #: What the judges wrote for REPRESENTATIVE before the records existed (and whether it passed).
 GOLDEN = Path(__file__).parent / "data" / "evidence" / "properties.json"
