@@ -299,7 +299,20 @@ _VALUES = st.sampled_from(
     ["latency", "H1", "H4", "H5", "", "0", "1", "2", "-1", "999999999", "9" * 5000, "1e309"]
 ) | st.sampled_from(["nan", "inf", "true", "false", "x", "\u00b2", "/home/data", "intact"])
 _VALUES |= st.text(max_size=12)
-_CASE = st.dictionaries(st.sampled_from(_NAMES) | st.text(max_size=8), _VALUES, max_size=40)
+#: Each record's count, a loop bound, with values around and far beyond its bounds.
+_KIND = st.sampled_from(
+    [("latency", "instance_count"), ("H5", "size_count"), ("H4", "writers"), ("H1", "x")]
+)
+_COUNT = st.sampled_from(["0", "1", "2", "3", "-1", "1000", "1001", "999999999", "9" * 30])
+_COUNT |= st.integers().map(str)
+#: A testcase: a hypothesis and its record's count, what a record needs, any other properties.
+_CASE = st.builds(
+    lambda kind, count, head, rest: {**rest, **head, "hypothesis": kind[0], kind[1]: count},
+    _KIND,
+    _COUNT,
+    st.fixed_dictionaries({n: _VALUES for n in ("path", "lock", "expected", "observed")}),
+    st.dictionaries(st.sampled_from(_NAMES) | st.text(max_size=8), _VALUES, max_size=30),
+)
 
 
 @settings(max_examples=150, deadline=timedelta(seconds=5))
