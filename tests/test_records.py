@@ -62,7 +62,7 @@ from pytest_appservice_fs.measurements.throughput import (
     ThroughputMeasurement,
     judge_throughput,
 )
-from pytest_appservice_fs.reports.runs import read_junit
+from pytest_appservice_fs.reports.junit import read_junit
 
 #: What the judges wrote for REPRESENTATIVE before the records existed (and whether it passed).
 GOLDEN = Path(__file__).parent / "data" / "evidence" / "properties.json"
@@ -487,3 +487,29 @@ def test_a_record_reads_back_from_a_junit_file_pytest_wrote(
     run = read_junit(junit)
     read = [e.record for e in (*run.cells, *run.latency, *run.throughput, *run.appends)]
     assert read == [record]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "value", "message"),
+    [
+        (LatencyRecord, "instance_count", "999999999", "instance_count 999999999, but a count"),
+        (ThroughputRecord, "size_count", "1001", "size_count 1001, but a count is 0 to 1000"),
+        (AppendRecord, "writers", "-1", "writers -1, but a count is 0 to 1000"),
+        (AppendRecord, "writers", "3", "writers 3 but lacks writer.3.name"),
+        (LatencyRecord, "instance_count", "3", "instance_count 3 but lacks instance.3"),
+    ],
+)
+def test_a_count_is_bounded_by_its_entries_and_a_cap(
+    kind: type[Record], name: str, value: str, message: str
+) -> None:
+    """A count is a loop bound read from another job's file: one beyond 0 to 1000, or beyond
+    the entries there, is a RecordError at once (999999999 looped for minutes before)."""
+    good = {
+        LatencyRecord: "latency-measured",
+        ThroughputRecord: "throughput-measured-and-skipped",
+        AppendRecord: "appends-intact",
+    }[kind]
+    props = dict(_properties(REPRESENTATIVE[good]()))
+    assert props.get(name) in ("1", "2")  # the representative has one or two entries
+    with pytest.raises(RecordError, match=f"^has {message}"):
+        kind.from_properties({**props, name: value})

@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from pytest_appservice_fs.reports.cli import main
+from pytest_appservice_fs.reports.junit import read_junit
 from pytest_appservice_fs.reports.render import render_markdown, render_text
 from pytest_appservice_fs.reports.runs import (
     STEP_SUMMARY_LIMIT,
@@ -39,7 +40,6 @@ from pytest_appservice_fs.reports.runs import (
     cut_to,
     find_drifts,
     load_baseline,
-    read_junit,
     run_from_cases,
     to_json,
 )

@@ -22,6 +22,7 @@ from pytest_appservice_fs.evidence.values import (
     kept,
     optional,
     read_bool,
+    read_count,
     read_float,
     read_int,
     required,
@@ -290,7 +291,7 @@ class LatencyRecord(Record):
     @classmethod
     def from_properties(cls, props: Mapping[str, str]) -> Self:
         """The record of a testcase's properties; RecordError when malformed."""
-        count = read_int(props.get("instance_count", "0"))
+        count = read_count(props, "instance_count", _instance_names)
         known = {"latency_size", "latency_iterations", "instance_count"}
         rows = []
         for index in range(1, count + 1):
@@ -356,7 +357,7 @@ class ThroughputRecord(Record):
     @classmethod
     def from_properties(cls, props: Mapping[str, str]) -> Self:
         """The record of a testcase's properties; RecordError when malformed."""
-        count = read_int(props.get("size_count", "0"))
+        count = read_count(props, "size_count", _size_names)
         known = {"throughput_iterations", "size_count"}
         rows = []
         for index in range(1, count + 1):
@@ -443,7 +444,7 @@ class AppendRecord(Record):
         ``expected`` and ``observed`` must be there)."""
         for name in ("lock", "expected", "observed"):
             required(props, name, str)
-        count = read_int(props.get("writers", "0"))
+        count = read_count(props, "writers", _writer_names)
         known = {"lock", "append_file", "records_per_writer", "writers", "lines", "torn_lines"}
         known |= {"untracked_records", "overlap_seconds"}
         writers = []
@@ -474,6 +475,22 @@ class AppendRecord(Record):
             untracked_records=blank_or(props, "untracked_records", read_int),
             overlap_seconds=blank_or(props, "overlap_seconds", read_float),
         )
+
+
+def _instance_names(index: int) -> list[str]:
+    """The properties of a latency record's instance ``index``."""
+    stats = [f"{kind}.{index}.{s}" for kind in ("write_ms", "read_ms") for s in STATS]
+    return [f"instance.{index}", f"hostname.{index}", *stats]
+
+
+def _size_names(index: int) -> list[str]:
+    """The properties of an H5 record's size ``index``."""
+    return [f"size_mib.{index}", f"skipped.{index}", *(f"{n}.{index}" for n in FIGURES)]
+
+
+def _writer_names(index: int) -> list[str]:
+    """The properties of an H4 record's writer ``index``."""
+    return [f"writer.{index}.{name}" for name in WriterRecord.NAMES]
 
 
 #: The record of a testcase whose ``hypothesis`` is a measurement; any other is a matrix cell.

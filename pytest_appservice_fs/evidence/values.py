@@ -3,10 +3,14 @@ of properties no record can be read from."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
+
+#: The most entries (instances, sizes, writers) a record reads; JUnit files come from other
+#: CI jobs, and a count is a loop bound.
+MAX_ENTRIES = 1000
 
 
 class RecordError(ValueError):
@@ -33,6 +37,25 @@ def read_int(text: str) -> int:
         return int(text)
     except ValueError:
         raise RecordError("has malformed properties") from None
+
+
+def read_count(props: Mapping[str, str], name: str, entry: Callable[[int], Sequence[str]]) -> int:
+    """The count in property ``name`` (0 when absent) of the entries 1 to count, where
+    ``entry(index)`` names the properties of one entry and each entry carries one at least;
+    RecordError when the count is no number, is not 0 to MAX_ENTRIES, or is more than the
+    entries there."""
+    count = read_int(props.get(name, "0"))
+    shown = f"{name} {count}" if len(str(count)) <= 20 else f"{name} {str(count)[:20]}..."
+    if not 0 <= count <= MAX_ENTRIES:
+        raise RecordError(f"has {shown}, but a count is 0 to {MAX_ENTRIES}")
+    for index in range(1, count + 1):
+        names = entry(index)
+        if not any(n in props for n in names):
+            raise RecordError(
+                f"has {shown} but lacks {names[0]} and every other property of entry {index}: "
+                "a count is at most the entries there"
+            )
+    return count
 
 
 def read_float(text: str) -> float:

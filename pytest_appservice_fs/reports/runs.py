@@ -1,5 +1,5 @@
-"""Reports from the evidence: the testcases of a run (live, or read back from JUnit files),
-drift against a baseline, and JSON. Rendering is in `render.py`.
+"""Reports from the evidence: the testcases of a run (live, or read back from JUnit files by
+`inputs.py`), drift against a baseline, and JSON. Rendering is in `render.py`.
 
 A run's report is built from exactly the properties its testcases carry in JUnit, in the
 run itself too: the terminal summary, `--evidence-report` and `appservice-fs-report` over the
@@ -9,7 +9,8 @@ JUnit file all show the same thing.
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
+import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,10 +31,13 @@ from pytest_appservice_fs.evidence.records import (
 )
 from pytest_appservice_fs.evidence.values import RecordError
 
+MiB = 1024 * 1024
 #: GitHub refuses a job summary over 1 MiB per step.
-STEP_SUMMARY_LIMIT = 1024 * 1024
-#: JUnit's elements for outcomes other than a pass, and what the report calls them.
-_OUTCOMES = {"failure": "failed", "error": "error", "skipped": "skipped"}
+STEP_SUMMARY_LIMIT = MiB
+#: The largest baseline read, in bytes.
+MAX_BASELINE_BYTES = 16 * MiB
+#: How deep a baseline may nest; a JSON report of appservice-fs-report --json nests 7 deep.
+MAX_BASELINE_DEPTH = 16
 #: The facts a run is labelled with, taken from the first testcase that has each.
 _RUN_FACTS = ("backend", "region", "sku", "run_id")
 
@@ -158,50 +162,72 @@ def run_from_cases(cases: Iterable[Case], source: str) -> RunReport:
     return run
 
 
-def read_junit(path: Path) -> RunReport:
-    """The report of the run a JUnit file describes; ReportError in one sentence when bad."""
-    try:
-        root = ET.parse(path).getroot()  # noqa: S314 - our own test reports
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
-    except ET.ParseError as exc:
-        raise ReportError(f"{path} is not XML ({exc}).") from None
-    if root.tag not in ("testsuites", "testsuite"):
-        raise ReportError(f"{path} is not a JUnit file (its root is <{root.tag}>).")
-    cases = []
-    for element in root.iter("testcase"):
-        outcome = next(
-            (_OUTCOMES[child.tag] for child in element if child.tag in _OUTCOMES), "passed"
-        )
-        properties = {
-            prop.get("name", ""): prop.get("value", "") for prop in element.iter("property")
-        }
-        name = f"{element.get('classname', '')}.{element.get('name', '')}".strip(".")
-        cases.append(Case(name, outcome, properties))
-    return run_from_cases(cases, str(path))
-
-
 def load_baseline(spec: str) -> dict[tuple[str, str], str]:
-    """Observed values to compare with: ``lab`` (the lab's matrix) or a JSON report file."""
+    """Observed values to compare with, by (event, path): ``lab`` (the lab's matrix) or the
+    first run of a JSON report file; ReportError in one sentence when the file cannot be read,
+    is over MAX_BASELINE_BYTES, nests deeper than MAX_BASELINE_DEPTH or is no JSON report."""
     if spec == "lab":
         baseline = {(c.event.value, c.path): c.expected.value for c in LAB_MATRIX.paths}
         baseline.update(
             {(c.event.value, CONTAINER): c.expected.value for c in LAB_MATRIX.containers}
         )
         return baseline
-    path = Path(spec)
+    option = f"--baseline {spec}"
+    no_report = (
+        f"{option} is neither 'lab' nor a JSON report written by appservice-fs-report --json."
+    )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        runs = data["runs"]
-        first = runs[0]
-        return {(c["event"], c["path"]): c["observed"] for c in first["cells"]}
-    except OSError as exc:
-        raise ReportError(f"--baseline {spec}: cannot be read ({exc.strerror or exc}).") from None
-    except (ValueError, KeyError, IndexError, TypeError):
+        text = read_limited(Path(spec), MAX_BASELINE_BYTES, option).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ReportError(no_report) from None
+    if not _nests_within(text, MAX_BASELINE_DEPTH):
         raise ReportError(
-            f"--baseline {spec} is neither 'lab' nor a JSON report written by "
-            "appservice-fs-report --json."
-        ) from None
+            f"{option} nests deeper than {MAX_BASELINE_DEPTH} levels; a JSON report written "
+            "by appservice-fs-report --json nests 7."
+        )
+    try:
+        cells = json.loads(text)["runs"][0]["cells"]
+        baseline = {(c["event"], c["path"]): c["observed"] for c in cells}
+    # RecursionError cannot come after _nests_within; kept so that no input ever escapes.
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError):
+        raise ReportError(no_report) from None
+    if not all(isinstance(v, str) for key, value in baseline.items() for v in (*key, value)):
+        raise ReportError(no_report)
+    return baseline
+
+
+def read_limited(path: Path, limit: int, name: str) -> bytes:
+    """The bytes of an input file; ReportError naming it ``name`` when it cannot be read or
+    holds more than ``limit`` bytes (found from its size before reading, where it has one: a
+    pipe is read up to the limit)."""
+    try:
+        with path.open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            data = b"" if size > limit else file.read(limit + 1)
+    except OSError as exc:
+        raise ReportError(f"{name}: cannot be read ({exc.strerror or exc}).") from None
+    if size > limit or len(data) > limit:
+        raise ReportError(f"{name} is larger than {limit // MiB} MiB, the most a report reads.")
+    return data
+
+
+#: A JSON string (whose brackets are text), anything but a bracket, and a pair of brackets
+#: with nothing but other pairs gone from between them.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_INNERMOST = re.compile(r"\[\]|\{\}")
+
+
+def _nests_within(text: str, depth: int) -> bool:
+    """Whether JSON ``text`` nests at most ``depth`` arrays and objects deep, found without
+    parsing it (json.loads recurses once per level): each pass drops the innermost pairs.
+    Brackets that do not pair are no JSON, which json.loads says; they count as within."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    for _ in range(depth):
+        brackets, dropped = _INNERMOST.subn("", brackets)
+        if not brackets or not dropped:
+            return True
+    return not brackets
 
 
 def find_drifts(runs: Sequence[RunReport], baseline: Mapping[tuple[str, str], str]) -> list[Drift]:
