@@ -702,6 +702,7 @@ def test_probe_client_pins_instances_through_a_session_that_keeps_no_cookies(
     after, read = client(second).read("n1", LAB_PATHS)
 
     assert identity.instance_id == after.instance_id == second
+    assert read
     assert all(marker.exists and marker.nonce_matches for marker in read.values())
     assert _identity(client(first)).instance_id == first
     assert azure_simulator.conflicting_cookies == 0
