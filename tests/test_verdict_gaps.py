@@ -692,3 +692,30 @@ def test_h4_a_tally_without_counts_leaves_the_writer_unmeasured() -> None:
     writer = WriterResult("w0", INSTANCE_A)
     for tally in (WriterTally(None, 0, 0, 2), WriterTally(3, None, 0, 2)):
         assert _tallied(writer, tally, 3) == writer
+
+
+# --- the explanation is the failure message: pinned whole, not by a fragment -------------
+
+
+def test_path_and_container_explanations_are_exact() -> None:
+    """Each sentence whole, so that nothing can be added before or after it unnoticed."""
+    cell = PathCell("H2", Event.RESTART, TMP, Outcome.PERSISTS)
+    unproven = _observation(Event.RESTART, proven=False, error="timed out")
+    assert judge_path(unproven, cell, backend="x").explanation == (
+        f"H2 restart {TMP}: expected persists, observed inconclusive: "
+        "no proof that the event happened: timed out"
+    )
+    unwritten = _observation(Event.RESTART, written={}, read={})
+    assert judge_path(unwritten, cell, backend="x").explanation == (
+        f"H2 restart {TMP}: expected persists, observed inconclusive: "
+        "no marker was written before the event: the probe did not report it"
+    )
+    refused = _observation(Event.RESTART, written={TMP: MarkerWrite(TMP, error="EROFS")})
+    verdict = judge_path(refused, cell, backend="x")
+    assert verdict.explanation.endswith("no marker was written before the event: EROFS")
+    assert dict(verdict.properties)["checksum_valid"] == "n/a"
+    container = ContainerCell(Event.RESTART, ContainerOutcome.NEW_INSTANCE)
+    assert judge_container(_observation(Event.RESTART), container, backend="x").explanation == (
+        "restart container: expected new_instance, observed new_instance: instance "
+        "aaaaaaaaaaaa… -> bbbbbbbbbbbb…, container host-a -> host-b; proof"
+    )
