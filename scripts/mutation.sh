@@ -14,9 +14,11 @@
 #   (MUTMUT_VENV, default /tmp/mutmut-venv) with `pip install "mutmut<3"` (mutmut 2.5.1:
 #   it mutates files in place, so it runs on a copy of the working tree, never on it).
 #   The tests run with the project's virtualenv (PROJECT_PYTHON, default .venv/bin/python).
-# How long: about 2-3 s per mutant, some 600 mutants: 20-30 minutes on a loaded 2-core
-#   machine; MUTATION_TIME_LIMIT (seconds, default 2400) bounds the run, and rerunning
-#   resumes from mutmut's cache in the copy (MUTATION_DIR, default /tmp/mutation-run).
+# How long: 701 mutants, one test run each (3-4 s on an idle machine: about 45 minutes;
+#   on the shared 2-core machine at load 9 it was 20-30 s each). MUTATION_TIME_LIMIT
+#   (seconds, default 2400) bounds the run; rerunning resumes from mutmut's cache in the
+#   copy (MUTATION_DIR, default /tmp/mutation-run). Known: mutmut 2.5.1 may stop with
+#   pony's "Attribute Mutant.line is required" (it did after 26 mutants once); rerun.
 # Output: mutmut's killed/survived counts, then every surviving mutant's diff
 #   (mutation-survivors.txt in the copy).
 set -euo pipefail
