@@ -73,6 +73,7 @@ def test_both_sides_accept_and_refuse_the_same_paths(path: str) -> None:
 
 def test_shared_paths_cover_each_refusal() -> None:
     """The bad paths exercise every reason the rule gives, and the good ones pass."""
+    assert GOOD_PATHS
     assert all(contract.path_problem(path) is None for path in GOOD_PATHS)
     reasons = {contract.path_problem(path) for path in BAD_PATHS}
     assert None not in reasons

@@ -58,6 +58,7 @@ def _only_instance(backend: FakeBackend) -> str:
 def _write(backend: FakeBackend, instance_id: str, nonce: str = "n1") -> dict[str, str]:
     _, written = backend.probe(instance_id).write(nonce, LAB_PATHS)
     checksums = {path: marker.checksum for path, marker in written.items()}
+    assert checksums, written
     assert all(checksums.values()), written
     return checksums  # type: ignore[return-value]
 

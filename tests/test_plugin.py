@@ -242,6 +242,7 @@ def test_transient_503s_are_retried_and_the_run_passes(live_suite: pytest.Pytest
     """503s while an event settles are retried: the whole matrix still passes."""
     result, cases = run_live(live_suite, "--fake-fault", "transient-503")
     result.assert_outcomes(**live_outcomes())
+    assert [c for c in cases if c["expected"] != "observe"]
     assert all(c["observed"] == c["expected"] for c in cases if c["expected"] != "observe")
 
 
@@ -295,6 +296,7 @@ def test_probe_token_is_used_and_never_shown(live_suite: pytest.Pytester) -> Non
     result.assert_outcomes(**live_outcomes())
     assert secret not in result.stdout.str() + result.stderr.str()
     assert secret not in (live_suite.path / "out.xml").read_text(encoding="utf-8")
+    assert cases
     assert all(secret not in value for case in cases for value in case.values())
 
 
@@ -506,6 +508,7 @@ def test_user_path_is_allowlisted_and_observed(live_suite: pytest.Pytester) -> N
         ("restart", "observe", "persists"),
         ("deploy", "observe", "lost"),
     }
+    assert mine
     assert all(c["hypothesis"] == "paths" for c in mine)
     result.stdout.fnmatch_lines(["restart*persists (observed)*kept ok*", "deploy*lost (observed)*"])
     assert result.ret == pytest.ExitCode.OK

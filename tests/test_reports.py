@@ -66,6 +66,7 @@ def test_junit_reads_back_as_the_run_it_was() -> None:
     assert [path.path for path in latency] == ["/home/data", "/tmp/data", "/var/local/data"]
     assert all(path.size == 4096 and path.iterations == 10 for path in latency)
     assert all(len(path.instances) == 1 for path in latency)
+    assert list(run.latency_rows())
     assert all(
         set(row.write_ms) == {"min", "median", "p95", "max"} for _, row in run.latency_rows()
     )

@@ -80,6 +80,7 @@ def test_two_workers_fire_each_event_once_with_intact_evidence(live_suite: pytes
         firing[case["event"]].add((case["trigger_count"], case["nonce"], writer))
     nonces = {event: {nonce for _, nonce, _ in seen} for event, seen in firing.items()}
     assert {event: len(found) for event, found in nonces.items()} == {e.value: 1 for e in FIRED}
+    assert firing
     assert all(next(iter(seen))[0] == "1" for seen in firing.values())
     for event, seen in firing.items():
         writers = {writer for _, _, writer in seen} - {""}

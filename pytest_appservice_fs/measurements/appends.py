@@ -309,7 +309,7 @@ def _outcome(m: AppendMeasurement) -> tuple[AppendOutcome, str]:
     if m.overlap_seconds <= 0:
         return inconclusive, (
             f"{counts}, but the writes did not overlap in time (one ended "
-            f"{-m.overlap_seconds:.3f} s before the other began)"
+            f"{abs(m.overlap_seconds):.3f} s before the other began)"
         )
     return AppendOutcome.INTACT, f"{counts}, writing at once for {m.overlap_seconds:.3f} s"
 

@@ -44,6 +44,11 @@ TIMING = BackendTiming(
     poll_interval=0.01,
     probe=ProbeTiming(request_timeout=5.0, retry_deadline=2.0, wait_initial=0.01, wait_max=0.05),
 )
+#: What a step failed by the simulator raises: its injected HTTP 500, or the failed deployment.
+_INJECTED = (
+    r"^(could not [a-z ]+: InternalServerError: HTTP 500 injected by the simulator\.$"
+    r"|the deployment failed \(status 3, )"
+)
 KUDU = KuduTiming(start_deadline=2.0, finish_deadline=5.0, poll_interval=0.01, wait_initial=0.01)
 
 MakeBackend = Callable[..., AzureBackend]
@@ -694,7 +699,7 @@ def test_provision_failing_at_any_step_leaves_no_group(
     else:
         azure_simulator.fail_next(*PROVISION_STEPS[step], status=500)
     backend = make_backend(provision=True, region="koreacentral")
-    with pytest.raises(BackendError):
+    with pytest.raises(BackendError, match=_INJECTED):
         _controller(backend).start()
     backend.teardown()
     group = azure_simulator.group(GROUP)
@@ -726,7 +731,7 @@ def test_attach_failing_at_any_step_leaves_the_app_as_it_was(
     else:
         azure_simulator.fail_next(*ATTACH_STEPS[step], status=500)
     backend = make_backend()
-    with pytest.raises(BackendError):
+    with pytest.raises(BackendError, match=_INJECTED):
         _controller(backend).start()
     backend.teardown()
     assert site.app_settings == {"A": "1"}

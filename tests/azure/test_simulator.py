@@ -242,7 +242,9 @@ def test_site_names_are_global_and_plans_have_a_worker_limit(
     plan = web.app_service_plans.get(GROUP, PLAN)
     _sku(plan).capacity = 4  # B1 allows three
 
-    with pytest.raises(ResourceExistsError):
+    with pytest.raises(
+        ResourceExistsError, match="Website with given name app-appservice-fs already exists"
+    ):
         web.web_apps.begin_create_or_update("rg-other", APP, site)
     with pytest.raises(HttpResponseError) as too_many:
         web.app_service_plans.begin_create_or_update(GROUP, PLAN, plan)
@@ -523,7 +525,10 @@ def test_restart_sites_restarts_every_app_of_the_plan_and_no_other(
         assert (counts.get("restart"), counts.get("restart_soft")) == (1, 1)
     assert "restart" not in elsewhere.backend.operations.counts
     assert azure_simulator.restarts == []  # no site's own restart was called
-    with pytest.raises(ResourceNotFoundError):
+    with pytest.raises(
+        ResourceNotFoundError,
+        match=r"serverFarms/no-such-plan' under resource group 'rg-appservice-fs' was not found",
+    ):
         web.app_service_plans.restart_web_apps(GROUP, "no-such-plan")
 
 
@@ -697,6 +702,7 @@ def test_probe_client_pins_instances_through_a_session_that_keeps_no_cookies(
     after, read = client(second).read("n1", LAB_PATHS)
 
     assert identity.instance_id == after.instance_id == second
+    assert read
     assert all(marker.exists and marker.nonce_matches for marker in read.values())
     assert _identity(client(first)).instance_id == first
     assert azure_simulator.conflicting_cookies == 0
@@ -806,7 +812,10 @@ def test_unique_default_host_names_put_kudu_on_their_own_scm_host(
     )
     assert scm == site.default_host_name.replace(".koreacentral-01.", ".scm.koreacentral-01.")
     assert _publish(scm, package.data).status_code == 202
-    with pytest.raises(requests.ConnectionError):
+    with pytest.raises(
+        requests.ConnectionError,
+        match=r"simulated DNS: no such host 'app-appservice-fs\.scm\.azurewebsites\.net'",
+    ):
         _publish(f"{APP}.scm.azurewebsites.net", package.data)
 
 
@@ -886,17 +895,30 @@ def test_unknown_requests_fail_loudly(
 ) -> None:
     unretried = WebSiteManagementClient(credential, azure_simulator.subscription_id, retry_total=0)
 
-    with pytest.raises(requests.ConnectionError):
+    with pytest.raises(
+        requests.ConnectionError,
+        match="Connection refused by Responses - the call doesn't match any registered mock",
+    ):
         requests.get(
             "https://management.azure.com/subscriptions/x/providers/Microsoft.Web/sites",
             params={"api-version": WEB_API_VERSION},
             timeout=5,
         )
-    with pytest.raises(requests.ConnectionError):
+    with pytest.raises(
+        requests.ConnectionError,
+        match=r"doesn't match any registered mock\.\n\nRequest: \n- GET https://example\.com/",
+    ):
         requests.get("https://example.com/", timeout=5)
-    with pytest.raises(requests.ConnectionError):  # a host no app owns: no DNS name
+    # A host no app owns: no DNS name.
+    with pytest.raises(
+        requests.ConnectionError, match=r"simulated DNS: no such host 'nobody\.azurewebsites\.net'"
+    ):
         requests.get("https://nobody.azurewebsites.net/health", timeout=5)
-    with pytest.raises(ServiceRequestError):  # azure-core wraps the ConnectionError
+    # azure-core wraps the ConnectionError
+    with pytest.raises(
+        ServiceRequestError,
+        match=r"registered mock\.\n\nRequest: \n- GET https://management\.azure\.com/subscriptions/0{8}-",
+    ):
         list(unretried.web_apps.list())
 
 
@@ -923,9 +945,15 @@ def test_group_delete_lro_removes_its_plans_and_sites(
 
     assert during == "Deleting"
     assert not root.exists()  # the fake app was torn down
-    with pytest.raises(ResourceNotFoundError):
+    with pytest.raises(
+        ResourceNotFoundError,
+        match=r"\(ResourceGroupNotFound\) Resource group 'rg-appservice-fs' could not be found",
+    ):
         web.web_apps.get(GROUP, APP)
-    with pytest.raises(ResourceNotFoundError):
+    with pytest.raises(
+        ResourceNotFoundError,
+        match=r"\(ResourceGroupNotFound\) Resource group 'rg-appservice-fs' could not be found",
+    ):
         resources.resource_groups.get(GROUP)
     polls = [
         t for _, t in azure_simulator.arm_calls() if re.match(r"/subscriptions/[^/]+/operat", t)
@@ -954,7 +982,7 @@ def test_groups_are_listed_by_tag_name_and_value(
     assert by_name == ["rg-a", "rg-b"]
     assert by_value == ["rg-b"]
     assert everything == ["rg-a", "rg-b", "rg-c"]
-    with pytest.raises(HttpResponseError):
+    with pytest.raises(HttpResponseError, match=r"\(InvalidFilter\) Unsupported \$filter"):
         list(resources.resource_groups.list(filter="substringof('fs', name)"))
 
 

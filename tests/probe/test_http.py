@@ -95,6 +95,7 @@ def test_the_token_is_never_echoed(token_client: FlaskClient) -> None:
     for url, headers in requests:
         response = token_client.get(url, headers=headers)
         assert TOKEN not in response.get_data(as_text=True), url
+        assert response.headers, url
         assert all(TOKEN not in value for value in response.headers.values()), url
 
 
