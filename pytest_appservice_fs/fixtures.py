@@ -96,7 +96,10 @@ def appservice_backend(
             pytestconfig.stash[KEPT_KEY].append(message)
             log.warning("%s", message)
         else:
-            backend.teardown()
+            from pytest_appservice_fs.signals import shielded_teardown
+
+            with shielded_teardown(f"run {appservice_settings.run_id}"):
+                backend.teardown()
 
 
 @pytest.fixture(scope="session")

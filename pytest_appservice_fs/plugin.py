@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
+from pytest_appservice_fs import signals
 from pytest_appservice_fs.keys import (
     BACKENDS_KEY,
     CASES_KEY,
@@ -103,6 +104,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[BACKENDS_KEY] = []
     config.stash[KEPT_KEY] = []
     config.pluginmanager.register(EvidenceCollector(config), "appservice-fs-evidence")
+    signals.install(config)  # SIGTERM as Ctrl-C in a live session; workers' kept lines
     if getattr(config, "workerinput", None) is None and config.getoption("numprocesses", None):
         # An xdist controller chooses its scheduler and briefs its workers before anything is
         # collected: it needs the settings now.

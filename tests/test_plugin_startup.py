@@ -118,6 +118,7 @@ def test_a_plain_run_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
         "pytest_appservice_fs.keys",
         "pytest_appservice_fs.options",
         "pytest_appservice_fs.plugin",
+        "pytest_appservice_fs.signals",
     }
 
 

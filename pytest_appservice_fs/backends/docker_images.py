@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tarfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +78,20 @@ def resolve_base_image(client: Any, requested: str | None) -> str:
     )
 
 
-def runtime_image(client: Any, base: str, requirements: bytes, cache_dir: Path) -> str:
-    """The tag of the probe runtime image for ``base`` and ``requirements``, built if missing."""
+def runtime_image(
+    client: Any,
+    base: str,
+    requirements: bytes,
+    cache_dir: Path,
+    *,
+    labels: Mapping[str, str] | None = None,
+) -> str:
+    """The tag of the probe runtime image for ``base`` and ``requirements``, built if missing.
+
+    ``labels`` go on every image of the build, intermediates included (a LABEL right after
+    FROM), so that what an interrupted build leaves can be found by them; they do not enter
+    the tag, so runs with different labels share the image.
+    """
     base_id = client.images.get(base).id
     key = hashlib.sha256(
         b"\0".join([base_id.encode(), requirements, DOCKERFILE.encode()])
@@ -92,7 +105,8 @@ def runtime_image(client: Any, base: str, requirements: bytes, cache_dir: Path) 
         return tag
     python = _python_of(client, base)
     wheels = _wheelhouse(requirements, python, cache_dir / "wheels" / key[:16])
-    context = _build_context(DOCKERFILE.format(base=base), requirements, wheels)
+    dockerfile = _labelled(DOCKERFILE.format(base=base), labels or {})
+    context = _build_context(dockerfile, requirements, wheels)
     log.info("building %s from %s (Python %s)", tag, base, python["version"])
     try:
         client.images.build(
@@ -113,6 +127,15 @@ def runtime_image(client: Any, base: str, requirements: bytes, cache_dir: Path) 
         tail = "".join(str(chunk.get("stream", "")) for chunk in list(exc.build_log)[-12:])
         raise ImageError(f"building the probe runtime on {base} failed: {exc}; {tail}") from None
     return tag
+
+
+def _labelled(dockerfile: str, labels: Mapping[str, str]) -> str:
+    """``dockerfile`` with a LABEL of ``labels`` after its FROM line (as is, without labels)."""
+    if not labels:
+        return dockerfile
+    pairs = " ".join(f"{json.dumps(key)}={json.dumps(value)}" for key, value in labels.items())
+    first, _, rest = dockerfile.partition("\n")
+    return f"{first}\nLABEL {pairs}\n{rest}"
 
 
 def default_cache_dir() -> Path:

@@ -16,6 +16,7 @@ import secrets
 import socket
 import tarfile
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from pytest_appservice_fs.engine.probe_package import ProbePackage
 
 log = logging.getLogger(__name__)
+#: One record per dead run swept; the plugin shows them in the terminal (signals.py).
+sweep_log = logging.getLogger("pytest_appservice_fs.sweep")
 
 PROJECT = "pytest-appservice-fs"
 PROBE_PORT = "8000/tcp"
@@ -264,8 +267,14 @@ class LocalBackend(WithoutPlan):
     def _runtime_image(self, package: ProbePackage) -> str:
         if package.requirements not in self._images:
             base = resolve_base_image(self._client, self._base_image)
+            # The build's intermediate images carry the run's labels: if the build is cut
+            # short, they are this run's to remove (or a later run's sweep, once it is dead).
             self._images[package.requirements] = runtime_image(
-                self._client, base, package.requirements, self._cache_dir
+                self._client,
+                base,
+                package.requirements,
+                self._cache_dir,
+                labels=self._labels("build"),
             )
         return self._images[package.requirements]
 
@@ -355,21 +364,52 @@ class LocalBackend(WithoutPlan):
 
 
 def remove_resources(client: Any, labels: Mapping[str, str]) -> int:
-    """Remove containers, then volumes, carrying all ``labels``; return how many went."""
+    """Remove containers, then volumes, then untagged build images carrying all ``labels``;
+    return how many went.
+
+    Containers go in parallel and are killed, not stopped (``docker rm -f``): nothing of an
+    app outlives its removal, and teardown must end well within the 7.5 s GitHub Actions
+    leaves between its SIGINT and SIGTERM. Volumes go after, once nothing mounts them.
+    """
     filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
-    removed = 0
     # Sparse: listed without inspecting each, and one already gone is no failure: another
     # run's sweep (an xdist worker's) may remove the same leftovers at the same time.
-    for resource in [
-        *client.containers.list(all=True, filters=filters, sparse=True),
-        *client.volumes.list(filters=filters),
-    ]:
-        try:
-            resource.remove(force=True)
-        except docker.errors.NotFound:
-            continue
-        removed += 1
+    containers = client.containers.list(all=True, filters=filters, sparse=True)
+    removed = 0
+    if containers:
+        with ThreadPoolExecutor(max_workers=min(len(containers), 8)) as pool:
+            removed += sum(pool.map(_removed, containers))
+    removed += sum(_removed(volume) for volume in client.volumes.list(filters=filters))
+    removed += sum(_removed_image(client, image["Id"]) for image in _dangling(client, filters))
     return removed
+
+
+def _removed(resource: Any) -> int:
+    try:
+        resource.remove(force=True)
+    except docker.errors.NotFound:
+        return 0
+    return 1
+
+
+def _dangling(client: Any, filters: Mapping[str, list[str]]) -> list[dict[str, Any]]:
+    """Untagged images (an interrupted build's) with the labels in ``filters``, as Docker
+    lists them: Id and Labels, without an inspect that an image removed meanwhile would fail."""
+    images: list[dict[str, Any]] = client.api.images(filters={**filters, "dangling": True})
+    return images
+
+
+def _removed_image(client: Any, image_id: str) -> int:
+    # Not forced: an image a container still uses stays (an interrupted build's intermediates
+    # have no container left); its untagged parents go with it.
+    try:
+        client.api.remove_image(image_id, noprune=False)
+    except docker.errors.NotFound:
+        return 0
+    except docker.errors.APIError as exc:
+        log.info("left image %s: %s", image_id[:19], exc)
+        return 0
+    return 1
 
 
 def sweep_dead_runs(client: Any) -> int:
@@ -378,19 +418,27 @@ def sweep_dead_runs(client: Any) -> int:
     dead_runs: set[tuple[str, str]] = set()
     # Sparse: a container another worker removes between the list and an inspect would
     # otherwise fail this run's start (docker's list inspects each container it lists).
-    for resource in [
-        *client.containers.list(all=True, filters=filters, sparse=True),
-        *client.volumes.list(filters=filters),
-    ]:
-        labels = resource.attrs.get("Labels") or resource.attrs.get("Config", {}).get("Labels")
-        labels = labels or {}
+    found = [
+        resource.attrs.get("Labels") or resource.attrs.get("Config", {}).get("Labels") or {}
+        for resource in [
+            *client.containers.list(all=True, filters=filters, sparse=True),
+            *client.volumes.list(filters=filters),
+        ]
+    ]
+    found += [image.get("Labels") or {} for image in _dangling(client, filters)]
+    for labels in found:
         if labels.get(label("keep")) == "true" or not _owner_is_dead(labels.get(label("owner"))):
             continue
         dead_runs.add((labels.get(label("run"), ""), labels.get(label("app"), "")))
     removed = 0
     for run, app in sorted(dead_runs):
-        log.warning("removing leftovers of dead run %s (app %s)", run, app)
-        removed += remove_resources(client, {label("run"): run, label("app"): app})
+        swept = remove_resources(client, {label("run"): run, label("app"): app})
+        if swept:  # none: another run's sweep (an xdist worker's) got there first
+            sweep_log.warning(
+                "swept %d leftover(s) of dead run %s (app %s): its process is gone",
+                *(swept, run, app),
+            )
+        removed += swept
     return removed
 
 

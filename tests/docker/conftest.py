@@ -32,6 +32,8 @@ RUN_TIMEOUT = 180.0
 #: A conftest for a pytester folder: when DOCKERTEST_HOLD_MARK names a file, the local
 #: backend's stop() touches it and then holds for up to DOCKERTEST_HOLD_SECONDS before
 #: stopping, so a test can interrupt or kill the run in the middle of the stop_start event.
+#: When DOCKERTEST_TEARDOWN_MARK names a file, teardown() touches it and holds for
+#: DOCKERTEST_TEARDOWN_SECONDS before removing anything, so a test can signal it there.
 HOLD_CONFTEST = """
 import os
 import time
@@ -40,6 +42,7 @@ from pathlib import Path
 from pytest_appservice_fs.backends.local import LocalBackend
 
 _original_stop = LocalBackend.stop
+_original_teardown = LocalBackend.teardown
 
 
 def _held_stop(self):
@@ -50,13 +53,24 @@ def _held_stop(self):
     _original_stop(self)
 
 
+def _held_teardown(self):
+    Path(os.environ["DOCKERTEST_TEARDOWN_MARK"]).touch()
+    deadline = time.monotonic() + float(os.environ.get("DOCKERTEST_TEARDOWN_SECONDS", "3"))
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    _original_teardown(self)
+
+
 def pytest_configure(config):
     if os.environ.get("DOCKERTEST_HOLD_MARK"):
         LocalBackend.stop = _held_stop
+    if os.environ.get("DOCKERTEST_TEARDOWN_MARK"):
+        LocalBackend.teardown = _held_teardown
 
 
 def pytest_unconfigure(config):
     LocalBackend.stop = _original_stop
+    LocalBackend.teardown = _original_teardown
 """
 
 
@@ -169,13 +183,18 @@ def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None
 class HeldRun:
     """A live run in a subprocess, held inside the stop_start event by the HOLD_CONFTEST."""
 
-    def __init__(self, pytester: pytest.Pytester, run_id: str, *args: str) -> None:
+    def __init__(
+        self, pytester: pytest.Pytester, run_id: str, *args: str, hold_teardown: bool = False
+    ) -> None:
         self.mark = pytester.path / f"{run_id}.stopping"
+        self.teardown_mark = pytester.path / f"{run_id}.tearing-down"
         self.output = pytester.path / f"{run_id}.out"
         self._output_file = self.output.open("wb")
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("DOCKERTEST_HOLD_MARK", str(self.mark))
             patch.setenv("DOCKERTEST_HOLD_SECONDS", "30")
+            if hold_teardown:
+                patch.setenv("DOCKERTEST_TEARDOWN_MARK", str(self.teardown_mark))
             self.process = pytester.popen(
                 [
                     *(sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "live"),
@@ -191,6 +210,15 @@ class HeldRun:
             lambda: self.mark.exists() or self.process.poll() is not None,
             RUN_TIMEOUT,
             "the run reaching stop_start",
+        )
+        assert self.process.poll() is None, f"the run ended early:\n{self.text()}"
+
+    def wait_for_teardown(self) -> None:
+        """Block until the run is inside its backend's (held) teardown (or fail, bounded)."""
+        wait_until(
+            lambda: self.teardown_mark.exists() or self.process.poll() is not None,
+            RUN_TIMEOUT,
+            "the run reaching teardown",
         )
         assert self.process.poll() is None, f"the run ended early:\n{self.text()}"
 
@@ -232,8 +260,8 @@ def held_run(
     """
     runs: list[HeldRun] = []
 
-    def start(run_id: str, *args: str) -> HeldRun:
-        run = HeldRun(live_suite, run_id, *args)
+    def start(run_id: str, *args: str, hold_teardown: bool = False) -> HeldRun:
+        run = HeldRun(live_suite, run_id, *args, hold_teardown=hold_teardown)
         runs.append(run)
         return run
 
