@@ -4,6 +4,7 @@ ini file (in that order of precedence)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -13,6 +14,7 @@ from typing import Any
 
 from pytest_appservice_fs.contract import (
     APPEND_RECORDS_MAX,
+    DEFAULT_MAX_THROUGHPUT_MIB,
     LATENCY_ITERATIONS_MAX,
     LATENCY_SIZE_MAX,
     SETTINGS_MARK,
@@ -50,6 +52,24 @@ _FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
 RESERVED_APP_SETTINGS = {
     "PROBE_PATHS": "it is set from the matrix's paths; give extra paths with --path",
     SETTINGS_MARK: "the app_setting_change event changes it",
+    # The probe prefers its package's DEPLOYMENT_ID file; a fixed setting would hide a deploy
+    # that did not take (a probe from --probe-dir without the file would report the setting).
+    "PROBE_DEPLOYMENT_ID": "a deploy is proven by the deployment id of the package it ships",
+}
+#: The app setting that raises the probe's largest H5 size (``probe/fsprobe/config.py``).
+MAX_THROUGHPUT_SETTING = "PROBE_MAX_THROUGHPUT_MIB"
+#: Options only the azure backend reads: with another backend they would be silently ignored.
+#: (--region and --sku label a run on any backend; AZURE_SUBSCRIPTION_ID is Azure's own
+#: variable, set in CI for every job, so only the plugin's sources of --subscription-id count.)
+_AZURE_ONLY = ("app_name", "resource_group", "subscription_id", "provision", "allow_existing_app")
+#: What a list option takes, for the sentence that refuses an empty one.
+_LIST_ITEMS = {
+    "events": "event among " + ", ".join(e.value for e in Event),
+    "app_settings": "app setting KEY=VALUE",
+    "ready_timeout": "SECONDS or EVENT=SECONDS item",
+    "throughput_sizes": "size in MiB",
+    "paths": "absolute path",
+    "fake_faults": "fault among " + ", ".join(FAKE_FAULTS),
 }
 
 _REGION = re.compile(r"[a-z0-9]{2,40}\Z")
@@ -61,6 +81,9 @@ _RESOURCE_GROUP = re.compile(r"[-\w._()]{1,89}(?<!\.)\Z")
 SUBSCRIPTION_PATTERN = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
 _PATH_CHARS = re.compile(r"[A-Za-z0-9_./-]+\Z")
 _ASCII_NUMBER = re.compile(r"[0-9]{1,12}\Z")
+_ASCII_DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,6})?\Z")
+#: PROBE_TOKEN travels in a request header: visible ASCII only, no spaces.
+_TOKEN = re.compile(r"[\x21-\x7e]{1,256}\Z")
 _IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}\Z")
 
 
@@ -136,6 +159,7 @@ def _naming_source(message: str, sources: Mapping[str, str | None]) -> str:
 def _settings(
     raw: Mapping[str, Any], sources: Mapping[str, str | None], expectation_lines: Sequence[str]
 ) -> Settings:
+    _refuse_empty_lists(raw, sources)
     provision = _truthy(raw["provision"], "--provision")
     app_name = _optional(
         raw["app_name"],
@@ -144,8 +168,6 @@ def _settings(
         "2 to 60 letters, digits and hyphens, not starting or ending with a hyphen",
     )
     region = _optional(raw["region"], "--region", _REGION, "an Azure region such as westeurope")
-    if provision and region is None:
-        raise SettingsError("--provision needs --region, an Azure region such as westeurope.")
     backend = _backend(raw["backend"], app_name=app_name, provision=provision)
     resource_group = _optional(
         raw["resource_group"], "--resource-group", _RESOURCE_GROUP, "an Azure resource group name"
@@ -153,8 +175,13 @@ def _settings(
     subscription_id = _optional(
         raw["subscription_id"], "--subscription-id", SUBSCRIPTION_PATTERN, "a subscription GUID"
     )
+    restart_mode = _choice(raw["restart_mode"], "--restart-mode", RESTART_MODES)
     if backend == "azure":
+        if provision and region is None:
+            raise SettingsError("--provision needs --region, an Azure region such as westeurope.")
         _check_azure_target(app_name, resource_group, subscription_id, provision=provision)
+    else:
+        _refuse_azure_only(raw, sources, backend, restart_mode)
     sku = _optional(raw["sku"], "--sku", _SKU, "a plan SKU such as B1 or P1v3")
     faults = frozenset(_fake_faults(raw["fake_faults"], backend))
     user_paths = _user_paths(raw["paths"])
@@ -164,7 +191,7 @@ def _settings(
         )
     except ExpectationError as exc:
         raise SettingsError(str(exc)) from None
-    report = raw["evidence_report"]
+    app_settings = _app_settings(raw["app_settings"])
     return Settings(
         backend=backend,
         run_id=_optional(raw["run_id"], "--run-id", RUN_ID_PATTERN, "1 to 40 of A-Z a-z 0-9 _ -")
@@ -177,8 +204,8 @@ def _settings(
         sku=sku or (DEFAULT_SKU if provision else None),
         provision=provision,
         keep_resources=_truthy(raw["keep_resources"], "--keep-resources"),
-        app_settings=_app_settings(raw["app_settings"]),
-        evidence_report=Path(report) if report else None,
+        app_settings=app_settings,
+        evidence_report=_evidence_report(raw["evidence_report"]),
         ready_timeouts=_ready_timeouts(raw["ready_timeout"]),
         fake_faults=faults,
         expectations=expectations,
@@ -190,7 +217,7 @@ def _settings(
             "an image reference like name:tag",
         ),
         allow_existing_app=_truthy(raw["allow_existing_app"], "--allow-existing-app"),
-        restart_mode=_choice(raw["restart_mode"], "--restart-mode", RESTART_MODES),
+        restart_mode=restart_mode,
         soft_restart_timeout=_bounded(
             raw["soft_restart_timeout"], "--soft-restart-timeout", 120, int(MAX_READY_TIMEOUT)
         ),
@@ -198,7 +225,7 @@ def _settings(
         latency_iterations=_bounded(
             raw["latency_iterations"], "--latency-iterations", 10, LATENCY_ITERATIONS_MAX
         ),
-        throughput_sizes=_sizes(raw["throughput_sizes"]),
+        throughput_sizes=_sizes(raw["throughput_sizes"], app_settings),
         throughput_iterations=_bounded(
             raw["throughput_iterations"], "--throughput-iterations", 1, THROUGHPUT_ITERATIONS_MAX
         ),
@@ -237,16 +264,29 @@ def _path_problem(path: str) -> str | None:
     return None
 
 
-def _sizes(values: Sequence[str]) -> tuple[int, ...]:
-    items = _split_list(values)
-    sizes = tuple(
-        dict.fromkeys(_bounded(item, "--throughput-sizes", 1, THROUGHPUT_MIB_MAX) for item in items)
+def _sizes(values: Sequence[str], app_settings: Mapping[str, str]) -> tuple[int, ...]:
+    # The probe refuses a size above its PROBE_MAX_THROUGHPUT_MIB (checked in _app_settings).
+    raised = app_settings.get(MAX_THROUGHPUT_SETTING, "").strip()
+    most = int(raised) if raised else DEFAULT_MAX_THROUGHPUT_MIB
+    where = (
+        f"{MAX_THROUGHPUT_SETTING} as --app-setting gives it"
+        if raised
+        else f"the probe's {MAX_THROUGHPUT_SETTING} default; --app-setting "
+        f"{MAX_THROUGHPUT_SETTING}=N raises it to at most {THROUGHPUT_MIB_MAX}"
     )
+    sizes: dict[int, None] = {}
+    for item in _split_list(values):
+        if not _ASCII_NUMBER.match(item) or not 1 <= int(item) <= most:
+            raise SettingsError(
+                f"--throughput-sizes got {item[:64]!r}; valid is a whole number from 1 to {most} "
+                f"({where})."
+            )
+        sizes[int(item)] = None
     if len(sizes) > THROUGHPUT_SIZES_MAX:
         raise SettingsError(
             f"--throughput-sizes got {len(sizes)} sizes; valid is at most {THROUGHPUT_SIZES_MAX}."
         )
-    return sizes
+    return tuple(sizes)
 
 
 def _bounded(value: Any, flag: str, default: int, most: int) -> int:
@@ -258,6 +298,73 @@ def _bounded(value: Any, flag: str, default: int, most: int) -> int:
     if not _ASCII_NUMBER.match(text) or not 1 <= int(text) <= most:
         raise SettingsError(f"{flag} got {text[:64]!r}; valid is a whole number from 1 to {most}.")
     return int(text)
+
+
+def _refuse_empty_lists(raw: Mapping[str, Any], sources: Mapping[str, str | None]) -> None:
+    """A list option given but naming nothing (``--events ""``, ``--events " , "``) would fall
+    back to the default, or to nothing at all: refused, so that a typo never runs everything."""
+    for spec in OPTIONS:
+        if spec.kind != "list" or sources[spec.dest] is None:
+            continue
+        values = [str(value) for value in raw[spec.dest]]
+        blank = (
+            not any(value.strip() for value in values)
+            if spec.dest == "app_settings"
+            else not _split_list(values)
+        )
+        if blank:
+            raise SettingsError(
+                f"{spec.flag} got {','.join(values)[:64]!r}, an empty list; valid is at least one "
+                f"{_LIST_ITEMS[spec.dest]} (or no {spec.flag} at all, for the default)."
+            )
+
+
+def _refuse_azure_only(
+    raw: Mapping[str, Any], sources: Mapping[str, str | None], backend: str, restart_mode: str
+) -> None:
+    """Options only the azure backend reads, given with another backend, are refused."""
+    for spec in OPTIONS:
+        source = sources[spec.dest]
+        if spec.dest not in _AZURE_ONLY or source in (None, "environment AZURE_SUBSCRIPTION_ID"):
+            continue
+        if spec.kind == "flag" and not _truthy(raw[spec.dest], spec.flag):
+            continue
+        raise SettingsError(f"{spec.flag} works only with --backend azure, not {backend}.")
+    if restart_mode == "soft":
+        raise SettingsError(f"--restart-mode soft works only with --backend azure, not {backend}.")
+
+
+def _evidence_report(value: Any) -> Path | None:
+    if value is None or str(value).strip() == "":
+        return None
+    path = Path(str(value))
+    try:
+        problem = _unwritable(path)
+    except (OSError, ValueError) as exc:
+        problem = f"cannot be reached ({type(exc).__name__})"
+    if problem:
+        raise SettingsError(
+            f"--evidence-report got {str(value)[:120]!r}, which {problem}; valid is a file path "
+            "in a folder that exists or can be created."
+        )
+    return path
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why the report cannot be written to ``path`` at the end of the run, or None; nothing is
+    created now (a run refused later must leave no folder behind)."""
+    if path.is_dir():
+        return "is a folder"
+    if path.exists():
+        return None if os.access(path, os.W_OK) else "is a file that cannot be written"
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"needs a folder where the file {str(folder)[:120]} is"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"needs a folder in {str(folder)[:120]}, which cannot be written"
+    return None
 
 
 def _check_azure_target(
@@ -363,8 +470,22 @@ def _app_settings(values: Sequence[str]) -> dict[str, str]:
             raise SettingsError(
                 f"--app-setting {key} cannot be given: {RESERVED_APP_SETTINGS[key]}."
             )
+        _check_probe_setting(key, setting)
         settings[key] = setting
     return settings
+
+
+def _check_probe_setting(key: str, value: str) -> None:
+    """Refuse a value of an app setting the probe reads that the probe would refuse or misread
+    (``probe/fsprobe/config.py``), before anything is deployed."""
+    if key == MAX_THROUGHPUT_SETTING and value.strip():
+        _bounded(value, f"--app-setting {key}", DEFAULT_MAX_THROUGHPUT_MIB, THROUGHPUT_MIB_MAX)
+    if key == "PROBE_TOKEN" and not _TOKEN.match(value):
+        # Never echo the value: it is a secret.
+        raise SettingsError(
+            "--app-setting PROBE_TOKEN got a value that cannot travel in the X-Probe-Token "
+            "header; valid is 1 to 256 visible ASCII characters, no spaces."
+        )
 
 
 def _ready_timeouts(values: Sequence[str]) -> dict[Event, float]:
@@ -373,18 +494,22 @@ def _ready_timeouts(values: Sequence[str]) -> dict[Event, float]:
         name, sep, seconds_text = item.rpartition("=")
         try:
             events = [Event.parse(name)] if sep else list(Event)
-            seconds = float(seconds_text)
+            float(seconds_text)
         except ValueError:
             raise SettingsError(
                 f"--ready-timeout got {item[:64]!r}; valid is SECONDS or EVENT=SECONDS with an "
                 f"event among {', '.join(e.value for e in Event)}."
             ) from None
-        if not 0 < seconds <= MAX_READY_TIMEOUT:
+        # ASCII only: float() also reads other scripts' digits, '1_0', 'nan' and 'inf'.
+        if (
+            not _ASCII_DECIMAL.match(seconds_text)
+            or not 0 < float(seconds_text) <= MAX_READY_TIMEOUT
+        ):
             raise SettingsError(
-                f"--ready-timeout got {seconds_text!r} seconds; valid is more than 0 and at most "
-                f"{MAX_READY_TIMEOUT:.0f}."
+                f"--ready-timeout got {seconds_text[:64]!r} seconds; valid is a number of seconds "
+                f"in ASCII digits, more than 0 and at most {MAX_READY_TIMEOUT:.0f}."
             )
-        timeouts.update(dict.fromkeys(events, seconds))
+        timeouts.update(dict.fromkeys(events, float(seconds_text)))
     return timeouts
 
 
