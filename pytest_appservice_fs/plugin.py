@@ -278,23 +278,23 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         node.config.stash[WORKER_SETTINGS_ERROR_KEY] = True
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Any:
     """A backend that finds a precondition missing (no Azure credentials) ends the session
     with a usage error (exit 4), before the first live test, rather than fail every one alike."""
-    outcome = yield
-    if fixturedef.argname != "appservice_backend" or outcome.excinfo is None:
-        return
+    if fixturedef.argname != "appservice_backend":
+        return (yield)
     from pytest_appservice_fs.backends import PreconditionError
 
-    error = outcome.excinfo[1]
-    if not isinstance(error, PreconditionError):
-        return
+    try:
+        return (yield)
+    except PreconditionError as exc:
+        message = str(exc)
     workeroutput = getattr(request.config, "workeroutput", None)
     if workeroutput is not None:
         # The controller ends the session with this reason (pytest_testnodedown).
-        workeroutput[SETTINGS_ERROR_OUTPUT] = str(error)
-    pytest.exit(str(error), returncode=pytest.ExitCode.USAGE_ERROR)
+        workeroutput[SETTINGS_ERROR_OUTPUT] = message
+    pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
