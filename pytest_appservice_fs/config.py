@@ -13,6 +13,7 @@ from typing import Any
 
 from pytest_appservice_fs.contract import (
     APPEND_RECORDS_MAX,
+    DEFAULT_MAX_THROUGHPUT_MIB,
     LATENCY_ITERATIONS_MAX,
     LATENCY_SIZE_MAX,
     SETTINGS_MARK,
@@ -31,6 +32,7 @@ from pytest_appservice_fs.engine.expectations import (
 from pytest_appservice_fs.engine.model import Event
 from pytest_appservice_fs.options import (
     APP_SETTING_KEY,
+    ASCII_NUMBER,
     BACKENDS,
     DEFAULT_SKU,
     FAKE_FAULTS,
@@ -41,7 +43,13 @@ from pytest_appservice_fs.options import (
     USER_PATHS_MAX,
     IniGetter,
     SettingsError,
+    choice,
+    flag_value,
+    optional_text,
     pick,
+    report_path,
+    split_list,
+    whole_number,
 )
 
 #: Where no marker may be written: kernel interfaces and device nodes (/dev/shm aside).
@@ -50,6 +58,24 @@ _FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
 RESERVED_APP_SETTINGS = {
     "PROBE_PATHS": "it is set from the matrix's paths; give extra paths with --path",
     SETTINGS_MARK: "the app_setting_change event changes it",
+    # The probe prefers its package's DEPLOYMENT_ID file; a fixed setting would hide a deploy
+    # that did not take (a probe from --probe-dir without the file would report the setting).
+    "PROBE_DEPLOYMENT_ID": "a deploy is proven by the deployment id of the package it ships",
+}
+#: The app setting that raises the probe's largest H5 size (``probe/fsprobe/config.py``).
+MAX_THROUGHPUT_SETTING = "PROBE_MAX_THROUGHPUT_MIB"
+#: Options only the azure backend reads: with another backend they would be silently ignored.
+#: (--region and --sku label a run on any backend; AZURE_SUBSCRIPTION_ID is Azure's own
+#: variable, set in CI for every job, so only the plugin's sources of --subscription-id count.)
+_AZURE_ONLY = ("app_name", "resource_group", "subscription_id", "provision", "allow_existing_app")
+#: What a list option takes, for the sentence that refuses an empty one.
+_LIST_ITEMS = {
+    "events": "event among " + ", ".join(e.value for e in Event),
+    "app_settings": "app setting KEY=VALUE",
+    "ready_timeout": "SECONDS or EVENT=SECONDS item",
+    "throughput_sizes": "size in MiB",
+    "paths": "absolute path",
+    "fake_faults": "fault among " + ", ".join(FAKE_FAULTS),
 }
 
 _REGION = re.compile(r"[a-z0-9]{2,40}\Z")
@@ -60,7 +86,9 @@ _APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,58}[A-Za-z0-9]\Z")
 _RESOURCE_GROUP = re.compile(r"[-\w._()]{1,89}(?<!\.)\Z")
 SUBSCRIPTION_PATTERN = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
 _PATH_CHARS = re.compile(r"[A-Za-z0-9_./-]+\Z")
-_ASCII_NUMBER = re.compile(r"[0-9]{1,12}\Z")
+_ASCII_DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,6})?\Z")
+#: PROBE_TOKEN travels in a request header: visible ASCII only, no spaces.
+_TOKEN = re.compile(r"[\x21-\x7e]{1,256}\Z")
 _IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}\Z")
 
 
@@ -136,26 +164,30 @@ def _naming_source(message: str, sources: Mapping[str, str | None]) -> str:
 def _settings(
     raw: Mapping[str, Any], sources: Mapping[str, str | None], expectation_lines: Sequence[str]
 ) -> Settings:
-    provision = _truthy(raw["provision"], "--provision")
-    app_name = _optional(
+    _refuse_empty_lists(raw, sources)
+    provision = flag_value(raw["provision"], "--provision")
+    app_name = optional_text(
         raw["app_name"],
         "--app-name",
         _APP_NAME,
         "2 to 60 letters, digits and hyphens, not starting or ending with a hyphen",
     )
-    region = _optional(raw["region"], "--region", _REGION, "an Azure region such as westeurope")
-    if provision and region is None:
-        raise SettingsError("--provision needs --region, an Azure region such as westeurope.")
+    region = optional_text(raw["region"], "--region", _REGION, "an Azure region such as westeurope")
     backend = _backend(raw["backend"], app_name=app_name, provision=provision)
-    resource_group = _optional(
+    resource_group = optional_text(
         raw["resource_group"], "--resource-group", _RESOURCE_GROUP, "an Azure resource group name"
     )
-    subscription_id = _optional(
+    subscription_id = optional_text(
         raw["subscription_id"], "--subscription-id", SUBSCRIPTION_PATTERN, "a subscription GUID"
     )
+    restart_mode = choice(raw["restart_mode"], "--restart-mode", RESTART_MODES)
     if backend == "azure":
+        if provision and region is None:
+            raise SettingsError("--provision needs --region, an Azure region such as westeurope.")
         _check_azure_target(app_name, resource_group, subscription_id, provision=provision)
-    sku = _optional(raw["sku"], "--sku", _SKU, "a plan SKU such as B1 or P1v3")
+    else:
+        _refuse_azure_only(raw, sources, backend, restart_mode)
+    sku = optional_text(raw["sku"], "--sku", _SKU, "a plan SKU such as B1 or P1v3")
     faults = frozenset(_fake_faults(raw["fake_faults"], backend))
     user_paths = _user_paths(raw["paths"])
     try:
@@ -164,10 +196,12 @@ def _settings(
         )
     except ExpectationError as exc:
         raise SettingsError(str(exc)) from None
-    report = raw["evidence_report"]
+    app_settings = _app_settings(raw["app_settings"])
     return Settings(
         backend=backend,
-        run_id=_optional(raw["run_id"], "--run-id", RUN_ID_PATTERN, "1 to 40 of A-Z a-z 0-9 _ -")
+        run_id=optional_text(
+            raw["run_id"], "--run-id", RUN_ID_PATTERN, "1 to 40 of A-Z a-z 0-9 _ -"
+        )
         or _new_run_id(),
         events=_events(raw["events"]),
         app_name=app_name,
@@ -176,39 +210,41 @@ def _settings(
         region=region,
         sku=sku or (DEFAULT_SKU if provision else None),
         provision=provision,
-        keep_resources=_truthy(raw["keep_resources"], "--keep-resources"),
-        app_settings=_app_settings(raw["app_settings"]),
-        evidence_report=Path(report) if report else None,
+        keep_resources=flag_value(raw["keep_resources"], "--keep-resources"),
+        app_settings=app_settings,
+        evidence_report=report_path(raw["evidence_report"]),
         ready_timeouts=_ready_timeouts(raw["ready_timeout"]),
         fake_faults=faults,
         expectations=expectations,
         probe_dir=_probe_dir(raw["probe_dir"]),
-        local_base_image=_optional(
+        local_base_image=optional_text(
             raw["local_base_image"],
             "--local-base-image",
             _IMAGE,
             "an image reference like name:tag",
         ),
-        allow_existing_app=_truthy(raw["allow_existing_app"], "--allow-existing-app"),
-        restart_mode=_choice(raw["restart_mode"], "--restart-mode", RESTART_MODES),
-        soft_restart_timeout=_bounded(
+        allow_existing_app=flag_value(raw["allow_existing_app"], "--allow-existing-app"),
+        restart_mode=restart_mode,
+        soft_restart_timeout=whole_number(
             raw["soft_restart_timeout"], "--soft-restart-timeout", 120, int(MAX_READY_TIMEOUT)
         ),
-        latency_size=_bounded(raw["latency_size"], "--latency-size", 4096, LATENCY_SIZE_MAX),
-        latency_iterations=_bounded(
+        latency_size=whole_number(raw["latency_size"], "--latency-size", 4096, LATENCY_SIZE_MAX),
+        latency_iterations=whole_number(
             raw["latency_iterations"], "--latency-iterations", 10, LATENCY_ITERATIONS_MAX
         ),
-        throughput_sizes=_sizes(raw["throughput_sizes"]),
-        throughput_iterations=_bounded(
+        throughput_sizes=_sizes(raw["throughput_sizes"], app_settings),
+        throughput_iterations=whole_number(
             raw["throughput_iterations"], "--throughput-iterations", 1, THROUGHPUT_ITERATIONS_MAX
         ),
-        append_records=_bounded(raw["append_records"], "--append-records", 200, APPEND_RECORDS_MAX),
+        append_records=whole_number(
+            raw["append_records"], "--append-records", 200, APPEND_RECORDS_MAX
+        ),
         user_paths=user_paths,
     )
 
 
 def _user_paths(values: Sequence[str]) -> tuple[str, ...]:
-    paths = tuple(dict.fromkeys(_split_list(values)))
+    paths = tuple(dict.fromkeys(split_list(values)))
     if len(paths) > USER_PATHS_MAX:
         raise SettingsError(f"--path got {len(paths)} paths; valid is at most {USER_PATHS_MAX}.")
     for path in paths:
@@ -237,27 +273,63 @@ def _path_problem(path: str) -> str | None:
     return None
 
 
-def _sizes(values: Sequence[str]) -> tuple[int, ...]:
-    items = _split_list(values)
-    sizes = tuple(
-        dict.fromkeys(_bounded(item, "--throughput-sizes", 1, THROUGHPUT_MIB_MAX) for item in items)
+def _sizes(values: Sequence[str], app_settings: Mapping[str, str]) -> tuple[int, ...]:
+    # The probe refuses a size above its PROBE_MAX_THROUGHPUT_MIB (checked in _app_settings).
+    raised = app_settings.get(MAX_THROUGHPUT_SETTING, "").strip()
+    most = int(raised) if raised else DEFAULT_MAX_THROUGHPUT_MIB
+    where = (
+        f"{MAX_THROUGHPUT_SETTING} as --app-setting gives it"
+        if raised
+        else f"the probe's {MAX_THROUGHPUT_SETTING} default; --app-setting "
+        f"{MAX_THROUGHPUT_SETTING}=N raises it to at most {THROUGHPUT_MIB_MAX}"
     )
+    sizes: dict[int, None] = {}
+    for item in split_list(values):
+        if not ASCII_NUMBER.match(item) or not 1 <= int(item) <= most:
+            raise SettingsError(
+                f"--throughput-sizes got {item[:64]!r}; valid is a whole number from 1 to {most} "
+                f"({where})."
+            )
+        sizes[int(item)] = None
     if len(sizes) > THROUGHPUT_SIZES_MAX:
         raise SettingsError(
             f"--throughput-sizes got {len(sizes)} sizes; valid is at most {THROUGHPUT_SIZES_MAX}."
         )
-    return sizes
+    return tuple(sizes)
 
 
-def _bounded(value: Any, flag: str, default: int, most: int) -> int:
-    if value is None or str(value).strip() == "":
-        return default
-    text = str(value).strip()
-    # ASCII digits only: str.isdigit() also takes '²' (which int() refuses) and other scripts'
-    # digits (which int() reads), neither of which a user means as a number here.
-    if not _ASCII_NUMBER.match(text) or not 1 <= int(text) <= most:
-        raise SettingsError(f"{flag} got {text[:64]!r}; valid is a whole number from 1 to {most}.")
-    return int(text)
+def _refuse_empty_lists(raw: Mapping[str, Any], sources: Mapping[str, str | None]) -> None:
+    """A list option given but naming nothing (``--events ""``, ``--events " , "``) would fall
+    back to the default, or to nothing at all: refused, so that a typo never runs everything."""
+    for spec in OPTIONS:
+        if spec.kind != "list" or sources[spec.dest] is None:
+            continue
+        values = [str(value) for value in raw[spec.dest]]
+        blank = (
+            not any(value.strip() for value in values)
+            if spec.dest == "app_settings"
+            else not split_list(values)
+        )
+        if blank:
+            raise SettingsError(
+                f"{spec.flag} got {','.join(values)[:64]!r}, an empty list; valid is at least one "
+                f"{_LIST_ITEMS[spec.dest]} (or no {spec.flag} at all, for the default)."
+            )
+
+
+def _refuse_azure_only(
+    raw: Mapping[str, Any], sources: Mapping[str, str | None], backend: str, restart_mode: str
+) -> None:
+    """Options only the azure backend reads, given with another backend, are refused."""
+    for spec in OPTIONS:
+        source = sources[spec.dest]
+        if spec.dest not in _AZURE_ONLY or source in (None, "environment AZURE_SUBSCRIPTION_ID"):
+            continue
+        if spec.kind == "flag" and not flag_value(raw[spec.dest], spec.flag):
+            continue
+        raise SettingsError(f"{spec.flag} works only with --backend azure, not {backend}.")
+    if restart_mode == "soft":
+        raise SettingsError(f"--restart-mode soft works only with --backend azure, not {backend}.")
 
 
 def _check_azure_target(
@@ -280,35 +352,6 @@ def _check_azure_target(
         )
 
 
-def _choice(value: Any, flag: str, valid: Sequence[str]) -> str:
-    if value is None or str(value).strip() == "":
-        return valid[0]
-    text = str(value).strip().lower()
-    if text not in valid:
-        raise SettingsError(f"{flag} got {str(value)[:64]!r}; valid values are {', '.join(valid)}.")
-    return text
-
-
-def _truthy(value: Any, flag: str) -> bool:
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise SettingsError(f"{flag} got {value!r}; valid values are true or false.")
-
-
-def _optional(value: Any, flag: str, pattern: re.Pattern[str], valid: str) -> str | None:
-    if value is None or str(value).strip() == "":
-        return None
-    text = str(value).strip()
-    if not pattern.match(text):
-        raise SettingsError(f"{flag} got {text[:64]!r}; valid is {valid}.")
-    return text
-
-
 def _backend(value: Any, *, app_name: str | None, provision: bool) -> str:
     if value is None:
         # Naming an Azure app (or asking for one) means Azure; otherwise stay off the cloud.
@@ -326,15 +369,11 @@ def _backend(value: Any, *, app_name: str | None, provision: bool) -> str:
     return name
 
 
-def _split_list(values: Sequence[str]) -> list[str]:
-    return [part.strip() for value in values for part in str(value).split(",") if part.strip()]
-
-
 def _events(values: Sequence[str]) -> tuple[Event, ...]:
     if not values:
         return tuple(Event)
     chosen: list[Event] = []
-    for name in _split_list(values):
+    for name in split_list(values):
         try:
             event = Event.parse(name)
         except ValueError:
@@ -363,33 +402,51 @@ def _app_settings(values: Sequence[str]) -> dict[str, str]:
             raise SettingsError(
                 f"--app-setting {key} cannot be given: {RESERVED_APP_SETTINGS[key]}."
             )
+        _check_probe_setting(key, setting)
         settings[key] = setting
     return settings
 
 
+def _check_probe_setting(key: str, value: str) -> None:
+    """Refuse a value of an app setting the probe reads that the probe would refuse or misread
+    (``probe/fsprobe/config.py``), before anything is deployed."""
+    if key == MAX_THROUGHPUT_SETTING and value.strip():
+        whole_number(value, f"--app-setting {key}", DEFAULT_MAX_THROUGHPUT_MIB, THROUGHPUT_MIB_MAX)
+    if key == "PROBE_TOKEN" and not _TOKEN.match(value):
+        # Never echo the value: it is a secret.
+        raise SettingsError(
+            "--app-setting PROBE_TOKEN got a value that cannot travel in the X-Probe-Token "
+            "header; valid is 1 to 256 visible ASCII characters, no spaces."
+        )
+
+
 def _ready_timeouts(values: Sequence[str]) -> dict[Event, float]:
     timeouts: dict[Event, float] = {}
-    for item in _split_list(values):
+    for item in split_list(values):
         name, sep, seconds_text = item.rpartition("=")
         try:
             events = [Event.parse(name)] if sep else list(Event)
-            seconds = float(seconds_text)
+            float(seconds_text)
         except ValueError:
             raise SettingsError(
                 f"--ready-timeout got {item[:64]!r}; valid is SECONDS or EVENT=SECONDS with an "
                 f"event among {', '.join(e.value for e in Event)}."
             ) from None
-        if not 0 < seconds <= MAX_READY_TIMEOUT:
+        # ASCII only: float() also reads other scripts' digits, '1_0', 'nan' and 'inf'.
+        if (
+            not _ASCII_DECIMAL.match(seconds_text)
+            or not 0 < float(seconds_text) <= MAX_READY_TIMEOUT
+        ):
             raise SettingsError(
-                f"--ready-timeout got {seconds_text!r} seconds; valid is more than 0 and at most "
-                f"{MAX_READY_TIMEOUT:.0f}."
+                f"--ready-timeout got {seconds_text[:64]!r} seconds; valid is a number of seconds "
+                f"in ASCII digits, more than 0 and at most {MAX_READY_TIMEOUT:.0f}."
             )
-        timeouts.update(dict.fromkeys(events, seconds))
+        timeouts.update(dict.fromkeys(events, float(seconds_text)))
     return timeouts
 
 
 def _fake_faults(values: Sequence[str], backend: str) -> list[str]:
-    faults = _split_list(values)
+    faults = split_list(values)
     for fault in faults:
         if fault not in FAKE_FAULTS:
             raise SettingsError(

@@ -1,15 +1,18 @@
 """What can be set, and where from: every option with its ini key and environment variables.
 
-This module is all the plugin imports at pytest's start (with ``keys``): it names the options
-and reads their raw values, and nothing here imports the engine. Checking the values and
-building the settings is ``config.resolve``'s work, done only in a session that needs it.
+This module is all the plugin imports at pytest's start (with ``keys``): it names the options,
+reads their raw values and holds the checks of one value (a number, a flag, a path), and nothing
+here imports the engine. Building the settings is ``config.resolve``'s work, done only in a
+session that needs it.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pytest_appservice_fs.contract import (
@@ -52,6 +55,8 @@ USER_PATHS_MAX = 8
 APP_SETTING_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
 #: Words a flag takes for "off" (``config`` refuses any word that is neither on nor off).
 _FALSE_WORDS = ("0", "false", "no", "off", "")
+#: A whole number as the options take it: ASCII digits only (see whole_number).
+ASCII_NUMBER = re.compile(r"[0-9]{1,12}\Z")
 
 IniGetter = Callable[[str], Any]
 
@@ -317,3 +322,92 @@ def _setting_key(item: str) -> str:
     key, sep, _ = item.partition("=")
     key = key.strip()
     return key if sep and APP_SETTING_KEY.match(key) else "<malformed>"
+
+
+# --- single values, checked the same way wherever they come from --------------------------
+
+
+def split_list(values: Sequence[str]) -> list[str]:
+    """The items of a list setting: each value split at commas, stripped, blanks dropped."""
+    return [part.strip() for value in values for part in str(value).split(",") if part.strip()]
+
+
+def whole_number(value: Any, flag: str, default: int, most: int) -> int:
+    """``value`` as a whole number from 1 to ``most`` (ASCII digits only), ``default`` when
+    unset; SettingsError naming ``flag`` otherwise."""
+    if value is None or str(value).strip() == "":
+        return default
+    text = str(value).strip()
+    # ASCII digits only: str.isdigit() also takes '²' (which int() refuses) and other scripts'
+    # digits (which int() reads), neither of which a user means as a number here.
+    if not ASCII_NUMBER.match(text) or not 1 <= int(text) <= most:
+        raise SettingsError(f"{flag} got {text[:64]!r}; valid is a whole number from 1 to {most}.")
+    return int(text)
+
+
+def choice(value: Any, flag: str, valid: Sequence[str]) -> str:
+    """``value`` lowercased when among ``valid``, the first when unset; SettingsError otherwise."""
+    if value is None or str(value).strip() == "":
+        return valid[0]
+    text = str(value).strip().lower()
+    if text not in valid:
+        raise SettingsError(f"{flag} got {str(value)[:64]!r}; valid values are {', '.join(valid)}.")
+    return text
+
+
+def flag_value(value: Any, flag: str) -> bool:
+    """A flag's word as a bool (true/false, 1/0, yes/no, on/off); SettingsError otherwise."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{flag} got {value!r}; valid values are true or false.")
+
+
+def optional_text(value: Any, flag: str, pattern: re.Pattern[str], valid: str) -> str | None:
+    """``value`` stripped when ``pattern`` matches it, None when unset; SettingsError naming
+    ``flag`` and what is ``valid`` otherwise."""
+    if value is None or str(value).strip() == "":
+        return None
+    text = str(value).strip()
+    if not pattern.match(text):
+        raise SettingsError(f"{flag} got {text[:64]!r}; valid is {valid}.")
+    return text
+
+
+def report_path(value: Any) -> Path | None:
+    """The --evidence-report path, None when unset; SettingsError when the report could not be
+    written there at the end of the run (checked now, creating nothing)."""
+    if value is None or str(value).strip() == "":
+        return None
+    path = Path(str(value))
+    try:
+        problem = _unwritable(path)
+    except (OSError, ValueError) as exc:
+        problem = f"cannot be reached ({type(exc).__name__})"
+    if problem:
+        raise SettingsError(
+            f"--evidence-report got {str(value)[:120]!r}, which {problem}; valid is a file path "
+            "in a folder that exists or can be created."
+        )
+    return path
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why the report cannot be written to ``path`` at the end of the run, or None; nothing is
+    created now (a run refused later must leave no folder behind)."""
+    if path.is_dir():
+        return "is a folder"
+    if path.exists():
+        return None if os.access(path, os.W_OK) else "is a file that cannot be written"
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"needs a folder where the file {str(folder)[:120]} is"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"needs a folder in {str(folder)[:120]}, which cannot be written"
+    return None

@@ -280,6 +280,25 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         node.config.stash[WORKER_SETTINGS_ERROR_KEY] = True
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Any:
+    """A backend that finds a precondition missing (no Azure credentials) ends the session
+    with a usage error (exit 4), before the first live test, rather than fail every one alike."""
+    if fixturedef.argname != "appservice_backend":
+        return (yield)
+    from pytest_appservice_fs.backends import PreconditionError
+
+    try:
+        return (yield)
+    except PreconditionError as exc:
+        message = str(exc)
+    workeroutput = getattr(request.config, "workeroutput", None)
+    if workeroutput is not None:
+        # The controller ends the session with this reason (pytest_testnodedown).
+        workeroutput[SETTINGS_ERROR_OUTPUT] = message
+    pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Before any live test runs, check its settings and that its backend can work (exit 4)."""
     live = [item for item in session.items if _uses_plugin(item)]
@@ -349,9 +368,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     markdown = render_markdown([run])
     if settings.evidence_report is not None:
         path = settings.evidence_report
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(markdown, encoding="utf-8")
-        config.stash[REPORT_WRITTEN_KEY] = str(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(markdown, encoding="utf-8")
+        except OSError as exc:
+            # Checked up front (config), yet the disk may change during the run: the matrix is
+            # still printed, and the run's outcome stands.
+            reason = exc.strerror or type(exc).__name__
+            config.stash[REPORT_WRITTEN_KEY] = (
+                f"the evidence report could not be written to {path} ({reason}); the matrix "
+                "above is the run's evidence."
+            )
+        else:
+            config.stash[REPORT_WRITTEN_KEY] = f"evidence report written to {path}"
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         append_step_summary(summary, markdown, full_copy="the JUnit file")
@@ -372,7 +401,7 @@ def pytest_terminal_summary(
     terminalreporter.write_line(render_text(run))
     written = config.stash.get(REPORT_WRITTEN_KEY, None)
     if written:
-        terminalreporter.write_line(f"evidence report written to {written}")
+        terminalreporter.write_line(written)
 
 
 def _run_report(config: pytest.Config) -> RunReport | None:

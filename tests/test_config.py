@@ -237,7 +237,8 @@ def test_subscription_id_falls_back_to_azure_subscription_id() -> None:
 def test_plugin_subscription_variable_wins_over_azure_one() -> None:
     """APPSERVICE_FS_SUBSCRIPTION_ID comes before AZURE_SUBSCRIPTION_ID."""
     settings = _resolve(
-        env={"APPSERVICE_FS_SUBSCRIPTION_ID": SUB_A, "AZURE_SUBSCRIPTION_ID": SUB_B}
+        {"app_name": "my-app", "resource_group": "rg"},
+        env={"APPSERVICE_FS_SUBSCRIPTION_ID": SUB_A, "AZURE_SUBSCRIPTION_ID": SUB_B},
     )
     assert settings.subscription_id == SUB_A
 
@@ -276,10 +277,63 @@ def test_evidence_report_becomes_a_path() -> None:
     assert settings.evidence_report == Path("out/evidence.md")
 
 
-def test_explicit_fake_backend_keeps_app_name() -> None:
-    """An explicit --backend fake wins over the azure default that --app-name implies."""
-    settings = _resolve({"backend": "FAKE", "app_name": "my-app"})
-    assert (settings.backend, settings.app_name) == ("fake", "my-app")
+def test_explicit_fake_backend_refuses_app_name() -> None:
+    """An explicit --backend fake wins over the azure default that --app-name implies, and
+    --app-name, which only Azure reads, is refused rather than ignored."""
+    message = _error({"backend": "FAKE", "app_name": "my-app"})
+    assert message == "--app-name works only with --backend azure, not fake."
+
+
+@pytest.mark.parametrize(
+    ("cli", "env", "flag"),
+    [
+        ({"app_name": "my-app"}, {}, "--app-name"),
+        ({"resource_group": "rg"}, {}, "--resource-group"),
+        ({"subscription_id": SUB_A}, {}, "--subscription-id"),
+        ({"provision": True}, {}, "--provision"),
+        ({}, {"APPSERVICE_FS_ALLOW_EXISTING_APP": "true"}, "--allow-existing-app"),
+        ({"restart_mode": "soft"}, {}, "--restart-mode soft"),
+    ],
+)
+@pytest.mark.parametrize("backend", ["fake", "local"])
+def test_azure_only_options_are_refused_on_other_backends(
+    backend: str, cli: dict[str, Any], env: dict[str, str], flag: str
+) -> None:
+    """An option only the azure backend reads is refused with fake or local, naming both."""
+    message = _error({"backend": backend, **cli}, env=env)
+    _assert_one_sentence(message)
+    assert flag in message
+    assert message.endswith(f"works only with --backend azure, not {backend}.")
+
+
+def test_ambient_azure_subscription_and_labels_stay_accepted_off_azure() -> None:
+    """AZURE_SUBSCRIPTION_ID (set for every CI job), --region and --sku (labels) and an
+    explicit --provision false do not stop a local run."""
+    settings = _resolve(
+        {"region": "westeurope", "sku": "B1"},
+        {"appservice_fs_provision": "false"},
+        {"AZURE_SUBSCRIPTION_ID": SUB_B},
+    )
+    assert (settings.backend, settings.region, settings.sku) == ("local", "westeurope", "B1")
+
+
+@pytest.mark.parametrize("dest", ["events", "ready_timeout", "throughput_sizes", "paths"])
+@pytest.mark.parametrize("given", [[""], [" , "], [",", " "]])
+def test_an_empty_list_is_refused(dest: str, given: list[str]) -> None:
+    """A list option given but naming nothing is refused, not read as the default or as none."""
+    message = _error({dest: given})
+    _assert_one_sentence(message)
+    assert ", an empty list; valid is at least one " in message
+
+
+def test_an_empty_list_from_the_environment_or_ini_is_refused() -> None:
+    """APPSERVICE_FS_EVENTS=' , ' (which read as every event) and an ini of ',' are refused."""
+    assert _error(env={"APPSERVICE_FS_EVENTS": " , "}).startswith(
+        "--events (from environment APPSERVICE_FS_EVENTS) got '', an empty list"
+    )
+    assert _error(ini={"appservice_fs_events": [","]}).startswith(
+        "--events (from ini appservice_fs_events) got ',', an empty list"
+    )
 
 
 @pytest.mark.parametrize(
@@ -596,7 +650,7 @@ def test_too_many_user_paths_are_refused() -> None:
     assert message == "--path got 9 paths; valid is at most 8."
 
 
-@pytest.mark.parametrize("key", ["PROBE_PATHS", "PROBE_SETTINGS_MARK"])
+@pytest.mark.parametrize("key", ["PROBE_PATHS", "PROBE_SETTINGS_MARK", "PROBE_DEPLOYMENT_ID"])
 def test_settings_the_harness_owns_cannot_be_given(key: str) -> None:
     """PROBE_PATHS comes from the matrix and --path; PROBE_SETTINGS_MARK is the event's."""
     message = _error({"app_settings": [f"{key}=/etc"]})
@@ -624,6 +678,67 @@ def test_soft_restart_timeout_is_bounded(value: str) -> None:
     assert _resolve({"soft_restart_timeout": "30"}).soft_restart_timeout == 30
 
 
+_AT_128 = (
+    "(the probe's PROBE_MAX_THROUGHPUT_MIB default; --app-setting PROBE_MAX_THROUGHPUT_MIB=N "
+    "raises it to at most 1024)."
+)
+
+
+def test_throughput_sizes_follow_the_probes_maximum_in_force() -> None:
+    """--app-setting PROBE_MAX_THROUGHPUT_MIB raises the largest size, naming it when refused."""
+    raised = ["PROBE_MAX_THROUGHPUT_MIB=512"]
+    settings = _resolve({"throughput_sizes": ["512"], "app_settings": raised})
+    assert settings.throughput_sizes == (512,)
+    assert _error({"throughput_sizes": ["600"], "app_settings": raised}) == (
+        "--throughput-sizes got '600'; valid is a whole number from 1 to 512 "
+        "(PROBE_MAX_THROUGHPUT_MIB as --app-setting gives it)."
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "1025", "1e3", "\u0661\u0662", "+5"])
+def test_probe_max_throughput_setting_is_checked(value: str) -> None:
+    """An app setting the probe would refuse at start-up is refused before deploying."""
+    message = _error({"app_settings": [f"PROBE_MAX_THROUGHPUT_MIB={value}"]})
+    assert message == (
+        f"--app-setting PROBE_MAX_THROUGHPUT_MIB got {value!r}; valid is a whole number from 1 "
+        "to 1024."
+    )
+
+
+@pytest.mark.parametrize("value", ["", "has space", "tab\there", "\u00e9t\u00e9", "x" * 257])
+def test_probe_token_that_cannot_be_a_header_is_refused_unshown(value: str) -> None:
+    """PROBE_TOKEN travels in a header: a value that cannot is refused, and never shown."""
+    message = _error({"app_settings": [f"PROBE_TOKEN={value}"]})
+    _assert_one_sentence(message)
+    assert message.startswith("--app-setting PROBE_TOKEN got a value that cannot travel")
+    if value:
+        assert value not in message
+
+
+@pytest.mark.parametrize("value", ["\u0661\u0662", "1_0", "1e3", "inf", "5.", ".5", "0x10"])
+def test_ready_timeout_takes_ascii_decimals_only(value: str) -> None:
+    """float() reads other scripts' digits, underscores and exponents; the option does not."""
+    message = _error({"ready_timeout": [f"deploy={value}"]})
+    _assert_one_sentence(message)
+    assert message.startswith("--ready-timeout got ")
+    assert _resolve({"ready_timeout": ["deploy=0.25"]}).ready_timeouts == {Event.DEPLOY: 0.25}
+
+
+def test_evidence_report_that_cannot_be_written_is_refused(tmp_path: Path) -> None:
+    """A folder, or a path below a file, is refused up front; nothing is created."""
+    blocker = tmp_path / "file.md"
+    blocker.write_text("x")
+    assert _error({"evidence_report": str(tmp_path)}) == (
+        f"--evidence-report got {str(tmp_path)!r}, which is a folder; valid is a file path in a "
+        "folder that exists or can be created."
+    )
+    message = _error({"evidence_report": str(blocker / "sub" / "report.md")})
+    _assert_one_sentence(message)
+    assert f"needs a folder where the file {blocker} is" in message
+    assert _resolve({"evidence_report": str(tmp_path / "new" / "r.md")}).evidence_report
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.md"]
+
+
 def test_throughput_sizes_are_read_and_deduplicated() -> None:
     """--throughput-sizes takes comma lists and repeats; a size given twice counts once."""
     settings = _resolve({"throughput_sizes": ["1,16", "16", "128"]})
@@ -634,9 +749,13 @@ def test_throughput_sizes_are_read_and_deduplicated() -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        (["2048"], "--throughput-sizes got '2048'; valid is a whole number from 1 to 1024."),
-        (["0"], "--throughput-sizes got '0'; valid is a whole number from 1 to 1024."),
-        (["1.5"], "--throughput-sizes got '1.5'; valid is a whole number from 1 to 1024."),
+        (
+            ["2048"],
+            f"--throughput-sizes got '2048'; valid is a whole number from 1 to 128 {_AT_128}",
+        ),
+        (["256"], f"--throughput-sizes got '256'; valid is a whole number from 1 to 128 {_AT_128}"),
+        (["0"], f"--throughput-sizes got '0'; valid is a whole number from 1 to 128 {_AT_128}"),
+        (["1.5"], f"--throughput-sizes got '1.5'; valid is a whole number from 1 to 128 {_AT_128}"),
         (
             [",".join(str(n) for n in range(1, 10))],
             "--throughput-sizes got 9 sizes; valid is at most 8.",

@@ -512,3 +512,30 @@ def test_user_path_is_allowlisted_and_observed(live_suite: pytest.Pytester) -> N
     assert all(c["hypothesis"] == "paths" for c in mine)
     result.stdout.fnmatch_lines(["restart*persists (observed)*kept ok*", "deploy*lost (observed)*"])
     assert result.ret == pytest.ExitCode.OK
+
+
+def test_an_evidence_report_that_fails_at_the_end_is_one_sentence(
+    live_suite: pytest.Pytester,
+) -> None:
+    """The report's path turns into a folder during the run: one sentence, the matrix still
+    printed, no traceback, the run's outcome kept."""
+    report = live_suite.path / "evidence.md"
+    live_suite.makeconftest(
+        f"""
+import pytest
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session):
+    __import__("pathlib").Path({str(report)!r}).mkdir()
+"""
+    )
+    result, _ = run_live(live_suite, "--events", "restart", f"--evidence-report={report}")
+    result.assert_outcomes(**live_outcomes([Event.RESTART]))
+    result.stdout.fnmatch_lines(
+        [
+            "*App Service filesystem evidence*",
+            f"the evidence report could not be written to {report} (Is a directory); the matrix "
+            "above is the run's evidence.",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()

@@ -11,6 +11,12 @@ from pytest_appservice_fs.backends.protocol import Backend, BackendError, Backen
 
 log = logging.getLogger(__name__)
 
+
+class PreconditionError(BackendError):
+    """What a backend needs is missing, found before anything was created (the plugin stops
+    the session with a usage error: every live test would fail the same way)."""
+
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -75,6 +81,17 @@ def preflight(settings: Settings) -> None:
     if settings.backend == "azure":
         for module in ("azure.mgmt.web", "azure.mgmt.resource", "azure.identity"):
             _require(module, "azure")
+        from pytest_appservice_fs.backends.azure.plans import (  # noqa: PLC0415
+            SUPPORTED_SKUS,
+            supported_sku,
+        )
+
+        if settings.sku is not None and supported_sku(settings.sku) is None:
+            # Before the resource group: ARM would take the group and fail only at the plan.
+            raise BackendError(
+                f"--sku got {settings.sku!r}; valid SKUs are {', '.join(SUPPORTED_SKUS)} (the "
+                "plans whose workers and size the harness can change)."
+            )
     if settings.backend == "local":
         _require("docker", "local")
         from pytest_appservice_fs.backends.local import preflight as local_preflight  # noqa: PLC0415
@@ -111,7 +128,7 @@ def create_backend(
             soft_restart=settings.restart_mode == "soft",
             keep=settings.keep_resources,
         )
-        return AzureBackend(
+        backend = AzureBackend(
             target,
             run_id=settings.run_id,
             app_settings=_app_settings(settings),
@@ -119,6 +136,12 @@ def create_backend(
             client_options=options.get("client_options"),
             **{key: options[key] for key in ("timing", "kudu_timing") if key in options},
         )
+        try:
+            # Before the first live test: without credentials every test would fail alike.
+            backend.connect()
+        except BackendError as exc:
+            raise PreconditionError(str(exc)) from None
+        return backend
     if settings.backend == "local":
         _require("docker", "local")
         from pytest_appservice_fs.backends.local import LocalBackend  # noqa: PLC0415
@@ -144,4 +167,11 @@ def create_backend(
     raise BackendError(f"the {settings.backend} backend is not available in this version.")
 
 
-__all__ = ["Backend", "BackendError", "BackendTiming", "create_backend", "preflight"]
+__all__ = [
+    "Backend",
+    "BackendError",
+    "BackendTiming",
+    "PreconditionError",
+    "create_backend",
+    "preflight",
+]

@@ -296,3 +296,57 @@ def test_readme_names_the_sweep_command() -> None:
     """The README's Azure section gives the sweep command as the installed command runs it."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert "appservice-fs sweep --subscription-id" in readme
+
+
+#: A credential that fails as DefaultAzureCredential does with no login at all.
+NO_LOGIN = """
+from azure.identity import CredentialUnavailableError
+
+
+class NoLogin:
+    def get_token(self, *scopes, **kwargs):
+        raise CredentialUnavailableError(
+            "DefaultAzureCredential failed to retrieve a token from the included credentials.\\n"
+            "Attempted credentials:\\n\\tEnvironmentCredential: not configured"
+        )
+"""
+
+
+@pytest.mark.parametrize("mode", ["attach", "provision"])
+def test_missing_credentials_stop_the_session_in_one_sentence(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    """No Azure login: exit 4 before the first live test, one sentence, no ARM write."""
+    _suite(pytester, seed=ATTACH_SEED, run_id="nologin")
+    conftest = pytester.path / "conftest.py"
+    text = conftest.read_text().replace(
+        'credential = FakeCredential(token="entra-token-zz7")', "credential = NoLogin()"
+    )
+    conftest.write_text(NO_LOGIN + text)
+    target = (
+        ["--app-name", "probe-app", "--resource-group", "rg-probe"]
+        if mode == "attach"
+        else ["--provision", "--region", "koreacentral"]
+    )
+    result = pytester.runpytest("-m", "live", *target, "--subscription-id", SUBSCRIPTION)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in output
+    assert "no Azure credentials are available: run az login" in output
+    assert " error" not in output.lower()  # no test reported as an error
+    assert [call for call in _seen(pytester)["arm_calls"] if call[0] != "GET"] == []
+
+
+@pytest.mark.parametrize("sku", ["X9", "F1", "D1"])
+def test_an_unsupported_sku_is_refused_before_the_group(
+    pytester: pytest.Pytester, sku: str
+) -> None:
+    """--sku the harness cannot run on: exit 4, one sentence with the valid SKUs, no ARM call."""
+    _suite(pytester, seed=None, run_id="badsku")
+    result = pytester.runpytest(
+        "-m", "live", "--provision", "--region", "koreacentral", "--sku", sku,
+        "--subscription-id", SUBSCRIPTION,
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: --sku got {sku!r}; valid SKUs are B1, B2, B3, S1, *."])
+    assert not (pytester.path / "simulator.json").exists()  # no session fixture ever ran

@@ -117,7 +117,8 @@ class AzureBackend:
 
     def create(self) -> None:
         """Check the credentials, then provision the app or check and prepare the one named."""
-        self._connect()
+        if self._web is None:
+            self.connect()
         lifecycle = self._lifecycle = Lifecycle(
             self._web, self._resources, self.target, self._app, self._saved
         )
@@ -284,12 +285,16 @@ class AzureBackend:
             self._credential = DefaultAzureCredential()
         return self._credential
 
-    def _connect(self) -> None:
+    def connect(self) -> None:
+        """Get an ARM token and make the SDK clients; BackendError in one sentence when the
+        credentials do not work. Creates nothing in Azure."""
         credential = self._credentials()
         try:
             credential.get_token(ARM_SCOPE)
         except (ClientAuthenticationError, AzureError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            # The SDK's first line may end a sentence of its own: one sentence, ours, stays.
+            first = first.rstrip(". ")
             raise BackendError(
                 "no Azure credentials are available: run az login (or azure/login with OIDC in "
                 f"GitHub Actions), or set AZURE_CLIENT_ID and its secret or federated token "

@@ -23,6 +23,15 @@ TIER_SIZES: tuple[tuple[str, ...], ...] = (
     ("P1mv3", "P2mv3", "P3mv3", "P4mv3", "P5mv3"),
 )
 
+#: The sizes a run may ask for with --sku: those of TIER_SIZES, whose tiers the harness can
+#: scale out (free and shared plans have one worker) and resize within.
+SUPPORTED_SKUS: tuple[str, ...] = tuple(size for sizes in TIER_SIZES for size in sizes)
+
+
+def supported_sku(sku: str) -> str | None:
+    """``sku`` as SUPPORTED_SKUS spells it ('p1V3' -> 'P1v3'), or None when not among them."""
+    return next((size for size in SUPPORTED_SKUS if size.lower() == sku.lower()), None)
+
 
 #: The tier of each size, as azure-cli's appservice module names it when it changes a plan's
 #: SKU (src/azure-cli/azure/cli/command_modules/appservice/utils.py, ``get_sku_tier``: "if
