@@ -19,6 +19,7 @@
 #   (seconds, default 2400) bounds the run; rerunning resumes from mutmut's cache in the
 #   copy (MUTATION_DIR, default /tmp/mutation-run). Known: mutmut 2.5.1 may stop with
 #   pony's "Attribute Mutant.line is required" (it did after 26 mutants once); rerun.
+# MUTATION_PATHS narrows the run (comma-separated module paths).
 # Output: mutmut's killed/survived counts, then every surviving mutant's diff
 #   (mutation-survivors.txt in the copy).
 set -euo pipefail
@@ -42,6 +43,8 @@ package=pytest_appservice_fs
 paths=$package/evidence/judge.py
 for module in latency throughput appends; do paths+=",$package/measurements/$module.py"; done
 for module in base recreations restarts scale; do paths+=",$package/events/$module.py"; done
+# MUTATION_PATHS (comma-separated) narrows the run to some of these modules.
+paths=${MUTATION_PATHS:-$paths}
 
 appends="tests/test_appends.py::test_a_measurement_built_by_hand_is_intact"
 appends+=" tests/test_appends.py::test_what_cannot_be_trusted_is_inconclusive"

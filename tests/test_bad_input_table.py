@@ -211,7 +211,9 @@ def test_bad_input_exits_4_in_one_sentence(
         "APPSERVICE_FS_BACKEND"
     ):
         args = ["--backend", "fake", *args]
-    result = pytester.runpytest("-m", "live", *args)
+    # A basetemp of this test's own: pytester's default is shared by the worker's tests.
+    basetemp = pytester.path / "inner-basetemp"
+    result = pytester.runpytest("-m", "live", f"--basetemp={basetemp}", *args)
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in result.stderr.lines if line.startswith("ERROR: ")]
@@ -223,6 +225,5 @@ def test_bad_input_exits_4_in_one_sentence(
     assert bad.value in message, message
     assert bad.valid in message, message
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
-    basetemp = pytester.path.parent / "basetemp"
     made = list(basetemp.glob("appservice-fs*")) if basetemp.exists() else []
     assert made == []

@@ -54,6 +54,7 @@ def test_a_conftest_backend_is_used_and_torn_down(pytester: pytest.Pytester) -> 
         "--run-id",
         "hook-run",
         f"--junitxml={junit}",
+        f"--basetemp={pytester.path / 'inner-basetemp'}",
         "-p",
         "no:randomly",
     )
@@ -61,7 +62,7 @@ def test_a_conftest_backend_is_used_and_torn_down(pytester: pytest.Pytester) -> 
     (case,) = read_junit(junit)
     assert case["sku"] == "PLUGGED"
     assert case["backend"] == "tagged"
-    made = list(pytester.path.parent.glob("**/made-by-conftest"))
+    made = list(pytester.path.glob("inner-basetemp/**/made-by-conftest"))
     assert [p.read_text() for p in made] == ["hook-run"]
     assert (made[0].parent / "torn-down").read_text() == "yes"
 
