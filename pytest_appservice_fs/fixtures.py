@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pytest_appservice_fs.evidence.verdict import Verdict
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @pytest.fixture(scope="session")
@@ -75,15 +76,9 @@ def appservice_backend(
     made = pytestconfig.hook.pytest_appservice_fs_make_backend(
         settings=appservice_settings, workdir=workdir, azure_options=appservice_azure_options
     )
-    try:
-        backend = made_backend(made, "pytest_appservice_fs_make_backend")
-    except ExperimentError as exc:
-        problem = str(exc)
-    else:
-        problem = ""
-    if problem:
-        # Outside the except block, so that the failure is this one sentence.
-        pytest.fail(problem, pytrace=False)
+    backend = _or_fail(
+        lambda: made_backend(made, "pytest_appservice_fs_make_backend"), ExperimentError
+    )
     created = pytestconfig.stash[BACKENDS_KEY]
     created.append(backend)
     try:
@@ -126,15 +121,7 @@ def appservice_app(  # noqa: PLR0917 - pytest passes fixtures by name
         ),
         triggers=appservice_triggers,
     )
-    try:
-        experiment.start()
-    except ExperimentError as exc:
-        problem = str(exc)
-    else:
-        problem = ""
-    if problem:
-        # Outside the except block, so that the failure is this one sentence.
-        pytest.fail(problem, pytrace=False)
+    _or_fail(experiment.start, ExperimentError)
     yield experiment
     # The backend's fixture tears it down (or keeps it, with --keep-resources).
     experiment.close(teardown=False)
@@ -184,6 +171,16 @@ def appservice_appends(
 ) -> Verdict:
     """H4: two instances append to one /home file at once; the counts as JUnit properties."""
     return _judged(request, appservice_app, appservice_cell)
+
+
+def _or_fail(action: Callable[[], _T], error: type[Exception]) -> _T:
+    """``action()``, or the test fails with ``error``'s message as its one sentence (raised
+    outside the except block, so that no "During handling" chain is printed with it)."""
+    try:
+        return action()
+    except error as exc:
+        problem = str(exc)
+    pytest.fail(problem, pytrace=False)
 
 
 def _judged(request: pytest.FixtureRequest, experiment: Experiment, cell: Cell) -> Verdict:
