@@ -5,7 +5,8 @@
 #   pytest_appservice_fs/evidence/judge.py, measurements/{latency,throughput,appends}.py,
 #   events/{base,recreations,restarts,scale}.py
 # What it runs per mutant: the unit tests of those verdicts that need no backend
-#   (tests/test_latency.py, tests/test_verdict_gaps.py, tests/test_evidence.py and the
+#   (tests/test_latency.py, tests/test_verdict_gaps.py, tests/test_verdict_text.py,
+#   tests/test_evidence.py and the
 #   hand-built cases of tests/test_appends.py and tests/test_throughput.py), with -x, on one
 #   core. The measure() halves of the measurement modules are exercised by the fake-backend
 #   tests, which are too slow to run per mutant: their survivors are expected (see the
@@ -57,7 +58,7 @@ throughput+=" tests/test_throughput.py::test_a_size_without_figures_is_named"
 throughput+=" tests/test_throughput.py::test_when_no_size_fits_the_path_is_skipped_and_valid"
 throughput+=" tests/test_throughput.py::test_a_skipped_size_beside_a_bad_one_is_still_invalid"
 runner="env PYTHONPATH=$work $python -m pytest -x -q -p no:randomly -p no:xdist"
-runner+=" -p no:cacheprovider tests/test_latency.py tests/test_verdict_gaps.py"
+runner+=" -p no:cacheprovider tests/test_latency.py tests/test_verdict_gaps.py tests/test_verdict_text.py"
 runner+=" tests/test_evidence.py $appends $throughput"
 runner+=" --deselect tests/test_verdict_gaps.py::"
 runner+="test_a_restart_that_does_nothing_after_a_settings_change_is_not_proven"
