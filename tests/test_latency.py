@@ -3,6 +3,7 @@ through a stub backend whose instances answer, fail or are not listed."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -210,3 +211,30 @@ def test_measure_without_an_instance_list_is_an_error() -> None:
     measurement = measure(backend, PATH, size=512, iterations=3)  # type: ignore[arg-type]
     assert (measurement.instances, measurement.error) == ((), "no instances listed: HTTP 502")
     assert judge(measurement).observed == "missing"
+
+
+def test_an_answer_without_a_hostname_is_recorded_empty() -> None:
+    """A probe that names no container: the hostname is empty, never invented."""
+
+    class _Nameless(_Probe):
+        def io_latency(self, paths: Sequence[str], *, size: int, iterations: int) -> LatencyAnswer:
+            answer = super().io_latency(paths, size=size, iterations=iterations)
+            return LatencyAnswer(Identity(self.instance_id, None), answer.paths)
+
+    class _NamelessBackend(_Backend):
+        def probe(self, instance_id: str) -> _Probe:
+            self.probes.append(_Nameless(instance_id, self.answers))
+            return self.probes[-1]
+
+    backend = _NamelessBackend({INSTANCE_A: PathLatency(dict(GOOD), dict(GOOD))})
+    measurement = measure(backend, PATH, size=512, iterations=3)  # type: ignore[arg-type]
+    assert measurement.instances[0].hostname == ""
+
+
+def test_a_measurement_is_evidence_that_cannot_change() -> None:
+    """Measurements are frozen: what was measured is what is judged and recorded."""
+    row = _row()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        row.hostname = "other"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        _measurement(row).error = "other"  # type: ignore[misc]
