@@ -238,3 +238,8 @@ def test_a_measurement_is_evidence_that_cannot_change() -> None:
         row.hostname = "other"  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         _measurement(row).error = "other"  # type: ignore[misc]
+
+
+def test_latency_evidence_has_no_checksum_to_check() -> None:
+    """Latency writes and reads scratch bytes: its checksum_valid is n/a, not a verdict."""
+    assert dict(judge(_measurement(_row())).properties)["checksum_valid"] == "n/a"
