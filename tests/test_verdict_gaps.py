@@ -74,6 +74,9 @@ class _Probe:
     def whoami(self) -> Identity:
         return self.lab
 
+    def who(self) -> Identity:
+        return self.identity() or self.whoami()
+
 
 @dataclass
 class _Backend:

@@ -194,13 +194,13 @@ class TriggerController:
         """Bring the app to the event's starting point and write the markers."""
         start = trigger.prepare(self)
         probe = self.backend.probe(start.writer)
-        identity = probe.identity()
+        identity = start.writer_identity or probe.identity()
         seen, written = probe.write(nonce, self.paths)
         others: dict[str, Identity] = {}
         if start.record_others:
             for other in (i for i in start.instances if i != start.writer):
                 other_probe = self.backend.probe(other)
-                others[other] = other_probe.identity() or other_probe.whoami()
+                others[other] = other_probe.who()
         return Before(start.writer, _merge(identity, seen), written, len(start.instances), others)
 
     def _fire_and_read(self, trigger: EventTrigger, nonce: str, before: Before) -> Observation:

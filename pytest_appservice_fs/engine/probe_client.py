@@ -128,6 +128,11 @@ class ProbeClient:
             settings_mark=body.get("settings_mark"),
         )
 
+    def who(self) -> Identity:
+        """Who answers now: /identity, or for a lab probe (no /identity) the instance and
+        container /mount-info names."""
+        return self.identity() or self.whoami()
+
     def whoami(self) -> Identity:
         """The instance and container answering, from /mount-info, which the lab probe has."""
         return _identity_of(self.get("/mount-info"))

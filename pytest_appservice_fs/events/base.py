@@ -40,12 +40,14 @@ class Trigger:
 
         def answers(last_seen: list[str]) -> Identity | None:
             probe = app.backend.probe(writer)
-            identity = probe.identity() or probe.whoami()
+            identity = probe.who()
             last_seen[0] = describe(identity)
             return identity
 
-        app.poll(self.event, writer, "awaited the app answering before the event", answers)
-        return Start(tuple(instances), writer)
+        identity = app.poll(
+            self.event, writer, "awaited the app answering before the event", answers
+        )
+        return Start(tuple(instances), writer, writer_identity=identity)
 
     def fire(self, app: App, before: Before) -> str:  # pragma: no cover - abstract
         """Fire the event once; return what exactly changed, or ""."""
@@ -123,7 +125,7 @@ def answering(app: App, last_seen: list[str]) -> Identity | None:
     if not instances:
         return None
     probe = app.backend.probe(instances[0])
-    return probe.identity() or probe.whoami()
+    return probe.who()
 
 
 def describe(identity: Identity) -> str:

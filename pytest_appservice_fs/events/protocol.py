@@ -38,6 +38,8 @@ class Start:
     writer: str
     #: Whether to record who else serves (a scale-in's survivor is judged against them).
     record_others: bool = False
+    #: The writer as prepare last saw it answer, if it looked (saves asking again).
+    writer_identity: Identity | None = None
 
 
 @dataclass(frozen=True)

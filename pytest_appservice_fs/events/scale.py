@@ -44,7 +44,7 @@ def ensure_instances(app: App, count: int) -> list[str]:
         for instance_id in now[:count]:
             if instance_id not in answered:
                 probe = app.backend.probe(instance_id)
-                answered[instance_id] = probe.identity() or probe.whoami()
+                answered[instance_id] = probe.who()
         return now[:count]
 
     return app.poll(
@@ -92,7 +92,7 @@ class ScaleOut(_Scale):
             return None
         probe = app.backend.probe(new[-1])
         # The pinned client has checked that the new instance itself answered.
-        identity = probe.identity() or probe.whoami()
+        identity = probe.who()
         last_seen[0] = f"new instance {new[-1][:12]}: {describe(identity)}"
         return Proof(f"new instance {new[-1][:12]} answers", identity, new[-1])
 
@@ -124,7 +124,7 @@ class ScaleIn(_Scale):
             return None
         survivor = remaining[0]
         probe = app.backend.probe(survivor)
-        identity = probe.identity() or probe.whoami()
+        identity = probe.who()
         last_seen[0] = f"survivor {survivor[:12]}: {describe(identity)}"
         who = "the writer" if gone[0] == before.instance_id else "not the writer"
         return Proof(
