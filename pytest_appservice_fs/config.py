@@ -22,14 +22,22 @@ from pytest_appservice_fs.contract import (
     THROUGHPUT_SIZES_MAX,
     path_problem,
 )
+from pytest_appservice_fs.engine.configuration import (
+    STORAGE_SETTING,
+    Configuration,
+    Mount,
+    MountKind,
+    Runtime,
+)
 from pytest_appservice_fs.engine.expectations import (
+    DEFAULT_PATHS,
     EMULATOR_MATRIX,
     SHM,
     ExpectationError,
     Expectations,
     matrix_for,
 )
-from pytest_appservice_fs.engine.model import Event
+from pytest_appservice_fs.engine.model import AppendOutcome, Event, Outcome
 from pytest_appservice_fs.options import (
     APP_SETTING_KEY,
     ASCII_NUMBER,
@@ -38,8 +46,11 @@ from pytest_appservice_fs.options import (
     FAKE_FAULTS,
     IMPLEMENTED_BACKENDS,
     MAX_READY_TIMEOUT,
+    MOUNT_KINDS,
+    MOUNTS_MAX,
     OPTIONS,
     RESTART_MODES,
+    RUNTIMES,
     USER_PATHS_MAX,
     IniGetter,
     SettingsError,
@@ -61,13 +72,22 @@ RESERVED_APP_SETTINGS = {
     # The probe prefers its package's DEPLOYMENT_ID file; a fixed setting would hide a deploy
     # that did not take (a probe from --probe-dir without the file would report the setting).
     "PROBE_DEPLOYMENT_ID": "a deploy is proven by the deployment id of the package it ships",
+    STORAGE_SETTING: "it is an axis of the configuration under test, which picks the "
+    "expectation matrix; set it with --app-service-storage on|off",
 }
 #: The app setting that raises the probe's largest H5 size (``probe/fsprobe/config.py``).
 MAX_THROUGHPUT_SETTING = "PROBE_MAX_THROUGHPUT_MIB"
 #: Options only the azure backend reads: with another backend they would be silently ignored.
 #: (--region and --sku label a run on any backend; AZURE_SUBSCRIPTION_ID is Azure's own
 #: variable, set in CI for every job, so only the plugin's sources of --subscription-id count.)
-_AZURE_ONLY = ("app_name", "resource_group", "subscription_id", "provision", "allow_existing_app")
+_AZURE_ONLY = (
+    "app_name",
+    "resource_group",
+    "subscription_id",
+    "provision",
+    "allow_existing_app",
+    "image",
+)
 #: What a list option takes, for the sentence that refuses an empty one.
 _LIST_ITEMS = {
     "events": "event among " + ", ".join(e.value for e in Event),
@@ -76,6 +96,7 @@ _LIST_ITEMS = {
     "throughput_sizes": "size in MiB",
     "paths": "absolute path",
     "fake_faults": "fault among " + ", ".join(FAKE_FAULTS),
+    "mounts": "mount PATH=KIND with KIND among " + ", ".join(MOUNT_KINDS),
 }
 
 _REGION = re.compile(r"[a-z0-9]{2,40}\Z")
@@ -129,6 +150,10 @@ class Settings:
     user_paths: tuple[str, ...] = ()
     #: The xdist worker this session is (gw0, gw1, ...), or None when not distributed.
     worker: str | None = None
+    #: The configuration under test: runtime, App Service storage, mounts.
+    configuration: Configuration = field(default_factory=Configuration)
+    #: --image: azure attach mode's probe image, pushed by the user (container runtime).
+    image: str | None = None
 
 
 def resolve(
@@ -190,12 +215,23 @@ def _settings(
     sku = optional_text(raw["sku"], "--sku", _SKU, "a plan SKU such as B1 or P1v3")
     faults = frozenset(_fake_faults(raw["fake_faults"], backend))
     user_paths = _user_paths(raw["paths"])
+    configuration = _configuration(raw, user_paths)
+    image = _image(raw["image"], configuration, provision=provision)
+    if configuration.runtime is Runtime.CONTAINER and raw["probe_dir"]:
+        raise SettingsError(
+            "--runtime container cannot take --probe-dir: the lab's probe runs as code only; "
+            "leave out --probe-dir (the bundled probe is baked into the image) or use "
+            "--runtime code."
+        )
     try:
         expectations = (
-            matrix_for(backend).with_user_paths(user_paths).with_overrides(expectation_lines)
+            matrix_for(backend, configuration)
+            .with_user_paths(user_paths)
+            .with_overrides(expectation_lines)
         )
     except ExpectationError as exc:
         raise SettingsError(str(exc)) from None
+    _check_expectations(expectations, configuration)
     app_settings = _app_settings(raw["app_settings"])
     return Settings(
         backend=backend,
@@ -240,7 +276,112 @@ def _settings(
             raw["append_records"], "--append-records", 200, APPEND_RECORDS_MAX
         ),
         user_paths=user_paths,
+        configuration=configuration,
+        image=image,
     )
+
+
+def _configuration(raw: Mapping[str, Any], user_paths: Sequence[str]) -> Configuration:
+    runtime = Runtime(choice(raw["runtime"] or "code", "--runtime", RUNTIMES))
+    storage = choice(raw["app_service_storage"] or "on", "--app-service-storage", ("on", "off"))
+    return Configuration(
+        runtime=runtime,
+        app_service_storage=storage == "on",
+        mounts=_mounts(raw["mounts"], user_paths),
+    )
+
+
+def _mounts(values: Sequence[str], user_paths: Sequence[str]) -> tuple[Mount, ...]:
+    """``--mount PATH=KIND`` items; a path App Service will not mount at (/, /home and below,
+    /tmp and below: configure-connect-to-azure-storage) or one the matrix tests already is
+    refused."""
+    mounts: dict[str, Mount] = {}
+    kinds = ", ".join(MOUNT_KINDS)
+    for item in split_list(values):
+        path, sep, kind = item.rpartition("=")
+        if not sep or kind not in MOUNT_KINDS or not path:
+            raise SettingsError(
+                f"--mount got {item[:120]!r}; valid is PATH=KIND with KIND among {kinds}, "
+                "for example /mnt/share=files."
+            )
+        problem = _mount_problem(path, user_paths)
+        if problem:
+            raise SettingsError(
+                f"--mount got {path[:120]!r}, which {problem}; valid is an absolute path of "
+                "your own such as /mnt/share, outside /home and /tmp."
+            )
+        if path in mounts:
+            raise SettingsError(f"--mount names {path[:120]!r} twice; give each path once.")
+        mounts[path] = Mount(path, MountKind(kind))
+    if len(mounts) > MOUNTS_MAX:
+        raise SettingsError(f"--mount got {len(mounts)} mounts; valid is at most {MOUNTS_MAX}.")
+    return tuple(mounts.values())
+
+
+def _mount_problem(path: str, user_paths: Sequence[str]) -> str | None:
+    problem = _path_problem(path)
+    if problem is not None:
+        return problem
+
+    def under(root: str) -> bool:
+        return path == root or path.startswith(root + "/")
+
+    if under("/home") or under("/tmp"):  # noqa: S108 - App Service's own folders, not ours
+        return "is App Service's own storage (/home) or the container's /tmp"
+    if under(SHM) or path in DEFAULT_PATHS or path in user_paths:
+        return "is a path the matrix tests already"
+    return None
+
+
+def _image(value: Any, configuration: Configuration, *, provision: bool) -> str | None:
+    image = optional_text(
+        value, "--image", _IMAGE, "an image reference like myregistry.azurecr.io/probe:1"
+    )
+    if image is None:
+        return None
+    if configuration.runtime is not Runtime.CONTAINER:
+        raise SettingsError(
+            "--image needs --runtime container: it names the probe image a container app pulls."
+        )
+    if provision:
+        raise SettingsError(
+            "--image works only in attach mode: --provision builds the probe image in the "
+            "run's own registry; leave out --image or --provision."
+        )
+    return image
+
+
+def _check_expectations(expectations: Expectations, configuration: Configuration) -> None:
+    """Refuse an override that expects what the configuration rules out: a write to a Blob
+    mount (read-only), or /home shared across instances with App Service storage off."""
+    for cell in expectations.paths:
+        mount = configuration.mount_at(cell.path)
+        if (
+            mount is not None
+            and mount.kind.read_only
+            and cell.expected not in (Outcome.WRITE_REFUSED, Outcome.OBSERVE)
+        ):
+            raise SettingsError(
+                f"appservice_fs_expect expects {cell.event} {cell.path} = {cell.expected}, but "
+                f"{cell.path} is a Blob mount, which is read-only; valid is write_refused or "
+                "observe."
+            )
+        shared_home = cell.path.startswith("/home/") and cell.expected is Outcome.VISIBLE
+        if not configuration.home_shared and shared_home:
+            raise SettingsError(
+                f"appservice_fs_expect expects {cell.event} {cell.path} = visible, but with "
+                "--app-service-storage off /home is not shared across instances; valid is "
+                "not_visible or observe, or --app-service-storage on."
+            )
+    if not configuration.home_shared and any(
+        cell.expected in (AppendOutcome.INTACT, AppendOutcome.DAMAGED)
+        for cell in expectations.appends
+    ):
+        raise SettingsError(
+            "appservice_fs_expect expects H4 to share /home/data between instances, but with "
+            "--app-service-storage off each instance has its own /home; valid is H4 LOCK = "
+            "not_shared or observe, or --app-service-storage on."
+        )
 
 
 def _user_paths(values: Sequence[str]) -> tuple[str, ...]:

@@ -39,12 +39,17 @@ EVENT_NAMES = (
 )
 #: The hypotheses' names, for the appservice_cells marker's help (``expectations.HYPOTHESES``
 #: describes them; a test keeps the two equal).
-HYPOTHESIS_NAMES = ("H1", "H2", "H3", "H4", "paths", "lifecycle", "latency", "H5")
+HYPOTHESIS_NAMES = ("H1", "H2", "H3", "H4", "paths", "lifecycle", "mounts", "latency", "H5")
 
 BACKENDS = ("fake", "local", "azure")
 #: Backends this version can run; the others are accepted names that fail with a clear reason.
 IMPLEMENTED_BACKENDS = ("fake", "local", "azure")
 RESTART_MODES = ("platform", "soft")
+RUNTIMES = ("code", "container")
+MOUNT_KINDS = ("files", "files-nfs", "blob")
+#: At most this many --mount mounts (App Service allows a handful per app; they count
+#: against the probe's allowlist with --path's paths, ``contract.ALLOWLIST_MAX``).
+MOUNTS_MAX = 4
 DEFAULT_SKU = "B1"
 FAKE_FAULTS = ("home-not-persistent", "noop-restart", "transient-503", "stale-marker")
 MAX_READY_TIMEOUT = 7200.0
@@ -257,6 +262,39 @@ OPTIONS: tuple[OptionSpec, ...] = (
         kind="list",
         env=("APPSERVICE_FS_PATHS",),
         metavar="PATH",
+    ),
+    OptionSpec(
+        "runtime",
+        "--runtime",
+        "how the probe runs: code (App Service's built-in Python stack, the default) or "
+        "container (a custom container with the probe baked into the image)",
+        env=("APPSERVICE_FS_RUNTIME",),
+        metavar="RUNTIME",
+    ),
+    OptionSpec(
+        "app_service_storage",
+        "--app-service-storage",
+        "on (the default) or off: sets WEBSITES_ENABLE_APP_SERVICE_STORAGE, whether /home is "
+        "the app's persistent share; picks the expectation matrix",
+        env=("APPSERVICE_FS_APP_SERVICE_STORAGE",),
+        metavar="on|off",
+    ),
+    OptionSpec(
+        "mounts",
+        "--mount",
+        "an Azure Storage mount to test on every event: PATH=files (Azure Files, SMB), "
+        f"PATH=files-nfs or PATH=blob (read-only) (repeatable; at most {MOUNTS_MAX})",
+        kind="list",
+        env=("APPSERVICE_FS_MOUNTS",),
+        metavar="PATH=KIND",
+    ),
+    OptionSpec(
+        "image",
+        "--image",
+        "azure attach mode with --runtime container: the probe image the app pulls, built "
+        "from the probe's image context and pushed by you",
+        env=("APPSERVICE_FS_IMAGE",),
+        metavar="REF",
     ),
     OptionSpec(
         "fake_faults",

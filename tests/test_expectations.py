@@ -142,8 +142,8 @@ def test_emulator_states_what_docker_does() -> None:
     assert m.expected(Event.SKU_CHANGE, CONTAINER) is ContainerOutcome.OBSERVE
     assert m.append_expected("flock") is AppendOutcome.INTACT
     assert m.append_expected("none") is AppendOutcome.OBSERVE
-    assert matrix_for("local") is matrix_for("fake") is EMULATOR_MATRIX
-    assert matrix_for("azure") is AZURE_MATRIX
+    assert matrix_for("local") == matrix_for("fake") == EMULATOR_MATRIX
+    assert matrix_for("azure") == AZURE_MATRIX
 
 
 def test_user_paths_are_observed_on_every_event() -> None:
@@ -172,7 +172,7 @@ def test_h4_cells_and_their_overrides() -> None:
     assert changed.append_expected("flock") is AppendOutcome.OBSERVE
     for line, fragment in (
         ("H4 fcntl = intact", "is not of the form 'H4 LOCK = OUTCOME' with LOCK one of flock"),
-        ("H4 none = inconclusive", "valid outcomes are intact, damaged, observe."),
+        ("H4 none = inconclusive", "valid outcomes are intact, damaged, not_shared, observe."),
     ):
         with pytest.raises(ExpectationError) as excinfo:
             EMULATOR_MATRIX.with_overrides([line])
@@ -335,7 +335,7 @@ def test_bad_path_outcome_is_refused() -> None:
     _assert_one_sentence(message)
     assert message == (
         "appservice_fs_expect line 'restart /tmp/data = gone' expects 'gone'; valid outcomes "
-        "are persists, lost, corrupted, observe."
+        "are persists, lost, corrupted, write_refused, observe."
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
@@ -54,8 +54,10 @@ class TriggerController:
         ready_timeouts: dict[Event, float] | None = None,
         progress: Progress | None = None,
         triggers: TriggerRegistry | None = None,
+        run_facts: Mapping[str, str] | None = None,
     ) -> None:
         self._backend = backend
+        self._run_facts = dict(run_facts or {})
         self.run_id = run_id
         self.paths = tuple(paths)
         self.trigger_counts: dict[Event, int] = {}
@@ -71,6 +73,12 @@ class TriggerController:
     def backend(self) -> Backend:
         """The backend the app runs on."""
         return self._backend
+
+    @property
+    def facts(self) -> dict[str, str]:
+        """The facts every testcase carries: the run's (its configuration), then the
+        backend's (region, SKU; what the backend learned of the app wins)."""
+        return {**self._run_facts, **self.backend.facts}
 
     @property
     def capacity(self) -> int:
@@ -238,7 +246,7 @@ class TriggerController:
             proof=proof.text,
             event_seconds=event_seconds,
             ready_seconds=ready_seconds,
-            facts=dict(self.backend.facts),
+            facts=self.facts,
             mounts=_mount_facts(reader_probe, self.paths),
             survivor_before=survivor,
             detail=detail,
@@ -276,7 +284,7 @@ class TriggerController:
             proof="",
             event_seconds=event_seconds,
             error=error,
-            facts=dict(self.backend.facts),
+            facts=self.facts,
         )
 
 

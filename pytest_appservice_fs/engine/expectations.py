@@ -4,7 +4,9 @@ Three matrices: the lab's published one (``LAB_MATRIX``, the report's baseline);
 (``AZURE_MATRIX``: the lab's, plus the events, paths and H4 cells beyond it, ``observe``
 where the platform's behaviour is not documented); and the local emulator's
 (``EMULATOR_MATRIX``), which states what Docker does where it differs from Azure or where
-Azure is only observed.
+Azure is only observed. Those two are for the lab's configuration (code, App Service storage
+on, no mounts); ``matrix_for`` derives the matrix of any other configuration from them
+(``engine/configuration.py`` cites the platform facts it uses).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from pytest_appservice_fs.contract import LOCK_MODES
+from pytest_appservice_fs.engine.configuration import Configuration, Mount, Runtime
 from pytest_appservice_fs.engine.model import AppendOutcome, ContainerOutcome, Event, Outcome
 
 HOME = "/home/data"
@@ -29,6 +32,8 @@ SHM = "/dev/shm"  # noqa: S108 - the path under test
 #: The paths beyond the lab, tested as hypothesis ``paths``.
 EXTRA_PATHS: tuple[str, ...] = (UPLOADS, LOGFILES, SHM)
 DEFAULT_PATHS: tuple[str, ...] = LAB_PATHS + EXTRA_PATHS
+#: The matrix's paths on App Service storage (the /home share, when it is on).
+HOME_PATHS: tuple[str, ...] = (HOME, UPLOADS, LOGFILES)
 #: The events the lab fired; the others came after it.
 LAB_EVENTS: tuple[Event, ...] = (Event.RESTART, Event.STOP_START, Event.DEPLOY, Event.SCALE_OUT)
 
@@ -44,6 +49,8 @@ LARGE_FILES = "H5"
 CONCURRENT = "H4"
 #: Paths beyond the lab (wwwroot uploads, LogFiles, /dev/shm and --path), per event.
 PATHS = "paths"
+#: Azure Storage mounts (--mount), per event.
+MOUNTS = "mounts"
 #: Where H4's writers append: the shared /home path.
 APPEND_PATH = HOME
 
@@ -57,6 +64,8 @@ HYPOTHESES: dict[str, str] = {
     PATHS: "paths beyond the lab (wwwroot uploads, /home/LogFiles, /dev/shm, --path): what "
     "each event does to them",
     LIFECYCLE: "each event keeps or recreates the container as the lab observed",
+    MOUNTS: "Azure Storage mounts (--mount): an Azure Files share (SMB or NFS) keeps its files "
+    "on every event and shares them across instances; a Blob mount refuses writes",
     LATENCY: "write (with fsync) and read latency per path and instance, measured",
     LARGE_FILES: "large files: write (fsync at the end) and read throughput per path and size",
 }
@@ -137,6 +146,8 @@ class Expectations:
     paths: tuple[PathCell, ...]
     containers: tuple[ContainerCell, ...]
     appends: tuple[AppendCell, ...] = ()
+    #: Paths that take no file (read-only mounts): nothing is measured there.
+    read_only: frozenset[str] = frozenset()
 
     @property
     def all_paths(self) -> tuple[str, ...]:
@@ -149,7 +160,11 @@ class Expectations:
         if hypothesis == LIFECYCLE:
             return self.container_cells(events)
         if hypothesis in (LATENCY, LARGE_FILES):
-            return [MeasureCell(path, hypothesis) for path in self.all_paths]
+            return [
+                MeasureCell(path, hypothesis)
+                for path in self.all_paths
+                if path not in self.read_only
+            ]
         if hypothesis == CONCURRENT:
             return list(self.appends)
         return self.path_cells(hypothesis, events)
@@ -164,6 +179,18 @@ class Expectations:
             for event in Event
         ]
         return replace(self, paths=(*self.paths, *added))
+
+    def with_mounts(self, mounts: Sequence[Mount]) -> Expectations:
+        """Add the cells of ``mounts`` (hypothesis ``mounts``), the same on every backend
+        (configure-connect-to-azure-storage): an Azure Files share persists on every event
+        and is visible across instances; a Blob mount is read-only, so its write is refused."""
+        added = [
+            PathCell(MOUNTS, event, mount.path, _mount_outcome(mount, event))
+            for mount in mounts
+            for event in Event
+        ]
+        read_only = {mount.path for mount in mounts if mount.kind.read_only}
+        return replace(self, paths=(*self.paths, *added), read_only=self.read_only | read_only)
 
     def path_cells(self, hypothesis: str, events: Iterable[Event]) -> list[PathCell]:
         """The cells of ``hypothesis`` for the selected events, in matrix order."""
@@ -214,7 +241,13 @@ class Expectations:
                     f"valid paths are {', '.join(self.all_paths)} and {CONTAINER}."
                 )
             paths[index] = replace(paths[index], expected=path_outcome)
-        return Expectations(tuple(paths), tuple(containers), tuple(appends))
+        return Expectations(tuple(paths), tuple(containers), tuple(appends), self.read_only)
+
+
+def _mount_outcome(mount: Mount, event: Event) -> Outcome:
+    if mount.kind.read_only:
+        return Outcome.WRITE_REFUSED
+    return Outcome.VISIBLE if event.across_instances else Outcome.PERSISTS
 
 
 def _override_append(line: str, appends: list[AppendCell]) -> list[AppendCell]:
@@ -252,9 +285,15 @@ def _parse_override(line: str) -> tuple[Event, str, str]:
 def possible_outcomes(event: Event) -> list[Outcome]:
     """What a path cell of ``event`` can be expected to be: what it can be judged, or
     ``observe`` (``inconclusive`` is never expected)."""
-    if event.across_instances:
-        return [Outcome.VISIBLE, Outcome.NOT_VISIBLE, Outcome.CORRUPTED, Outcome.OBSERVE]
-    return [Outcome.PERSISTS, Outcome.LOST, Outcome.CORRUPTED, Outcome.OBSERVE]
+    found = (
+        [Outcome.VISIBLE, Outcome.NOT_VISIBLE]
+        if event.across_instances
+        else [
+            Outcome.PERSISTS,
+            Outcome.LOST,
+        ]
+    )
+    return [*found, Outcome.CORRUPTED, Outcome.WRITE_REFUSED, Outcome.OBSERVE]
 
 
 def _outcome(line: str, value: str, valid: Sequence[_O]) -> _O:
@@ -387,6 +426,94 @@ AZURE_MATRIX = _azure_matrix()
 EMULATOR_MATRIX = _emulator_matrix()
 
 
-def matrix_for(backend: str) -> Expectations:
-    """The default expectations of a backend: Azure's, or the emulator's (local, fake)."""
-    return AZURE_MATRIX if backend == "azure" else EMULATOR_MATRIX
+def matrix_for(backend: str, configuration: Configuration | None = None) -> Expectations:
+    """The default expectations of a backend (Azure's, or the emulator's for local and fake)
+    under ``configuration`` (default: code, App Service storage on, no mounts)."""
+    configuration = configuration or Configuration()
+    matrix = _azure_for(configuration) if backend == "azure" else _emulator_for(configuration)
+    return matrix.with_mounts(configuration.mounts)
+
+
+def _emulator_for(configuration: Configuration) -> Expectations:
+    # What the emulator does under each configuration (backends/local.py): with storage off,
+    # /home is the container's own folder, so its paths fare as /tmp does on every event and
+    # are not visible to another instance, and H4's writers each append to their own file.
+    # A container app's deploy is a new image and new containers: wwwroot is not replaced,
+    # so its uploads fare as /home/data does.
+    matrix = EMULATOR_MATRIX
+    paths = list(matrix.paths)
+    if configuration.runtime is Runtime.CONTAINER:
+        paths = [_as_home_data(cell, matrix) if _is_deploy_upload(cell) else cell for cell in paths]
+    if not configuration.home_shared:
+        paths = [_container_local(cell, matrix) for cell in paths]
+        matrix = replace(matrix, appends=_appends(matrix, AppendOutcome.NOT_SHARED))
+    return replace(matrix, paths=tuple(paths))
+
+
+def _azure_for(configuration: Configuration) -> Expectations:
+    # The lab observed code on the built-in stack only: for a container app, every cell but
+    # /home's documented persistence and sharing is observed. With storage off, the custom
+    # container documentation settles /home for container apps (not kept across restarts,
+    # not shared across instances; configure-custom-container); for code apps no source
+    # does, so /home is observed.
+    matrix = AZURE_MATRIX
+    documented_home = {(c.event, c.path): c.expected for c in matrix.paths if c.path == HOME}
+    if configuration.runtime is Runtime.CONTAINER:
+        matrix = replace(
+            matrix,
+            paths=tuple(
+                c
+                if (c.event, c.path) in documented_home and c.hypothesis in ("H1", "H3")
+                else replace(c, expected=Outcome.OBSERVE)
+                for c in matrix.paths
+            ),
+            containers=tuple(
+                replace(c, expected=ContainerOutcome.OBSERVE) for c in matrix.containers
+            ),
+        )
+    if configuration.home_shared:
+        return matrix
+    documented = configuration.runtime is Runtime.CONTAINER
+    paths = tuple(
+        replace(c, expected=_home_without_storage(c.event) if documented else Outcome.OBSERVE)
+        if c.path in HOME_PATHS
+        else c
+        for c in matrix.paths
+    )
+    appends = AppendOutcome.NOT_SHARED if documented else AppendOutcome.OBSERVE
+    return replace(matrix, paths=paths, appends=_appends(matrix, appends))
+
+
+#: Events after which a container app's /home, without App Service storage, is documented
+#: as lost: the restarts (an ARM restart, a stop and start, a new image).
+_RESTARTS = (Event.RESTART, Event.STOP_START, Event.DEPLOY)
+
+
+def _home_without_storage(event: Event) -> Outcome:
+    if event.across_instances:
+        return Outcome.NOT_VISIBLE
+    return Outcome.LOST if event in _RESTARTS else Outcome.OBSERVE
+
+
+def _is_deploy_upload(cell: PathCell) -> bool:
+    return cell.event is Event.DEPLOY and cell.path == UPLOADS
+
+
+def _as_home_data(cell: PathCell, matrix: Expectations) -> PathCell:
+    return replace(cell, expected=_expected_path(matrix, cell.event, HOME))
+
+
+def _container_local(cell: PathCell, matrix: Expectations) -> PathCell:
+    """A /home cell as the container's own folder: as /tmp fares on the event."""
+    if cell.path not in HOME_PATHS:
+        return cell
+    return replace(cell, expected=_expected_path(matrix, cell.event, TMP))
+
+
+def _expected_path(matrix: Expectations, event: Event, path: str) -> Outcome:
+    found = matrix.expected(event, path)
+    return found if isinstance(found, Outcome) else Outcome.OBSERVE
+
+
+def _appends(matrix: Expectations, outcome: AppendOutcome) -> tuple[AppendCell, ...]:
+    return tuple(replace(cell, expected=outcome) for cell in matrix.appends)

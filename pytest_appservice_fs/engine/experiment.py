@@ -101,6 +101,7 @@ class Experiment:
                 soft_restart_timeout=settings.soft_restart_timeout,
                 restart_is_soft=settings.restart_mode == "soft",
             ),
+            run_facts=settings.configuration.facts(),
         )
 
     @property
@@ -165,7 +166,13 @@ class Experiment:
         name = self.backend.name
         reason = self.backend.unsupported.get(cell.event)
         if reason:
-            return judge_skipped(cell, backend=name, run_id=self.settings.run_id, reason=reason)
+            return judge_skipped(
+                cell,
+                backend=name,
+                run_id=self.settings.run_id,
+                reason=reason,
+                facts=self.controller.facts,
+            )
         observation = self.observe(cell.event)
         if isinstance(cell, ContainerCell):
             return judge_container(observation, cell, backend=name)
@@ -182,7 +189,7 @@ class Experiment:
             measurement,
             backend=self.backend.name,
             run_id=self.settings.run_id,
-            facts=self.backend.facts,
+            facts=self.controller.facts,
         )
 
     def _throughput(self, cell: MeasureCell) -> Verdict:
@@ -195,7 +202,7 @@ class Experiment:
             sizes=sizes,
             backend=self.backend.name,
             run_id=self.settings.run_id,
-            facts=self.backend.facts,
+            facts=self.controller.facts,
         )
 
     def _appends(self, cell: AppendCell) -> Verdict:
@@ -228,5 +235,5 @@ class Experiment:
             cell,
             backend=self.backend.name,
             run_id=self.settings.run_id,
-            facts=self.backend.facts,
+            facts=self.controller.facts,
         )

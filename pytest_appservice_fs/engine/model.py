@@ -47,6 +47,9 @@ class Outcome(str, enum.Enum):
     CORRUPTED = "corrupted"
     VISIBLE = "visible"
     NOT_VISIBLE = "not_visible"
+    #: The probe could not write the marker before the event: the file system refused it
+    #: (EROFS, EACCES or EPERM; the error is the evidence). Neither lost nor a probe failure.
+    WRITE_REFUSED = "write_refused"
     INCONCLUSIVE = "inconclusive"
     #: An expectation only: record what is seen as evidence, with no verdict on the cell.
     OBSERVE = "observe"
@@ -76,6 +79,9 @@ class AppendOutcome(str, enum.Enum):
     INTACT = "intact"
     #: Records were lost, duplicated or torn (the counts are in the evidence).
     DAMAGED = "damaged"
+    #: The writers do not share the file: each writer's records are found only on its own
+    #: instance (/home is not shared, App Service storage off). Nothing was damaged.
+    NOT_SHARED = "not_shared"
     INCONCLUSIVE = "inconclusive"
     #: An expectation only: record the counts as evidence, with no verdict on the cell.
     OBSERVE = "observe"
@@ -104,6 +110,10 @@ class Identity:
         return (self.process_start, self.pid)
 
 
+#: The errno names with which a file system refuses a write, as opposed to failing it.
+REFUSING_ERRNOS = frozenset({"EROFS", "EACCES", "EPERM"})
+
+
 class MarkerMatch(str, enum.Enum):
     """Whether a marker read back is the one written, intact or damaged, or another one."""
 
@@ -119,6 +129,13 @@ class MarkerWrite:
     path: str
     checksum: str | None = None
     error: str | None = None
+    #: The errno name of a failed write (``EROFS``), where the probe reports it.
+    errno: str | None = None
+
+    @property
+    def refused(self) -> bool:
+        """Whether the file system refused the write (read-only, or no permission)."""
+        return self.checksum is None and self.errno in REFUSING_ERRNOS
 
 
 @dataclass(frozen=True)

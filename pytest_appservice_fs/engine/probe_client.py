@@ -164,7 +164,12 @@ class ProbeClient:
         for path, result in _results(body).items():
             payload = result.get("payload") or {}
             if "error" in result:
-                results[path] = MarkerWrite(path, error=str(result["error"]))
+                errno = result.get("errno")
+                results[path] = MarkerWrite(
+                    path,
+                    error=str(result["error"]),
+                    errno=errno if isinstance(errno, str) and errno.isalnum() else None,
+                )
             elif payload.get("nonce") not in (None, nonce):
                 results[path] = MarkerWrite(path, error="probe wrote another nonce")
             else:

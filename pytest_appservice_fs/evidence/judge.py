@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from pytest_appservice_fs.engine.expectations import CONTAINER, ContainerCell, PathCell
@@ -64,6 +65,14 @@ def _path_outcome(observation: Observation, path: str) -> tuple[Outcome, str, st
     if not observation.proven:
         return Outcome.INCONCLUSIVE, "n/a", f"no proof that the event happened: {observation.error}"
     written = observation.written.get(path)
+    if written is not None and written.refused:
+        # Not lost and not a probe failure: the path takes no marker (a read-only mount).
+        return (
+            Outcome.WRITE_REFUSED,
+            "n/a",
+            f"the file system refused the marker's write at {path}: {written.error} "
+            f"({written.errno})",
+        )
     if written is None or written.error or written.checksum is None:
         reason = written.error if written else "the probe did not report it"
         return Outcome.INCONCLUSIVE, "n/a", f"no marker was written before the event: {reason}"
@@ -109,7 +118,12 @@ def _path_outcome(observation: Observation, path: str) -> tuple[Outcome, str, st
 
 
 def judge_skipped(
-    cell: PathCell | ContainerCell, *, backend: str, run_id: str, reason: str
+    cell: PathCell | ContainerCell,
+    *,
+    backend: str,
+    run_id: str,
+    reason: str,
+    facts: Mapping[str, str] | None = None,
 ) -> Verdict:
     """The verdict of a cell whose event this backend cannot fire: no evidence, a reason (the
     explanation, last); ``skipped``, never passed. Recorded, so that reports show the cell as
@@ -128,6 +142,7 @@ def judge_skipped(
         instance_after="",
         backend=backend,
         run_id=run_id,
+        facts={key: value for key, value in (facts or {}).items() if value},
         skip_reason=reason,
         explanation=f"{cell.event} cannot be fired on the {backend} backend: {reason}",
     )

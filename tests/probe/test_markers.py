@@ -292,6 +292,7 @@ def test_a_failing_path_does_not_stop_the_others(
     assert results["/tmp/data"] == {
         "path": "/tmp/data",
         "error": "NotADirectoryError: Not a directory",
+        "errno": "ENOTDIR",
     }
     assert "checksum" in results["/home/data"]
     assert "checksum" in results["/var/local/data"]
@@ -338,4 +339,8 @@ def test_a_real_directory_fsync_failure_is_reported(
 ) -> None:
     monkeypatch.setattr(os, "fsync", _fsync_failing_on_directories(errno.EIO))
     result = write(client, path="/home/data")["results"]["/home/data"]
-    assert result == {"path": "/home/data", "error": "OSError: Input/output error"}
+    assert result == {
+        "path": "/home/data",
+        "error": "OSError: Input/output error",
+        "errno": "EIO",
+    }

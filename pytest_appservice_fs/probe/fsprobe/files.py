@@ -32,6 +32,14 @@ def describe(error: OSError) -> str:
     return f"{type(error).__name__}: {error.strerror}"
 
 
+def errno_name(error: OSError) -> str | None:
+    """The error's errno as its symbolic name (``EROFS``), or None when it has none (a
+    Refusal)."""
+    if isinstance(error, Refusal) or not error.errno:
+        return None
+    return errno.errorcode.get(error.errno)
+
+
 def _open_folder(parent_fd: int, name: str, *, create: bool, logical: str, last: bool) -> int:
     # One component, relative to its parent's descriptor: a link at the name is refused,
     # never followed, so nothing planted above the data folder can redirect the probe.

@@ -14,7 +14,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from .contract import CHECKSUM_NAME, MARKER_NAME
-from .files import NEW_FILE, Refusal, data_dir, describe
+from .files import NEW_FILE, Refusal, data_dir, describe, errno_name
 
 if TYPE_CHECKING:
     from .config import ProbeConfig
@@ -86,7 +86,10 @@ def write_marker(config: ProbeConfig, path: str, nonce: str | None) -> dict[str,
             _replace_file(dir_fd, CHECKSUM_NAME, checksum.encode("ascii"))
             _fsync_directory(dir_fd)
     except OSError as error:
-        return {"path": path, "error": describe(error)}
+        # The errno name tells a refusal (EROFS: a read-only mount) from a failure.
+        answer = {"path": path, "error": describe(error)}
+        name = errno_name(error)
+        return {**answer, "errno": name} if name else answer
     return {"path": path, "checksum": checksum, "payload": payload}
 
 
