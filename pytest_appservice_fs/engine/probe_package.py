@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.resources
 import io
 import secrets
+import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,31 @@ DEPLOYMENT_ID_FILE = "DEPLOYMENT_ID"
 #: The WSGI target of the project's probe (an app factory) and of the lab's (a module-level app).
 FACTORY_TARGET = "app:create_app()"
 LAB_TARGET = "app:app"
+#: Where a custom container keeps the probe's code: outside /home, which App Service storage
+#: (when on) mounts over whatever the image had there.
+IMAGE_CODE_DIR = "/opt/probe/app"
+#: The port the probe image listens on unless App Service passes WEBSITES_PORT or PORT.
+IMAGE_PORT = 8000
+
+#: The probe as a custom container (Web App for Containers): its code and DEPLOYMENT_ID (the
+#: image's build id, which the probe reports) baked in; it serves on the port App Service
+#: passes (WEBSITES_PORT, else PORT, else 8000). INSTALL_REQUIREMENTS=false builds on a base
+#: that has the requirements already (the local emulator's runtime image: no network needed).
+IMAGE_DOCKERFILE = f"""\
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${{BASE_IMAGE}}
+ARG INSTALL_REQUIREMENTS=true
+COPY requirements.txt {IMAGE_CODE_DIR}/requirements.txt
+RUN if [ "$INSTALL_REQUIREMENTS" = "true" ]; then \\
+      python3 -m pip install --no-cache-dir --disable-pip-version-check \\
+        -r {IMAGE_CODE_DIR}/requirements.txt; \\
+    fi
+COPY . {IMAGE_CODE_DIR}
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 LANG=C.UTF-8
+EXPOSE {IMAGE_PORT}
+CMD exec gunicorn --bind="0.0.0.0:${{WEBSITES_PORT:-${{PORT:-{IMAGE_PORT}}}}}" --workers=1 \\
+    --timeout=120 --graceful-timeout=5 --chdir={IMAGE_CODE_DIR} "{FACTORY_TARGET}"
+"""
 
 
 class ProbePackageError(ValueError):
@@ -53,6 +79,34 @@ class ProbePackage:
             f"--chdir={code_dir}",
             self.wsgi_target,
         ]
+
+
+def image_context(package: ProbePackage) -> bytes:
+    """The probe image's build context as a gzipped tar: ``Dockerfile`` (``IMAGE_DOCKERFILE``)
+    and the package's files, DEPLOYMENT_ID included, as ``docker build -`` and ACR Tasks
+    (``az acr build``) take it. Deterministic: the same package gives the same bytes.
+
+    Raises ProbePackageError for the lab's probe (a module-level app, code runtime only).
+    """
+    if package.wsgi_target != FACTORY_TARGET:
+        raise ProbePackageError(
+            "the lab's probe runs as code only; a container image is built from the bundled probe."
+        )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(package.data)) as archive:
+        files = {name: archive.read(name) for name in sorted(archive.namelist())}
+    # mtime 0 and a fixed gzip header time keep the bytes a function of the content.
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in {"Dockerfile": IMAGE_DOCKERFILE.encode(), **files}.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            tar.addfile(info, io.BytesIO(data))
+    return _fixed_gzip_time(buffer.getvalue())
+
+
+def _fixed_gzip_time(data: bytes) -> bytes:
+    # Bytes 4..7 of a gzip member are its MTIME: zero means "not given".
+    return data[:4] + b"\0\0\0\0" + data[8:]
 
 
 def default_probe_dir() -> Path:
