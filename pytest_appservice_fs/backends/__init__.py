@@ -163,6 +163,7 @@ def create_backend(
             app_settings=_app_settings(settings),
             faults=FakeFaults.from_names(settings.fake_faults),
             labels=_labels(settings),
+            configuration=settings.configuration,
         )
     raise BackendError(f"the {settings.backend} backend is not available in this version.")
 

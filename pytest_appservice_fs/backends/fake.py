@@ -1,42 +1,55 @@
 """In-process fake of App Service's storage model, running the real probe app.
 
-Each app has one shared ``/home`` folder; each container has its own writable layer (a
-folder standing for ``/``). The probe code is loaded from the app's ``/home/site/wwwroot``,
-as App Service runs what was deployed, and is reached through requests with a transport
-adapter that plays App Service's front end (ARR affinity cookies included). No socket is
-opened: any URL other than the app's own fails.
+It does what the local Docker emulator does (``backends/local.py``; the expectations are
+``engine/expectations.py``'s emulator matrix) under every configuration
+(``engine/configuration.py``):
+
+- each container has its own writable layer (a folder standing for ``/``);
+- App Service storage on: one ``/home`` folder shared by every instance and kept across
+  containers; off: ``/home`` is part of each container's layer (lost when the container is
+  recreated, not seen by another instance);
+- each Azure Storage mount is one folder shared by every instance; a Blob mount is read-only
+  (the probe's writes there fail with EROFS, ``fake_storage.ReadOnlyView``);
+- runtime ``code``: the probe is loaded from the app's ``/home/site/wwwroot``, which a deploy
+  replaces; ``container``: from an image built from the probe's build context
+  (``image_context``), which a deploy replaces, leaving wwwroot as it was.
+
+Requests reach the probe through a transport that plays App Service's front end
+(``fake_front_end``); no socket is opened.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import io
 import itertools
-import json
 import logging
+import os
 import secrets
 import shutil
 import sys
+import tarfile
 import time
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from http.cookies import SimpleCookie
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-import requests
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
-
+from pytest_appservice_fs.backends.fake_front_end import FrontEnd
+from pytest_appservice_fs.backends.fake_storage import (
+    ReadOnlyView,
+    mount_folder,
+    mountinfo,
+    plant_stale_markers,
+)
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming, WithoutPlan
-from pytest_appservice_fs.contract import CHECKSUM_NAME, MARKER_NAME
+from pytest_appservice_fs.engine.configuration import Configuration, Mount, Runtime
 from pytest_appservice_fs.engine.expectations import LAB_PATHS, SHM
 from pytest_appservice_fs.engine.model import Event
 from pytest_appservice_fs.engine.probe_client import ProbeClient, ProbeTiming, probe_session
+from pytest_appservice_fs.engine.probe_package import image_context
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.engine.probe_package import ProbePackage
@@ -51,6 +64,8 @@ FAKE_TIMING = BackendTiming(
     # The fake serves offline tests: one small size keeps them fast.
     throughput_sizes=(1,),
 )
+#: Code on the built-in stack, App Service storage on, no mounts: the lab's configuration.
+DEFAULT_CONFIGURATION = Configuration()
 
 
 @dataclass(frozen=True)
@@ -82,7 +97,6 @@ class _Process:
     app: Any  # a flask.Flask; typed loosely so the probe's Flask stays its own business
     module_name: str
     pid: int
-    home: Path
 
 
 @dataclass
@@ -122,8 +136,10 @@ class FakeBackend(WithoutPlan):
         faults: FakeFaults = FakeFaults(),
         timing: BackendTiming = FAKE_TIMING,
         labels: Mapping[str, str] | None = None,
+        configuration: Configuration = DEFAULT_CONFIGURATION,
     ) -> None:
         self.root = root
+        self.configuration = configuration
         self._labels = dict(labels or {})
         self.app_name = app_name
         self.app_settings = dict(app_settings or {})
@@ -132,7 +148,11 @@ class FakeBackend(WithoutPlan):
         self.operations = _Operations()
         # Host names compare in lower case, as URLs carry them.
         self.host = f"{app_name.lower()}.fake.invalid"
+        # The app's storage: /home when App Service storage is on; with it off, only where
+        # the deployed code is kept (as the local emulator keeps its volume out of /home).
         self._home = root / "home"
+        #: The folder of the container image a container app runs (after its first deploy).
+        self._image: Path | None = None
         self._instances: list[str] = []
         self._containers: dict[str, _Container] = {}  # instance id -> its container
         self._running = False
@@ -140,8 +160,8 @@ class FakeBackend(WithoutPlan):
         self._unavailable_answers = 0
         self._round_robin = itertools.count()
         self.session = probe_session()
-        self.session.mount("http://", _FrontEnd(self))
-        self.session.mount("https://", _FrontEnd(self))
+        self.session.mount("http://", FrontEnd(self))
+        self.session.mount("https://", FrontEnd(self))
 
     @property
     def facts(self) -> Mapping[str, str]:
@@ -149,15 +169,28 @@ class FakeBackend(WithoutPlan):
         return dict(self._labels)
 
     def create(self) -> None:
-        """Create the app's shared /home and its first instance."""
+        """Create the app's storage, its mounts' folders and its first instance."""
         self.operations.add("create")
         (self._home / "site" / "wwwroot").mkdir(parents=True, exist_ok=True)
+        for mount in self.configuration.mounts:
+            mount_folder(self.root, mount).mkdir(parents=True, exist_ok=True)
         self._instances.append(_new_instance_id())
         self._running = True
 
     def deploy(self, package: ProbePackage) -> None:
-        """Unpack the package into /home/site/wwwroot and recreate the containers."""
+        """Deploy and recreate the containers. Code: unpack the package into
+        /home/site/wwwroot, replacing it. Container: build a new image from the package's
+        build context (its DEPLOYMENT_ID included); wwwroot stays as it was.
+
+        Raises BackendError for a package entry outside wwwroot (nothing is changed), and
+        ProbePackageError for a container image of the lab's probe."""
         self.operations.add("deploy")
+        if self.configuration.runtime is Runtime.CONTAINER:
+            old, self._image = self._image, self._build_image(package)
+            self._recreate_all()
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+            return
         wwwroot = self._home / "site" / "wwwroot"
         with zipfile.ZipFile(io.BytesIO(package.data)) as archive:
             # Check every entry before touching wwwroot, so a refused package changes nothing.
@@ -167,7 +200,7 @@ class FakeBackend(WithoutPlan):
                     raise BackendError(f"package entry {member!r} points outside wwwroot.")
             shutil.rmtree(wwwroot, ignore_errors=True)
             wwwroot.mkdir(parents=True)
-            archive.extractall(wwwroot)
+            archive.extractall(wwwroot)  # noqa: S202 - a zip whose entries were checked
         self._recreate_all()
 
     def restart(self, *, soft: bool | None = None) -> None:
@@ -216,6 +249,20 @@ class FakeBackend(WithoutPlan):
         container's environment), every container is recreated to apply it."""
         self.operations.add("set_app_setting")
         self.app_settings[name] = value
+        self._recreate_all()
+
+    def add_mount(self, mount: Mount) -> None:
+        """Add an Azure Storage mount and recreate the containers, as App Service restarts
+        the app when a mount is added (configure-connect-to-azure-storage). The probe writes
+        there only if its PROBE_PATHS setting lists the path.
+
+        Raises BackendError when a mount is at that path already."""
+        if self.configuration.mount_at(mount.path) is not None:
+            raise BackendError(f"the app has a mount at {mount.path} already.")
+        self.operations.add("add_mount")
+        mounts = (*self.configuration.mounts, mount)
+        self.configuration = replace(self.configuration, mounts=mounts)
+        mount_folder(self.root, mount).mkdir(parents=True, exist_ok=True)
         self._recreate_all()
 
     def replace_instances(self) -> None:
@@ -275,10 +322,10 @@ class FakeBackend(WithoutPlan):
         layer = self.root / "containers" / container_id
         layer.mkdir(parents=True)
         if self.faults.stale_marker:
-            local = [p for p in self._paths() if not _under(p, "/home")]
-            _plant_stale_markers([layer / p.lstrip("/") for p in local])
+            local = [p for p in self._paths() if not self._on_shared_storage(p)]
+            plant_stale_markers([layer / p.lstrip("/") for p in local])
         container = _Container(container_id, instance_id, layer)
-        if (self._home / "site" / "wwwroot" / "app.py").is_file():
+        if (self._code_dir() / "app.py").is_file():
             container.process = self._start_process(container)
         return container
 
@@ -291,12 +338,9 @@ class FakeBackend(WithoutPlan):
 
     def _start_process(self, container: _Container) -> _Process:
         pid = next(self._pids)
-        home = self._home
-        if self.faults.home_not_persistent:
-            home = self._fresh_home(container, pid)
-        wwwroot = self._home / "site" / "wwwroot"
+        code_dir = self._code_dir()
         module_name = f"_appservice_fs_fake_probe_{container.container_id}_{pid}"
-        module = _load_module(module_name, wwwroot / "app.py")
+        module = _load_module(module_name, code_dir / "app.py")
         if not hasattr(module, "create_app") or not hasattr(module, "ProbeConfig"):
             _unload_module(module_name)
             # A lab probe writes to the real /home/data, /tmp/data: never in this process.
@@ -304,6 +348,11 @@ class FakeBackend(WithoutPlan):
                 "the fake backend runs only probes with create_app(ProbeConfig), which it can "
                 "point at temporary folders; run a lab probe with --backend local."
             )
+        read_only = [
+            mount_folder(self.root, m) for m in self.configuration.mounts if m.kind.read_only
+        ]
+        if read_only:
+            _see_read_only(module_name, ReadOnlyView(read_only))
         environ = {
             **self.app_settings,
             "WEBSITE_INSTANCE_ID": container.instance_id,
@@ -313,17 +362,56 @@ class FakeBackend(WithoutPlan):
         # /dev/shm is a tmpfs mounted at each container start: a restart empties it.
         shm = container.layer.parent / f"{container.container_id}-shm-{pid}"
         shm.mkdir()
-        mountinfo = container.layer.parent / f"{container.container_id}.mountinfo"
-        mountinfo.write_text(_mountinfo(home_mounted=not self.faults.home_not_persistent))
+        mounts = {"/": str(container.layer), SHM: str(shm)}
+        home_mounted = self.configuration.home_shared and not self.faults.home_not_persistent
+        if self.configuration.home_shared:
+            # Without App Service storage, /home is the container layer's own folder.
+            home = (
+                self._fresh_home(container, pid) if self.faults.home_not_persistent else self._home
+            )
+            mounts["/home"] = str(home)
+        mounts.update({m.path: str(mount_folder(self.root, m)) for m in self.configuration.mounts})
+        table = container.layer.parent / f"{container.container_id}.mountinfo"
+        table.write_text(mountinfo(home_mounted=home_mounted, mounts=self.configuration.mounts))
         config = replace(
-            module.ProbeConfig.from_environ(environ, app_dir=str(wwwroot)),
+            module.ProbeConfig.from_environ(environ, app_dir=str(code_dir)),
             hostname=container.container_id,
             pid=pid,
             process_start=time.time(),
-            mounts={"/": str(container.layer), "/home": str(home), SHM: str(shm)},
-            mountinfo_path=str(mountinfo),
+            mounts=mounts,
+            mountinfo_path=str(table),
         )
-        return _Process(module.create_app(config), module_name, pid, home)
+        return _Process(module.create_app(config), module_name, pid)
+
+    def _code_dir(self) -> Path:
+        """Where the probe's code is: the image's code folder for a container app (nothing
+        before its first deploy), else the app's wwwroot."""
+        if self.configuration.runtime is Runtime.CONTAINER:
+            return self._image or self.root / "no-image-yet"
+        return self._home / "site" / "wwwroot"
+
+    def _build_image(self, package: ProbePackage) -> Path:
+        """A new image: the package's build context unpacked into a folder of its own."""
+        image = self.root / "images" / f"{package.deployment_id}-{secrets.token_hex(4)}"
+        image.mkdir(parents=True)
+        image = image.resolve()
+        with tarfile.open(fileobj=io.BytesIO(image_context(package)), mode="r:gz") as context:
+            for member in context.getmembers():
+                target = (image / member.name).resolve()
+                source = context.extractfile(member)
+                if not member.isfile() or source is None or not target.is_relative_to(image):
+                    raise BackendError(f"build context entry {member.name!r} is not a file.")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(source.read())
+        return image
+
+    def _on_shared_storage(self, path: str) -> bool:
+        """Whether ``path`` is on storage the containers share (/home, when App Service
+        storage is on, or a mount)."""
+        mounted = [m.path for m in self.configuration.mounts]
+        if self.configuration.home_shared:
+            mounted.append("/home")
+        return any(_under(path, prefix) for prefix in mounted)
 
     def _stop_process(self, container: _Container) -> None:
         if container.process is not None:
@@ -338,7 +426,7 @@ class FakeBackend(WithoutPlan):
         shutil.copytree(self._home / "site", home / "site")
         if self.faults.stale_marker:
             shared = [p for p in self._paths() if _under(p, "/home")]
-            _plant_stale_markers([home / p.removeprefix("/home").lstrip("/") for p in shared])
+            plant_stale_markers([home / p.removeprefix("/home").lstrip("/") for p in shared])
         return home
 
     def _paths(self) -> list[str]:
@@ -348,67 +436,25 @@ class FakeBackend(WithoutPlan):
     def _settle(self) -> None:
         self._unavailable_answers = self.faults.transient_503s
 
-    def _route(self, affinity: str | None) -> _Container | None:
-        """Pick the container that answers, as ARR does: by affinity, else round robin."""
+    def answers_unavailable(self) -> bool:
+        """Whether the front end answers this request with HTTP 503 (``transient_503s``)."""
+        if self._unavailable_answers <= 0:
+            return False
+        self._unavailable_answers -= 1
+        return True
+
+    def app_for(self, affinity: str | None) -> Any:
+        """The Flask app of the container that answers, as ARR picks it: by affinity, else
+        round robin; None when no process serves."""
         if not self._running:
             return None
-        if affinity in self._containers:
-            return self._containers[affinity]
-        serving = [self._containers[i] for i in self._instances if i in self._containers]
-        if not serving:
-            return None
-        return serving[next(self._round_robin) % len(serving)]
-
-
-class _FrontEnd(BaseAdapter):
-    """A requests transport that plays App Service's front end for one fake app."""
-
-    def __init__(self, backend: FakeBackend) -> None:
-        super().__init__()
-        self._backend = backend
-
-    def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, **kwargs: Any
-    ) -> requests.Response:
-        url = urlsplit(request.url or "")
-        if url.hostname != self._backend.host:
-            # The fake never touches the network; an unexpected address is a harness bug.
-            raise requests.ConnectionError(f"the fake backend has no route to {url.hostname!r}")
-        if self._backend._unavailable_answers > 0:
-            self._backend._unavailable_answers -= 1
-            return _response(request, 503, b"Service Unavailable")
-        cookies = SimpleCookie(request.headers.get("Cookie", ""))
-        affinity = cookies["ARRAffinity"].value if "ARRAffinity" in cookies else None
-        container = self._backend._route(affinity)
-        if container is None or container.process is None:
-            return _response(request, 503, b"Service Unavailable")
-        client = container.process.app.test_client()
-        answer = client.open(
-            url.path or "/",
-            method=request.method or "GET",
-            query_string=url.query,
-            headers={k: v for k, v in request.headers.items() if k.lower() != "cookie"},
-        )
-        return _response(request, answer.status_code, answer.get_data(), dict(answer.headers))
-
-    def close(self) -> None:
-        """Nothing to release: no sockets were opened."""
-
-
-def _response(
-    request: requests.PreparedRequest,
-    status: int,
-    body: bytes,
-    headers: Mapping[str, str] | None = None,
-) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response._content = body
-    response.headers = CaseInsensitiveDict(headers or {})
-    response.url = request.url or ""
-    response.request = request
-    response.encoding = "utf-8"
-    return response
+        container = self._containers.get(affinity or "")
+        if container is None:
+            serving = [self._containers[i] for i in self._instances if i in self._containers]
+            if not serving:
+                return None
+            container = serving[next(self._round_robin) % len(serving)]
+        return container.process.app if container.process else None
 
 
 def _load_module(name: str, path: Path) -> ModuleType:
@@ -426,41 +472,17 @@ def _load_module(name: str, path: Path) -> ModuleType:
     return module
 
 
+def _see_read_only(name: str, view: ReadOnlyView) -> None:
+    """Give the probe loaded as ``name`` (its package's modules too) ``view`` as its ``os``."""
+    for loaded in [m for key, m in sys.modules.items() if key.startswith(name + ".")]:
+        if getattr(loaded, "os", None) is os:
+            loaded.os = view  # type: ignore[attr-defined]
+
+
 def _unload_module(name: str) -> None:
     # With its submodules: the probe loads its package under its own module's name.
     for loaded in [key for key in sys.modules if key == name or key.startswith(name + ".")]:
         del sys.modules[loaded]
-
-
-def _plant_stale_markers(folders: list[Path]) -> None:
-    """Leave a marker from an 'earlier run', with a valid checksum, in each folder."""
-    payload = json.dumps(
-        {
-            "instance_id": "0" * 64,
-            "hostname": "000000000000",
-            "pid": 1,
-            "timestamp_utc": "2020-01-01T00:00:00.000000Z",
-            "marker": "left-over-from-an-earlier-run",
-            "nonce": "earlier-run",
-        }
-    ).encode()
-    for folder in folders:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / MARKER_NAME).write_bytes(payload)
-        (folder / CHECKSUM_NAME).write_text(hashlib.sha256(payload).hexdigest())
-
-
-def _mountinfo(*, home_mounted: bool) -> str:
-    lines = [
-        "21 1 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/fake/lower,upperdir=/fake/upper",
-        "23 21 0:51 / /dev/shm rw,nosuid,nodev,noexec,relatime - tmpfs shm rw,size=65536k",
-    ]
-    if home_mounted:
-        lines.append(
-            "22 21 0:60 / /home rw,relatime - cifs //fakestorage.file.core.windows.net/fake-share "
-            "rw,vers=3.1.1,cache=strict,nobrl,mfsymlinks"
-        )
-    return "\n".join(lines) + "\n"
 
 
 def _under(path: str, prefix: str) -> bool:
