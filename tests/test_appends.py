@@ -395,6 +395,16 @@ def test_records_numbered_past_those_asked_are_damage() -> None:
     assert "1 numbered past 9" in verdict.explanation
 
 
+def test_records_each_on_its_own_instance_are_not_shared_and_need_no_overlap() -> None:
+    """A measurement marked not_shared is judged so, before the overlap is looked at; the
+    mark does not hide what makes a measurement untrustworthy."""
+    unclocked = replace(_intact(not_shared=True), overlap_seconds=None)
+    verdict = judge(unclocked, flock_cell(AppendOutcome.NOT_SHARED))
+    assert (verdict.observed, verdict.passed) == ("not_shared", True)
+    assert "the instances do not share /home" in verdict.explanation
+    assert judge(_intact(not_shared=True, untracked=1)).observed == "inconclusive"
+
+
 @pytest.mark.parametrize(
     ("expected", "observed", "passed"),
     [

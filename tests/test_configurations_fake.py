@@ -12,15 +12,25 @@ import pytest
 from pytest_appservice_fs.backends.fake import FakeBackend
 from pytest_appservice_fs.backends.protocol import BackendError
 from pytest_appservice_fs.engine.configuration import Configuration, Mount, MountKind, Runtime
-from pytest_appservice_fs.engine.expectations import HOME, TMP, UPLOADS, matrix_for
-from pytest_appservice_fs.engine.model import Event
+from pytest_appservice_fs.engine.expectations import HOME, TMP, UPLOADS, AppendCell, matrix_for
+from pytest_appservice_fs.engine.model import AppendOutcome, Event
+from pytest_appservice_fs.engine.probe_client import ProbeClient
 from pytest_appservice_fs.engine.probe_package import build_package, default_probe_dir
+from pytest_appservice_fs.measurements.appends import (
+    AppendMeasurement,
+    append_file,
+    judge_appends,
+    measure_appends,
+    writer_name,
+)
 from tests.junit_cases import copy_live_suite, live_outcomes, read_junit
 
 SHARE = Mount("/mnt/share", MountKind.FILES)
 READ_ONLY = Mount("/mnt/ro", MountKind.BLOB)
 PATHS = (HOME, TMP, UPLOADS, SHARE.path, READ_ONLY.path)
 CONTAINER_OFF = Configuration(Runtime.CONTAINER, app_service_storage=False)
+H4_FILE = append_file("flock", "run-1")
+H4_RECORDS = 50
 
 MakeBackend = Callable[..., FakeBackend]
 
@@ -176,6 +186,111 @@ def test_a_container_app_runs_the_image_not_wwwroot(make_backend: MakeBackend) -
     (image,) = (backend.root / "images").iterdir()
     assert (image / "Dockerfile").is_file()
     assert (image / "app.py").is_file()
+
+
+# --- H4 with /home not shared -------------------------------------------------------------
+
+
+def _append_log(backend: FakeBackend, instance: str, *, shared: bool) -> Path:
+    """The H4 file the probe of ``instance`` appends to: on the /home share, or in the
+    container's own layer when /home is not shared."""
+    if shared:
+        return backend.root / "home" / "data" / H4_FILE
+    return (
+        backend.root
+        / "containers"
+        / str(backend.container_of(instance))
+        / "home"
+        / "data"
+        / H4_FILE
+    )
+
+
+def _measure_h4(
+    backend: FakeBackend, lock: str = "flock", before_check: Callable[[], None] | None = None
+) -> AppendMeasurement:
+    """H4 on both instances, ``before_check`` run once when the file is first checked."""
+    if before_check is None:
+        return measure_appends(
+            backend, backend.instances(), path=HOME, lock=lock, records=H4_RECORDS, file=H4_FILE
+        )
+    real = ProbeClient.append_check
+    pending = [before_check]
+
+    def check(self: ProbeClient, **kwargs: Any) -> Any:
+        while pending:
+            pending.pop()()
+        return real(self, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ProbeClient, "append_check", check)
+        return measure_appends(
+            backend, backend.instances(), path=HOME, lock=lock, records=H4_RECORDS, file=H4_FILE
+        )
+
+
+def _judge_h4(measurement: AppendMeasurement, expected: AppendOutcome) -> Any:
+    cell = AppendCell(measurement.lock, expected)
+    return judge_appends(measurement, cell, backend="fake", run_id="run-1", facts={})
+
+
+@pytest.mark.parametrize("lock", ["flock", "none"])
+def test_h4_without_shared_home_is_not_shared(make_backend: MakeBackend, lock: str) -> None:
+    """Storage off: each writer's records are whole on its own instance only: not_shared,
+    with the reason, each writer counted on its own instance; both files are removed."""
+    backend = make_backend(Configuration(app_service_storage=False))
+    backend.scale(2)
+    measurement = _measure_h4(backend, lock)
+    verdict = _judge_h4(measurement, AppendOutcome.NOT_SHARED)
+    assert (verdict.observed, verdict.passed) == ("not_shared", True), verdict.explanation
+    assert "found whole in the file on its own instance and in no other" in verdict.explanation
+    assert "do not share /home, so nothing was damaged" in verdict.explanation
+    assert [(w.records_found, w.lost) for w in measurement.writers] == [(H4_RECORDS, 0)] * 2
+    assert (measurement.lines, measurement.torn) == (2 * H4_RECORDS, 0)
+    for instance in backend.instances():
+        assert not _append_log(backend, instance, shared=False).exists()
+    assert _judge_h4(measurement, AppendOutcome.INTACT).passed is False
+
+
+def test_h4_with_shared_home_is_never_not_shared(make_backend: MakeBackend) -> None:
+    """Storage on, one writer's records all gone from the shared file: every instance sees
+    the same file, so that is damage, not a file per instance."""
+    backend = make_backend(Configuration())
+    backend.scale(2)
+    first, second = backend.instances()
+    log = _append_log(backend, first, shared=True)
+    victim = f'"writer":"{writer_name(1, second)}"'.encode()
+
+    def drop_second() -> None:
+        kept = [line for line in log.read_bytes().splitlines(True) if victim not in line]
+        log.write_bytes(b"".join(kept))
+
+    verdict = _judge_h4(_measure_h4(backend, before_check=drop_second), AppendOutcome.INTACT)
+    assert verdict.observed == "damaged", verdict.explanation
+    assert f"{H4_RECORDS} lost" in verdict.explanation
+
+
+@pytest.mark.parametrize("damage", ["a record lost", "the other writer's record"])
+def test_h4_without_shared_home_but_damaged_stays_damaged(
+    make_backend: MakeBackend, damage: str
+) -> None:
+    """Storage off, but the second instance's own file lacks one of its records, or holds
+    one of the first writer's: split some other way, so damaged."""
+    backend = make_backend(Configuration(app_service_storage=False))
+    backend.scale(2)
+    first, second = backend.instances()
+
+    def spoil() -> None:
+        own = _append_log(backend, second, shared=False)
+        lines = own.read_bytes().splitlines(keepends=True)
+        if damage == "a record lost":
+            del lines[7]
+        else:
+            lines.append(_append_log(backend, first, shared=False).read_bytes().splitlines(True)[0])
+        own.write_bytes(b"".join(lines))
+
+    verdict = _judge_h4(_measure_h4(backend, before_check=spoil), AppendOutcome.NOT_SHARED)
+    assert (verdict.observed, verdict.passed) == ("damaged", False), verdict.explanation
 
 
 # --- whole runs through the plugin -------------------------------------------------------

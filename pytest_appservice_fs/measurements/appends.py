@@ -5,6 +5,10 @@ probe reports when each wrote, so the overlap is proven rather than assumed. ``/
 then counts every writer's records in the file: lost, duplicated, and lines torn by writes
 that interleaved. App Service mounts /home over CIFS with ``nobrl``: ``flock`` is granted
 locally, so whether it orders two instances is what is measured.
+
+When the file the first instance holds shows damage, the file is also read on each writer's
+own instance: if each writer's records are all there and only there, the instances do not
+share /home (App Service storage off) and the outcome is ``not_shared``, never ``damaged``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,11 @@ from pytest_appservice_fs.evidence.verdict import Verdict, as_expected
 if TYPE_CHECKING:
     from pytest_appservice_fs.backends.protocol import Backend
     from pytest_appservice_fs.engine.expectations import AppendCell
-    from pytest_appservice_fs.engine.probe_answers import AppendAnswer, WriterTally
+    from pytest_appservice_fs.engine.probe_answers import (
+        AppendAnswer,
+        AppendCheckAnswer,
+        WriterTally,
+    )
     from pytest_appservice_fs.engine.probe_client import ProbeClient
 
 #: How long a writer waits for the others before its request leaves anyway.
@@ -81,6 +89,9 @@ class AppendMeasurement:
     overlap_seconds: float | None = None
     #: Why nothing (or not everything) could be measured.
     error: str | None = None
+    #: Each writer's records were found whole in the file on its own instance and on no
+    #: other (the counts above are then each writer's on its own instance).
+    not_shared: bool = False
 
 
 def append_file(lock: str, run_id: str) -> str:
@@ -116,21 +127,24 @@ def measure_appends(
         return not_measured(path=path, lock=lock, records=records, file=file, reason=reason)
     base = AppendMeasurement(path, file, lock, records)
     names = [writer_name(index, instance) for index, instance in enumerate(instances)]
-    first = backend.probe(instances[0])
+    # One client pinned to each writer's instance: where /home is not shared, each instance
+    # has a file of its own to reset, check and remove.
+    probes = [backend.probe(instance) for instance in instances]
     try:
-        problem = first.append_reset(path=path, file=file)
-        if problem is not None:
-            return replace(base, error=f"the file could not be reset: {problem}")
-        probes = [backend.probe(instance) for instance in instances]
+        for probe in probes:
+            problem = probe.append_reset(path=path, file=file)
+            if problem is not None:
+                return replace(base, error=f"the file could not be reset: {problem}")
         writers = _append_at_once(probes, names, path=path, lock=lock, records=records, file=file)
         measured = replace(base, writers=writers, overlap_seconds=_overlap(writers))
-        return _count(first, measured)
+        return _count(probes, measured)
     except ProbeError as exc:
         return replace(base, error=str(exc))
     finally:
         # Always, so a failed run leaves no file that a later one could count.
-        with contextlib.suppress(ProbeError):
-            first.append_reset(path=path, file=file)
+        for probe in probes:
+            with contextlib.suppress(ProbeError):
+                probe.append_reset(path=path, file=file)
 
 
 def judge_appends(
@@ -249,23 +263,68 @@ def _overlap(writers: Sequence[WriterResult]) -> float | None:
     return round(min(e for e in ends if e is not None) - max(s for s in starts if s is not None), 6)
 
 
-def _count(probe: ProbeClient, measurement: AppendMeasurement) -> AppendMeasurement:
-    """Add /append-check's tallies to every writer that answered."""
+def _count(probes: Sequence[ProbeClient], measurement: AppendMeasurement) -> AppendMeasurement:
+    """Add /append-check's tallies, from the first writer's instance, to every writer that
+    answered; where they show damage, the file on each writer's own instance tells whether
+    the instances share it at all."""
     if any(w.failure for w in measurement.writers):
         return measurement  # judged inconclusive whatever the file holds
-    check = probe.append_check(
-        path=measurement.path,
-        file=measurement.file,
-        writers=[w.name for w in measurement.writers],
-    )
+    names = [w.name for w in measurement.writers]
+    check = probes[0].append_check(path=measurement.path, file=measurement.file, writers=names)
     if check.error is not None:
         return replace(measurement, error=f"the file could not be checked: {check.error}")
+    counted = _with_tallies(measurement, check)
+    if not _damaged(counted):
+        return counted
+    own = [check] + [
+        probe.append_check(path=measurement.path, file=measurement.file, writers=names)
+        for probe in probes[1:]
+    ]
+    return _each_on_its_own(measurement, own) or counted
+
+
+def _with_tallies(measurement: AppendMeasurement, check: AppendCheckAnswer) -> AppendMeasurement:
     writers = tuple(
         _tallied(w, check.writers.get(w.name), measurement.records) for w in measurement.writers
     )
     return replace(
         measurement, writers=writers, lines=check.lines, torn=check.torn, untracked=check.untracked
     )
+
+
+def _each_on_its_own(
+    measurement: AppendMeasurement, checks: Sequence[AppendCheckAnswer]
+) -> AppendMeasurement | None:
+    """The measurement with each writer counted on its own instance, marked ``not_shared``,
+    when every writer's records are all in the file on its own instance, whole, and in no
+    other instance's file; else None (the records are split some other way: damage)."""
+    writers = []
+    for index, (writer, check) in enumerate(zip(measurement.writers, checks, strict=True)):
+        if check.error is not None or check.torn or check.untracked:
+            return None
+        tallies = [check.writers.get(w.name) for w in measurement.writers]
+        if any(t and t.records for i, t in enumerate(tallies) if i != index):
+            return None  # another writer's records are here too: the file is shared
+        own = _tallied(writer, tallies[index], measurement.records)
+        if own.records_found != measurement.records or _damaged_writer(own):
+            return None
+        writers.append(own)
+    return replace(
+        measurement,
+        writers=tuple(writers),
+        lines=sum(check.lines or 0 for check in checks),
+        torn=0,
+        untracked=0,
+        not_shared=True,
+    )
+
+
+def _damaged(m: AppendMeasurement) -> bool:
+    return bool(m.torn) or any(_damaged_writer(w) for w in m.writers)
+
+
+def _damaged_writer(writer: WriterResult) -> bool:
+    return bool(writer.lost or writer.duplicated or writer.beyond)
 
 
 def _tallied(writer: WriterResult, tally: WriterTally | None, records: int) -> WriterResult:
@@ -300,8 +359,14 @@ def _outcome(m: AppendMeasurement) -> tuple[AppendOutcome, str]:
             f"{m.untracked} records of other writers were in the file, so it was not this "
             "test's alone"
         )
+    if m.not_shared:
+        return AppendOutcome.NOT_SHARED, (
+            f"{len(m.writers)} writers x {m.records} records, each writer's records found "
+            "whole in the file on its own instance and in no other: the instances do not "
+            "share /home, so nothing was damaged"
+        )
     counts = _counts(m)
-    if m.torn or any(w.lost or w.duplicated or w.beyond for w in m.writers):
+    if _damaged(m):
         return AppendOutcome.DAMAGED, counts
     # Damage shows whenever it happened; intact means something only if the writes overlapped.
     if m.overlap_seconds is None:
