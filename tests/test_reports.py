@@ -48,6 +48,10 @@ DATA = Path(__file__).parent / "data"
 RUN_A = DATA / "junit" / "fake-westeurope-b1.xml"
 RUN_B = DATA / "junit" / "fake-koreacentral-p1v3-home-lost.xml"
 RUN_C = DATA / "junit" / "fake-westeurope-b1-h4-h5.xml"
+#: How the reports name the runs of RUN_A and RUN_B (evidence from before configurations
+#: existed reads as the lab's: code, storage on).
+LABEL_A = "fake westeurope B1 (code, storage on)"
+LABEL_B = "fake koreacentral P1v3 (code, storage on)"
 
 
 def test_junit_reads_back_as_the_run_it_was() -> None:
@@ -59,7 +63,7 @@ def test_junit_reads_back_as_the_run_it_was() -> None:
         "B1",
         "golden-a",
     )
-    assert run.label == "fake westeurope B1"
+    assert run.label == LABEL_A
     assert len(run.cells) == 16
     assert all(cell.passed for cell in run.cells)
     latency = [path.record for path in run.latency]
@@ -100,7 +104,7 @@ def test_side_by_side_markdown_matches_the_reviewed_golden_file() -> None:
     drifts = find_drifts(runs, load_baseline("lab"))
     expected = (DATA / "reports" / "side-by-side.md").read_text(encoding="utf-8")
     assert render_markdown(runs, drifts) == expected
-    assert "| event | path | expected | fake westeurope B1 | fake koreacentral P1v3 |" in expected
+    assert f"| event | path | expected | {LABEL_A} | {LABEL_B} |" in expected
 
 
 def test_one_run_json_matches_the_golden_file() -> None:
@@ -130,7 +134,7 @@ def test_json_keeps_its_shape(junit: Path, golden: str) -> None:
 def test_h4_testcases_are_append_rows_not_cells() -> None:
     """H4 testcases read back as appends, one per lock mode, with each writer's counts."""
     run = read_junit(RUN_C)
-    assert (run.cells, run.label) == ((), "fake westeurope B1")
+    assert (run.cells, run.label) == ((), LABEL_A)
     assert [
         (a.record.lock, a.record.expected, a.record.observed, a.passed) for a in run.appends
     ] == [
@@ -241,7 +245,8 @@ def test_terminal_text_has_matrix_and_latency() -> None:
         "lost FAIL (expected persists)",
     ]
     assert lines[6] == (
-        "12 of 16 cells as expected (backend fake, run_id golden-b, region koreacentral, sku P1v3)"
+        "12 of 16 cells as expected (backend fake, run_id golden-b, region koreacentral, sku P1v3; "
+        "configuration code, storage on)"
     )
     assert lines[7] == "latency in ms (4096 bytes, 10 iterations, write with fsync):"
     assert lines[8].startswith("path ")
@@ -252,10 +257,10 @@ def test_drift_against_the_lab_names_each_cell() -> None:
     """Against the lab's matrix, only the four /home cells of the broken run drift."""
     drifts = find_drifts([read_junit(RUN_A), read_junit(RUN_B)], load_baseline("lab"))
     assert [d.sentence() for d in drifts] == [
-        "fake koreacentral P1v3: restart /home/data: baseline persists, observed lost",
-        "fake koreacentral P1v3: stop_start /home/data: baseline persists, observed lost",
-        "fake koreacentral P1v3: deploy /home/data: baseline persists, observed lost",
-        "fake koreacentral P1v3: scale_out /home/data: baseline visible, observed not_visible",
+        f"{LABEL_B}: restart /home/data: baseline persists, observed lost",
+        f"{LABEL_B}: stop_start /home/data: baseline persists, observed lost",
+        f"{LABEL_B}: deploy /home/data: baseline persists, observed lost",
+        f"{LABEL_B}: scale_out /home/data: baseline visible, observed not_visible",
     ]
 
 
@@ -280,7 +285,7 @@ def test_cli_writes_one_column_per_run(tmp_path: Path) -> None:
     assert main([str(RUN_A), str(RUN_B), "--markdown", str(out)]) == 0
     text = out.read_text(encoding="utf-8")
     header = next(line for line in text.splitlines() if line.startswith("| event | path |"))
-    assert header == "| event | path | expected | fake westeurope B1 | fake koreacentral P1v3 |"
+    assert header == f"| event | path | expected | {LABEL_A} | {LABEL_B} |"
 
 
 def test_cli_fails_on_drift_and_names_the_cell(
@@ -305,13 +310,11 @@ def test_cli_fails_on_drift_and_names_the_cell(
     )
     assert code == 1
     err = capsys.readouterr().err
-    assert err.strip() == (
-        "drift: fake westeurope B1: deploy /tmp/data: baseline persists, observed lost"
-    )
+    assert err.strip() == (f"drift: {LABEL_A}: deploy /tmp/data: baseline persists, observed lost")
     written = json.loads((tmp_path / "r.json").read_text())
     assert written["drifts"] == [
         {
-            "run": "fake westeurope B1",
+            "run": LABEL_A,
             "event": "deploy",
             "path": "/tmp/data",
             "baseline": "persists",
@@ -435,4 +438,4 @@ def test_cli_summary_appends_to_the_job_summary(
     assert main([str(RUN_A), str(RUN_B), "--summary", "--markdown", str(tmp_path / "r.md")]) == 0
     text = summary.read_text()
     assert text.startswith("earlier step output\n# App Service filesystem evidence")
-    assert "| fake westeurope B1 | fake koreacentral P1v3 |" in text
+    assert f"| {LABEL_A} | {LABEL_B} |" in text

@@ -5,7 +5,9 @@
 
 Writes Markdown to standard output unless --markdown is given. --baseline compares every
 observed cell with the lab's matrix (``lab``) or with the first run of an earlier JSON report,
-and lists every drift; --fail-on-drift makes a drift exit 1. --summary appends the Markdown
+and lists every drift; --fail-on-drift makes a drift exit 1. A run of another configuration
+(runtime, App Service storage, mounts) than the baseline's is refused as bad input: its cells
+differ for that reason alone. --summary appends the Markdown
 to $GITHUB_STEP_SUMMARY within GitHub's 1 MiB limit. A bad file gets one sentence on
 standard error and the exit status 2, never a traceback; the good files are still reported
 (a matrix with one cell killed mid-write still shows the others). Outputs that cannot be
@@ -30,8 +32,8 @@ from pytest_appservice_fs.reports.runs import (
     ReportError,
     RunReport,
     append_step_summary,
-    find_drifts,
-    load_baseline,
+    drifts_from,
+    read_baseline,
     to_json,
 )
 
@@ -95,7 +97,7 @@ def _read(
     drifts: list[Drift] | None = None
     if baseline:
         try:
-            drifts = find_drifts(runs, load_baseline(baseline))
+            drifts = drifts_from(runs, read_baseline(baseline))
         except ReportError as exc:
             problems.append(str(exc))
     return runs, drifts, problems

@@ -1,12 +1,15 @@
 """Rendering reports: the matrix and latency table for the terminal, and Markdown for one run
 (matrix, container proof, latency, large files, concurrent appends, the story of every cell)
-or several side by side."""
+or several side by side. Every run is named with its configuration; side by side, each run
+keeps its own column, and where runs expect different outcomes of a cell (as runs of
+different configurations do), each mark says its own."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 from pytest_appservice_fs.engine.expectations import CONTAINER
+from pytest_appservice_fs.engine.model import AppendOutcome
 from pytest_appservice_fs.engine.probe_answers import FIGURES, STATS
 from pytest_appservice_fs.evidence.records import (
     AppendRecord,
@@ -28,6 +31,8 @@ SKIPPED = "skipped"
 THROUGHPUT_HEADER = ["path", "size MiB", "write MiB/s", "read MiB/s", "write s", "read s"]
 APPEND_HEADER = ["lock", "expected", "observed", "records", "lost", "duplicated", "torn"]
 APPEND_HEADER += ["instances"]
+#: The expected column when the runs side by side expect different outcomes of a cell.
+PER_RUN = "per run"
 
 
 def render_text(run: RunReport) -> str:
@@ -63,6 +68,9 @@ def render_text(run: RunReport) -> str:
     if run.appends:
         parts.append("concurrent appends (H4), per writer (one per instance):")
         parts.append(_text_table(APPEND_HEADER, [_append_row(a) for a in run.appends]))
+    if not run.cells:
+        # No matrix, so no summary line: the run's facts head the measurements instead.
+        parts.insert(0, f"measured on {_facts_line(run)}")
     return "\n".join(parts)
 
 
@@ -129,6 +137,12 @@ def _one_run(run: RunReport) -> list[str]:
             "",
             *_markdown_table(APPEND_HEADER),
         ]
+        if any(a.record.observed == AppendOutcome.NOT_SHARED.value for a in run.appends):
+            out[-2:-2] = [
+                "Where the outcome is not_shared, the instances do not share the file: each "
+                "writer is counted in the file on its own instance.",
+                "",
+            ]
         for append in run.appends:
             lock, *rest = _append_row(append)
             out.append(f"| `{lock}` | " + " | ".join(_escape(text) for text in rest) + " |")
@@ -150,14 +164,15 @@ def _one_run(run: RunReport) -> list[str]:
 
 def _side_by_side(runs: Sequence[RunReport]) -> list[str]:
     out = [
-        "| run | backend | region | SKU | run id | cells as expected |",
-        "|---|---|---|---|---|---|",
+        "| run | backend | region | SKU | configuration | run id | cells as expected |",
+        "|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         passed = sum(cell.passed for cell in run.judged)
         out.append(
             f"| {_escape(run.label)} | {run.backend} | {run.region or '-'} | {run.sku or '-'} | "
-            f"`{run.run_id}` | {passed} of {len(run.judged)} |"
+            f"{_escape(run.configuration_label)} | `{run.run_id}` | "
+            f"{passed} of {len(run.judged)} |"
         )
     keys = sorted(
         {(cell.event, cell.path) for run in runs for cell in _cells(run)},
@@ -170,10 +185,9 @@ def _side_by_side(runs: Sequence[RunReport]) -> list[str]:
         )
         out.append("|---" * (len(runs) + 3) + "|")
         for event, path in keys:
-            expected = next(
-                (c.record.expected for r in runs if (c := r.cell(event, path)) is not None), "-"
-            )
-            marks = [_mark(run.cell(event, path)) for run in runs]
+            found = [run.cell(event, path) for run in runs]
+            expected = _expected([c.record.expected for c in found if c is not None])
+            marks = [_mark(cell, always_expected=expected == PER_RUN) for cell in found]
             out.append(f"| {event} | `{path}` | {expected} | " + " | ".join(marks) + " |")
     out += _throughput_side_by_side(runs)
     out += _appends_side_by_side(runs)
@@ -231,9 +245,12 @@ def _appends_side_by_side(runs: Sequence[RunReport]) -> list[str]:
     out.append("|---" * (len(runs) + 2) + "|")
     for lock in locks:
         found = [next((a for a in run.appends if a.record.lock == lock), None) for run in runs]
-        expected = next((a.record.expected for a in found if a is not None), "-")
+        expected = _expected([a.record.expected for a in found if a is not None])
         marks = [
-            _outcome_mark(a.record.observed, a.record.expected, a.passed) if a else "-"
+            _outcome_mark(a.record.observed, a.record.expected, a.passed)
+            + (f" (expected {a.record.expected})" if expected == PER_RUN else "")
+            if a
+            else "-"
             for a in found
         ]
         out.append(f"| `{lock}` | {expected} | " + " | ".join(marks) + " |")
@@ -320,14 +337,22 @@ def _events(runs: Sequence[RunReport]) -> list[str]:
     return sorted({c.event for run in runs for c in _cells(run)}, key=event_order)
 
 
-def _mark(evidence: Evidence[CellRecord] | None) -> str:
+def _expected(values: Sequence[str]) -> str:
+    """The expected column side by side: the runs' one expectation, or PER_RUN."""
+    distinct = set(values)
+    if len(distinct) > 1:
+        return PER_RUN
+    return distinct.pop() if distinct else "-"
+
+
+def _mark(evidence: Evidence[CellRecord] | None, *, always_expected: bool = False) -> str:
     if evidence is None:
         return "-"
     cell, passed = evidence.record, evidence.passed
     if cell.skipped:
         return "skipped"
     mark = _outcome_mark(cell.observed, cell.expected, passed)
-    if passed or cell.expected == cell.observed:
+    if not always_expected and (passed or cell.expected == cell.observed):
         return mark
     return f"{mark} (expected {cell.expected})"
 
@@ -348,11 +373,15 @@ def _fired(run: RunReport, event: str) -> str:
 
 def _facts(run: RunReport) -> list[tuple[str, str]]:
     facts = [("backend", run.backend), ("run_id", run.run_id), ("region", run.region)]
-    return [(name, value) for name, value in [*facts, ("sku", run.sku)] if value]
+    facts = [(name, value) for name, value in [*facts, ("sku", run.sku)] if value]
+    return [*facts, ("configuration", run.configuration_label)]
 
 
 def _facts_line(run: RunReport) -> str:
-    return ", ".join(f"{name} {value}" for name, value in _facts(run))
+    # The configuration last and after a semicolon: its own words hold commas.
+    *facts, (_, configuration) = _facts(run)
+    named = ", ".join(f"{name} {value}" for name, value in facts)
+    return f"{named}; configuration {configuration}"
 
 
 def _figures(stats: Mapping[str, float]) -> list[str]:

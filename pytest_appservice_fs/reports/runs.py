@@ -4,6 +4,10 @@
 A run's report is built from exactly the properties its testcases carry in JUnit, in the
 run itself too: the terminal summary, `--evidence-report` and `appservice-fs-report` over the
 JUnit file all show the same thing.
+
+A verdict holds only for the configuration it was observed under (runtime, App Service
+storage, mounts; ``engine/configuration.py``): every run is labelled with its configuration,
+and drift is never sought between runs of different configurations.
 """
 
 from __future__ import annotations
@@ -16,6 +20,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from pytest_appservice_fs.engine.configuration import (
+    FACT_NAMES,
+    configuration_key,
+    configuration_label,
+)
 from pytest_appservice_fs.engine.expectations import CONTAINER, LAB_MATRIX
 from pytest_appservice_fs.engine.model import Event
 from pytest_appservice_fs.engine.probe_answers import FIGURES
@@ -75,16 +84,24 @@ class RunReport:
     region: str = ""
     sku: str = ""
     run_id: str = ""
+    #: (runtime, app_service_storage, mounts), as ``configuration_key`` gives it.
+    configuration: tuple[str, str, str] = configuration_key({})
     cells: tuple[Evidence[CellRecord], ...] = ()
     latency: tuple[Evidence[LatencyRecord], ...] = ()
     throughput: tuple[Evidence[ThroughputRecord], ...] = ()
     appends: tuple[Evidence[AppendRecord], ...] = ()
 
     @property
+    def configuration_label(self) -> str:
+        """The run's configuration in words: ``code, storage on`` and mounts, if any."""
+        return configuration_label(dict(zip(FACT_NAMES, self.configuration, strict=True)))
+
+    @property
     def label(self) -> str:
-        """How the run is named in a column: backend, region and SKU (or its file)."""
+        """How the run is named in a column: backend, region and SKU (or its file), then its
+        configuration in brackets."""
         parts = [p for p in (self.backend, self.region, self.sku) if p]
-        return " ".join(parts) or self.source
+        return f"{' '.join(parts) or self.source} ({self.configuration_label})"
 
     @property
     def judged(self) -> tuple[Evidence[CellRecord], ...]:
@@ -112,6 +129,21 @@ class RunReport:
     def size_rows(self) -> list[tuple[Evidence[ThroughputRecord], SizeFigures]]:
         """H5: every path's figures for every size, path by path."""
         return [(path, row) for path in self.throughput for row in path.record.sizes]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Observed values to compare runs with, by (event, path), and the configuration they
+    were observed under."""
+
+    name: str
+    cells: Mapping[tuple[str, str], str]
+    configuration: tuple[str, str, str] = configuration_key({})
+
+    @property
+    def configuration_label(self) -> str:
+        """The baseline's configuration in words."""
+        return configuration_label(dict(zip(FACT_NAMES, self.configuration, strict=True)))
 
 
 @dataclass(frozen=True)
@@ -149,6 +181,7 @@ def run_from_cases(cases: Iterable[Case], source: str) -> RunReport:
     run = RunReport(
         source=source,
         **_run_facts(e.record for e in found),
+        configuration=configuration_key(found[0].record.facts if found else {}),
         cells=_of(found, CellRecord),
         latency=_of(found, LatencyRecord),
         throughput=_of(found, ThroughputRecord),
@@ -163,16 +196,23 @@ def run_from_cases(cases: Iterable[Case], source: str) -> RunReport:
 
 
 def load_baseline(spec: str) -> dict[tuple[str, str], str]:
-    """Observed values to compare with, by (event, path): ``lab`` (the lab's matrix) or the
-    first run of a JSON report file; ReportError in one sentence when the file cannot be read,
-    is over MAX_BASELINE_BYTES, nests deeper than MAX_BASELINE_DEPTH or is no JSON report."""
+    """The cells of ``read_baseline(spec)``; ReportError as it raises."""
+    return dict(read_baseline(spec).cells)
+
+
+def read_baseline(spec: str) -> Baseline:
+    """Observed values to compare with, by (event, path), and their configuration: ``lab``
+    (the lab's matrix: code, storage on, no mounts) or the first run of a JSON report file
+    (a report without configurations is of the lab's); ReportError in one sentence when the
+    file cannot be read, is over MAX_BASELINE_BYTES, nests deeper than MAX_BASELINE_DEPTH or
+    is no JSON report."""
+    option = f"--baseline {spec}"
     if spec == "lab":
         baseline = {(c.event.value, c.path): c.expected.value for c in LAB_MATRIX.paths}
         baseline.update(
             {(c.event.value, CONTAINER): c.expected.value for c in LAB_MATRIX.containers}
         )
-        return baseline
-    option = f"--baseline {spec}"
+        return Baseline(option, baseline)
     no_report = (
         f"{option} is neither 'lab' nor a JSON report written by appservice-fs-report --json."
     )
@@ -186,14 +226,31 @@ def load_baseline(spec: str) -> dict[tuple[str, str], str]:
             "by appservice-fs-report --json nests 7."
         )
     try:
-        cells = json.loads(text)["runs"][0]["cells"]
-        baseline = {(c["event"], c["path"]): c["observed"] for c in cells}
+        first = json.loads(text)["runs"][0]
+        baseline = {(c["event"], c["path"]): c["observed"] for c in first["cells"]}
+        facts = first.get("configuration", {})
+        configuration = configuration_key(facts)
     # RecursionError cannot come after _nests_within; kept so that no input ever escapes.
-    except (ValueError, KeyError, IndexError, TypeError, RecursionError):
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError):
         raise ReportError(no_report) from None
-    if not all(isinstance(v, str) for key, value in baseline.items() for v in (*key, value)):
+    values = [v for key, value in baseline.items() for v in (*key, value)]
+    if not all(isinstance(v, str) for v in (*values, *configuration)):
         raise ReportError(no_report)
-    return baseline
+    return Baseline(option, baseline, configuration)
+
+
+def drifts_from(runs: Sequence[RunReport], baseline: Baseline) -> list[Drift]:
+    """``find_drifts`` against ``baseline``; ReportError, one sentence naming both
+    configurations, when a run was observed under another configuration than the baseline
+    (its cells would differ for that reason alone)."""
+    for run in runs:
+        if run.configuration != baseline.configuration:
+            raise ReportError(
+                f"{baseline.name} was observed under {baseline.configuration_label} and "
+                f"{run.source} under {run.configuration_label}; drift is only found between "
+                "runs of one configuration."
+            )
+    return find_drifts(runs, baseline.cells)
 
 
 def read_limited(path: Path, limit: int, name: str) -> bytes:
@@ -256,6 +313,7 @@ def to_json(runs: Sequence[RunReport], drifts: Sequence[Drift] = ()) -> dict[str
                 "region": run.region,
                 "sku": run.sku,
                 "run_id": run.run_id,
+                "configuration": dict(zip(FACT_NAMES, run.configuration, strict=True)),
                 "cells": [_cell_json(cell) for cell in run.cells],
                 "latency": [_latency_json(path, row) for path, row in run.latency_rows()],
                 "throughput": [_size_json(path, row) for path, row in run.size_rows()],
