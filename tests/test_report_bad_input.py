@@ -174,6 +174,45 @@ BAD_INPUT = [
         id="baseline-observed-not-text",
     ),
     pytest.param(
+        _file(
+            "off.xml",
+            junit(H4 | {"app_service_storage": "off"}),
+            "TMP/off.xml",
+            "--baseline",
+            "lab",
+        ),
+        [
+            "--baseline lab was observed under code, storage on and TMP/off.xml under code, "
+            "storage off; drift is only found between runs of one configuration."
+        ],
+        id="drift-against-another-configuration",
+    ),
+    pytest.param(
+        _file(
+            "container.json",
+            json.dumps({"runs": [{"cells": [], "configuration": {"runtime": "container"}}]}),
+            str(RUN),
+            "--baseline",
+            "TMP/container.json",
+        ),
+        [
+            "--baseline TMP/container.json was observed under container, storage on and "
+            f"{RUN} under code, storage on;"
+        ],
+        id="drift-against-a-report-of-another-configuration",
+    ),
+    pytest.param(
+        _file(
+            "facts.json",
+            json.dumps({"runs": [{"cells": [], "configuration": ["container"]}]}),
+            str(RUN),
+            "--baseline",
+            "TMP/facts.json",
+        ),
+        ["--baseline TMP/facts.json", "neither 'lab' nor a JSON report"],
+        id="baseline-configuration-not-an-object",
+    ),
+    pytest.param(
         _args(str(RUN), "--baseline", "TMP/folder", folders=("folder",)),
         ["--baseline TMP/folder", "cannot be read"],
         id="baseline-is-a-folder",

@@ -439,3 +439,62 @@ def test_cli_summary_appends_to_the_job_summary(
     text = summary.read_text()
     assert text.startswith("earlier step output\n# App Service filesystem evidence")
     assert f"| {LABEL_A} | {LABEL_B} |" in text
+
+
+# --- configurations ----------------------------------------------------------------------
+
+STORAGE_OFF = {"runtime": "container", "app_service_storage": "off", "mounts": "/mnt/ro=blob"}
+
+
+def _under(tmp_path: Path, source: Path, facts: dict[str, str], name: str) -> Path:
+    """A copy of a JUnit file whose testcases carry ``facts`` (a configuration)."""
+    props = "".join(f'<property name="{k}" value="{v}" />' for k, v in facts.items())
+    copy = tmp_path / name
+    copy.write_text(source.read_text().replace("<properties>", f"<properties>{props}"))
+    return copy
+
+
+def test_every_report_names_the_configuration(tmp_path: Path) -> None:
+    """Terminal, Markdown, JSON and side by side: each run named with its configuration;
+    runs of two configurations keep a column each, each mark with its own expectation."""
+    other = read_junit(_under(tmp_path, RUN_A, STORAGE_OFF, "off.xml"))
+    label = "container, storage off, /mnt/ro=blob"
+    assert other.label == f"fake westeurope B1 ({label})"
+    summary = next(line for line in render_text(other).splitlines() if "as expected" in line)
+    assert summary.endswith(f"; configuration {label})")
+    assert f"- **configuration**: `{label}`" in render_markdown([other])
+    assert to_json([other])["runs"][0]["configuration"] == STORAGE_OFF
+    side = render_markdown([read_junit(RUN_B), other]).splitlines()
+    assert side[5].endswith("| `golden-a` | 16 of 16 |")
+    assert side[5].startswith(f"| {other.label} | fake | westeurope | B1 | {label} |")
+    row = next(line for line in side if line.startswith("| stop_start | `/home/data` |"))
+    assert row == (
+        "| stop_start | `/home/data` | persists | lost FAIL (expected persists) | persists ok |"
+    )
+    cell = '"restart" /><property name="path" value="/tmp/data" /><property name="expected" '
+    changed = _under(tmp_path, RUN_A, STORAGE_OFF, "x.xml")
+    changed.write_text(
+        changed.read_text().replace(cell + 'value="persists"', cell + 'value="lost"')
+    )
+    changed_run = read_junit(changed)
+    mixed = render_markdown([read_junit(RUN_A), changed_run]).splitlines()
+    row = next(line for line in mixed if line.startswith("| restart | `/tmp/data` |"))
+    assert row == (
+        "| restart | `/tmp/data` | per run | persists ok (expected persists) | "
+        "persists ok (expected lost) |"
+    )
+
+
+@pytest.mark.parametrize("observed", ["write_refused", "not_shared"])
+def test_new_outcomes_render_as_the_others(tmp_path: Path, observed: str) -> None:
+    """write_refused (a path cell) and not_shared (H4) show as observed, marked ok or FAIL."""
+    source = RUN_A if observed == "write_refused" else RUN_C
+    text = source.read_text().replace(
+        '"observed" value="persists"', f'"observed" value="{observed}"'
+    )
+    text = text.replace('"observed" value="intact"', f'"observed" value="{observed}"')
+    copy = tmp_path / "new.xml"
+    copy.write_text(text)
+    run = read_junit(copy)
+    assert f"{observed} ok" in render_markdown([run])
+    assert f"{observed} ok" in render_text(run)
