@@ -17,6 +17,7 @@ from tests.junit_cases import copy_live_suite
 
 SUB = "00000000-0000-0000-0000-000000000000"
 EVENTS = "restart, stop_start, deploy, scale_out, scale_in, app_setting_change"
+EXPECT = "appservice_fs_expect =\n    "
 MIB_128 = "from 1 to 128 (the probe's PROBE_MAX_THROUGHPUT_MIB default"
 
 
@@ -193,15 +194,16 @@ ROWS: dict[str, Bad] = {
                               option="--mount (from environment APPSERVICE_FS_MOUNTS)",
                               value="'mnt/s'", valid="absolute"),
     "blob-mount-expected-writable": Bad(("--mount", "/mnt/ro=blob"),
-                                        ini="appservice_fs_expect =\n    restart /mnt/ro = persists",
-                                        option="appservice_fs_expect", value="restart /mnt/ro = persists",
+                                        ini=EXPECT + "restart /mnt/ro = persists",
+                                        option="appservice_fs_expect",
+                                        value="restart /mnt/ro = persists",
                                         valid="write_refused or observe"),
     "storage-off-home-shared": Bad(("--app-service-storage", "off"),
-                                   ini="appservice_fs_expect =\n    scale_out /home/data = visible",
+                                   ini=EXPECT + "scale_out /home/data = visible",
                                    option="appservice_fs_expect", value="/home/data = visible",
                                    valid="not_visible or observe"),
     "storage-off-h4-intact": Bad(("--app-service-storage", "off"),
-                                 ini="appservice_fs_expect =\n    H4 flock = intact",
+                                 ini=EXPECT + "H4 flock = intact",
                                  option="appservice_fs_expect", value="H4", valid="not_shared"),
     "image-without-container": Bad(("--backend", "azure", "--app-name", "a1", "--resource-group",
                                     "rg", "--subscription-id", SUB, "--image", "r.io/probe:1"),
@@ -210,11 +212,13 @@ ROWS: dict[str, Bad] = {
     "image-on-local": Bad(("--backend", "local", "--runtime", "container", "--image",
                            "r.io/probe:1"), option="--image", value="--backend azure",
                           valid="not local"),
-    "image-with-provision": Bad(("--backend", "azure", "--provision", "--region", "westeurope", "--subscription-id",
-                                 SUB, "--runtime", "container", "--image", "r.io/probe:1"),
+    "image-with-provision": Bad(("--backend", "azure", "--provision", "--region", "westeurope",
+                                 "--subscription-id", SUB, "--runtime", "container",
+                                 "--image", "r.io/probe:1"),
                                 option="--image", value="attach mode",
                                 valid="leave out --image or --provision"),
-    "container-with-probe-dir": Bad(("--runtime", "container", "--probe-dir", "{folder}"),
+    "container-with-probe-dir": Bad(("--runtime", "container", "--probe-dir",
+                                     "{folder}"),
                                     option="--runtime container", value="--probe-dir",
                                     valid="--runtime code"),
     # the evidence report
