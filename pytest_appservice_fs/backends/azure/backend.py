@@ -143,13 +143,8 @@ class AzureBackend:
         """Check the credentials, then provision the app or check and prepare the one named.
 
         Raises BackendError before anything is created when a container app is to be attached
-        without an image to run.
+        without an image to run (connect() says so first).
         """
-        if self._container and not self.target.provision and not self.image:
-            raise BackendError(
-                "a container app in attach mode runs an image you pushed already: give --image "
-                "with a probe image built from the probe's context."
-            )
         if self._web is None:
             self.connect()
         lifecycle = self._lifecycle = Lifecycle(
@@ -346,7 +341,13 @@ class AzureBackend:
 
     def connect(self) -> None:
         """Get an ARM token and make the SDK clients; BackendError in one sentence when the
-        credentials do not work. Creates nothing in Azure."""
+        credentials do not work, or when a container app is to be attached without an image.
+        Creates nothing in Azure."""
+        if self._container and not self.target.provision and not self.image:
+            raise BackendError(
+                "a container app in attach mode runs an image you pushed already: give --image "
+                "with a probe image built from the probe's context."
+            )
         credential = self._credentials()
         try:
             credential.get_token(ARM_SCOPE)

@@ -112,7 +112,9 @@ def create_mount_storage(
         lambda: storage.storage_accounts.list_keys(group, account),
         f"read the keys of storage account {account}",
     )
-    key = next((k.value for k in keys.keys or [] if k.value), None)
+    # Models made by the newer SDK generator are mappings, whose keys() hides the field.
+    listed = getattr(keys, "keys_property", None) if callable(keys.keys) else keys.keys
+    key = next((k.value for k in listed or [] if k.value), None)
     if key is None:
         raise BackendError(f"storage account {account} reported no key for the mount.")
     return web_models.AzureStorageInfoValue(

@@ -42,6 +42,7 @@ import secrets
 import tarfile
 import uuid
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -219,7 +220,8 @@ class ArmRegistry:
         if request.headers.get("x-ms-blob-type") != "BlockBlob":
             return 400, [], b"MissingRequiredHeader: x-ms-blob-type"
         self.state.uploads[match["path"]] = body_bytes(request)
-        return 201, [("ETag", f'"{uuid.uuid4().hex}"'), ("Last-Modified", now())], b""
+        modified = formatdate(usegmt=True)  # RFC 1123, as Blob storage writes it
+        return 201, [("ETag", f'"{uuid.uuid4().hex}"'), ("Last-Modified", modified)], b""
 
     def _schedule_run(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
         registry = self._find(match)

@@ -56,6 +56,11 @@ class SiteBackend(FakeBackend):
         self.image_dir, self.mounts = image_dir, dict(mounts)
         self._recreate_all()
 
+    def restart_containers(self) -> None:
+        """Restart by recreating every container (a custom container's restart)."""
+        self.operations.add("restart")
+        self._recreate_all()
+
     @property
     def code_dir(self) -> Path:
         """Where the probe's app.py is loaded from."""

@@ -324,7 +324,13 @@ class AppServiceState:
     def restart_processes(self, site: SimulatedSite, *, soft: bool = False) -> None:
         """Restart the site's probe processes, if it runs the probe and is not stopped."""
         # Only a deployed probe has processes to restart; other code keeps answering 404.
-        if site.deployed and site.state == "Running":
+        if not (site.deployed and site.state == "Running"):
+            return
+        if site.backend.image_dir is not None and not soft:
+            # A custom container's files outside its mounts "don't persist across restarts"
+            # (configure-custom-container): the restart brings up new containers.
+            site.backend.restart_containers()
+        else:
             site.backend.restart(soft=soft)
 
     # --- identifiers ------------------------------------------------------------------
