@@ -141,6 +141,8 @@ def create_backend(
             credential=options.get("credential"),
             client_options=options.get("client_options"),
             **{key: options[key] for key in ("timing", "kudu_timing") if key in options},
+            configuration=settings.configuration,
+            image=settings.image,
         )
         try:
             # Before the first live test: without credentials every test would fail alike.
