@@ -40,7 +40,7 @@ test-lowest: venv
 	$(VENV)/bin/uv venv --quiet --python $(PY) $(LOWEST_VENV)
 	$(VENV)/bin/uv pip install --quiet --python $(LOWEST_VENV)/bin/python \
 		--resolution lowest-direct -e ".[azure,xdist]" --group test
-	@$(LOWEST_VENV)/bin/python -c 'import importlib.metadata as m; print("lowest:", ", ".join(f"{n} {m.version(n)}" for n in ("pytest", "requests", "tenacity", "flask", "docker", "azure-mgmt-web", "azure-mgmt-resource", "azure-identity", "azure-core", "pytest-xdist")))'
+	@$(LOWEST_VENV)/bin/python -c 'import importlib.metadata as m; print("lowest:", ", ".join(f"{n} {m.version(n)}" for n in ("pytest", "requests", "tenacity", "flask", "docker", "azure-mgmt-web", "azure-mgmt-resource", "azure-identity", "azure-core", "azure-mgmt-containerregistry", "azure-mgmt-authorization", "azure-mgmt-storage", "azure-storage-blob", "pytest-xdist")))'
 	$(LOWEST_VENV)/bin/python -m pytest -p no:cacheprovider -n auto
 
 # Build the wheel, install it in a fresh venv and run the README's pip quick start with it.

@@ -3,6 +3,8 @@
     appservice-fs run [pytest options]      the live suite shipped in this package
     appservice-fs report JUNIT... [options] reports from JUnit evidence files
     appservice-fs sweep [options]           delete expired resource groups of provisioned runs
+    appservice-fs matrix [options]          the expectation matrix of a configuration
+    appservice-fs image-context FOLDER      the probe image's build context (--image)
 
 ``run`` is ``pytest --pyargs pytest_appservice_fs.suite -m live`` with the options given:
 every option of the plugin (``--backend``, ``--events``, ...) and of pytest (``-n 4``,
@@ -68,18 +70,36 @@ def sweep(argv: Sequence[str]) -> int:
     return _argparse_status(lambda: sweep_main(argv, prog="appservice-fs sweep"))
 
 
+def matrix(argv: Sequence[str]) -> int:
+    """``appservice-fs matrix``: the expectation matrix of a configuration, as Markdown."""
+    from pytest_appservice_fs.configuration_cli import matrix as matrix_main  # noqa: PLC0415
+
+    return _argparse_status(lambda: matrix_main(argv))
+
+
+def image_context(argv: Sequence[str]) -> int:
+    """``appservice-fs image-context FOLDER``: the probe image's build context."""
+    from pytest_appservice_fs.configuration_cli import image_context_command  # noqa: PLC0415
+
+    return _argparse_status(lambda: image_context_command(argv))
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "run": run,
     "report": report,
     "sweep": sweep,
+    "matrix": matrix,
+    "image-context": image_context,
 }
 
 USAGE = (
-    "usage: appservice-fs {run,report,sweep} [options]\n"
+    "usage: appservice-fs {run,report,sweep,matrix,image-context} [options]\n"
     "\n"
     "  run      the live suite (pytest options and plugin options; exit status as pytest's)\n"
     "  report   reports from JUnit evidence files (appservice-fs report --help)\n"
     "  sweep    delete expired resource groups of provisioned runs (appservice-fs sweep --help)\n"
+    "  matrix   the expectation matrix of a configuration (appservice-fs matrix --help)\n"
+    "  image-context  the probe image's build context, for --image (FOLDER)\n"
     "\n"
     "appservice-fs run --help lists every option of the suite.\n"
 )
@@ -91,7 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args:
         sys.stderr.write(USAGE)
         sys.stderr.write(
-            "appservice-fs: a command is needed; valid commands are run, report and sweep.\n"
+            "appservice-fs: a command is needed; valid commands are run, report, sweep, matrix "
+            "and image-context.\n"
         )
         return EXIT_BAD_INPUT
     command, rest = args[0], args[1:]
@@ -104,8 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = COMMANDS.get(command)
     if handler is None:
         sys.stderr.write(
-            f"appservice-fs: {command[:64]!r} is not a command; valid commands are run, report "
-            "and sweep (appservice-fs --help).\n"
+            f"appservice-fs: {command[:64]!r} is not a command; valid commands are run, report, "
+            "sweep, matrix and image-context (appservice-fs --help).\n"
         )
         return EXIT_BAD_INPUT
     return handler(rest)

@@ -215,7 +215,9 @@ def _settings(
     sku = optional_text(raw["sku"], "--sku", _SKU, "a plan SKU such as B1 or P1v3")
     faults = frozenset(_fake_faults(raw["fake_faults"], backend))
     user_paths = _user_paths(raw["paths"])
-    configuration = _configuration(raw, user_paths)
+    configuration = configuration_of(
+        raw["runtime"], raw["app_service_storage"], raw["mounts"], user_paths
+    )
     image = _image(raw["image"], configuration, provision=provision)
     if configuration.runtime is Runtime.CONTAINER and raw["probe_dir"]:
         raise SettingsError(
@@ -281,13 +283,15 @@ def _settings(
     )
 
 
-def _configuration(raw: Mapping[str, Any], user_paths: Sequence[str]) -> Configuration:
-    runtime = Runtime(choice(raw["runtime"] or "code", "--runtime", RUNTIMES))
-    storage = choice(raw["app_service_storage"] or "on", "--app-service-storage", ("on", "off"))
+def configuration_of(
+    runtime: Any, storage: Any, mounts: Sequence[str], user_paths: Sequence[str] = ()
+) -> Configuration:
+    """The configuration that --runtime, --app-service-storage and --mount name (None: the
+    default); SettingsError with one sentence on a bad value."""
     return Configuration(
-        runtime=runtime,
-        app_service_storage=storage == "on",
-        mounts=_mounts(raw["mounts"], user_paths),
+        runtime=Runtime(choice(runtime or "code", "--runtime", RUNTIMES)),
+        app_service_storage=choice(storage or "on", "--app-service-storage", ("on", "off")) == "on",
+        mounts=_mounts(mounts, user_paths),
     )
 
 

@@ -246,7 +246,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     cells = settings.expectations.cells(hypothesis, settings.events)
     if not cells:
         chosen = ", ".join(e.value for e in settings.events)
-        skip = pytest.mark.skip(reason=f"{hypothesis} has no cell for the events chosen ({chosen})")
+        reason = f"{hypothesis} has no cell for the events chosen ({chosen})"
+        if hypothesis == "mounts" and not settings.configuration.mounts:
+            reason = "mounts has no cell: no --mount was given"
+        skip = pytest.mark.skip(reason=reason)
         metafunc.parametrize("appservice_cell", [pytest.param(None, marks=skip)], indirect=True)
         return
     # The ids carry the event first: distribution.event_scope groups tests by it under xdist.

@@ -25,11 +25,15 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("argv", "sentence"),
     [
-        ([], "appservice-fs: a command is needed; valid commands are run, report and sweep."),
+        (
+            [],
+            "appservice-fs: a command is needed; valid commands are run, report, sweep, matrix "
+            "and image-context.",
+        ),
         (
             ["deploy"],
-            "appservice-fs: 'deploy' is not a command; valid commands are run, report and sweep "
-            "(appservice-fs --help).",
+            "appservice-fs: 'deploy' is not a command; valid commands are run, report, sweep, "
+            "matrix and image-context (appservice-fs --help).",
         ),
     ],
 )

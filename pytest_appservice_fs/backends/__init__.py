@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pytest_appservice_fs.backends.protocol import Backend, BackendError, BackendTiming
+from pytest_appservice_fs.engine.configuration import STORAGE_SETTING
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,13 @@ def _labels(settings: Settings) -> dict[str, str]:
 
 
 def _app_settings(settings: Settings) -> dict[str, str]:
-    # The probe allowlists exactly the matrix's paths, --path ones included.
-    return {**settings.app_settings, "PROBE_PATHS": ",".join(settings.expectations.all_paths)}
+    # The probe allowlists exactly the matrix's paths, --path and --mount ones included; the
+    # storage axis of the configuration is an app setting (--app-service-storage).
+    return {
+        **settings.app_settings,
+        "PROBE_PATHS": ",".join(settings.expectations.all_paths),
+        STORAGE_SETTING: settings.configuration.storage_setting,
+    }
 
 
 def _app_name(settings: Settings, prefix: str) -> str:
@@ -135,6 +141,8 @@ def create_backend(
             credential=options.get("credential"),
             client_options=options.get("client_options"),
             **{key: options[key] for key in ("timing", "kudu_timing") if key in options},
+            configuration=settings.configuration,
+            image=settings.image,
         )
         try:
             # Before the first live test: without credentials every test would fail alike.

@@ -59,8 +59,13 @@ def provisioned(resource: T, what: str) -> T:
     return resource
 
 
-def refuse_unsuitable(site: Any, config: Any, *, name: str, allow_existing_app: bool) -> None:
-    """Raise BackendError, in one sentence, for an app the probe must not or cannot replace."""
+def refuse_unsuitable(
+    site: Any, config: Any, *, name: str, allow_existing_app: bool, container: bool = False
+) -> None:
+    """Raise BackendError, in one sentence, for an app the probe must not or cannot replace.
+
+    With ``container`` the probe image replaces the app's stack, so any Linux stack will do.
+    """
     kind = (site.kind or "").lower()
     stack = (config.linux_fx_version or "").upper()
     if "linux" not in kind:
@@ -68,12 +73,14 @@ def refuse_unsuitable(site: Any, config: Any, *, name: str, allow_existing_app: 
             f"app {name} runs on Windows (kind {site.kind!r}); the probe needs App Service "
             "for Linux."
         )
-    if "container" in kind or stack.startswith(("DOCKER|", "COMPOSE|")):
+    if container:
+        pass
+    elif "container" in kind or stack.startswith(("DOCKER|", "COMPOSE|")):
         raise BackendError(
             f"app {name} runs a custom container ({stack or kind}); the probe needs the "
             "built-in Python stack."
         )
-    if not stack.startswith("PYTHON|"):
+    elif not stack.startswith("PYTHON|"):
         raise BackendError(
             f"app {name} runs {stack or 'no stack'}, not the built-in Python stack "
             "(PYTHON|3.x) the probe needs."

@@ -7,7 +7,9 @@ name, pinned to an instance with the ARR affinity cookies.
 
 This module holds the Backend protocol's operations. Provisioning or attaching the app, and
 deleting or restoring it at teardown, is `lifecycle.py`'s job; the app's settings and startup
-command are written through `sites.py`, its plan through `plans.py`.
+command are written through `sites.py`, its plan through `plans.py`. The configuration under
+test picks the runtime: code deployed through Kudu, or the probe image built in the run's
+registry (`registry.py`) in provision mode, or the image given with ``--image`` in attach mode.
 """
 
 from __future__ import annotations
@@ -31,11 +33,20 @@ from pytest_appservice_fs.backends.azure.lifecycle import (
     delete_group_command,
 )
 from pytest_appservice_fs.backends.azure.plans import Plan, next_size, unsupported_events
+from pytest_appservice_fs.backends.azure.registry import (
+    TASKS_API_VERSION,
+    BuildTiming,
+    Registry,
+    image_tag,
+    registry_name,
+    upload_blob,
+)
 from pytest_appservice_fs.backends.azure.sites import Site
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming
+from pytest_appservice_fs.engine.configuration import Configuration, Runtime
 from pytest_appservice_fs.engine.model import Event
 from pytest_appservice_fs.engine.probe_client import ProbeClient, ProbeTiming, probe_session
-from pytest_appservice_fs.engine.probe_package import FACTORY_TARGET, ProbePackage
+from pytest_appservice_fs.engine.probe_package import FACTORY_TARGET, ProbePackage, image_context
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +99,14 @@ class AzureBackend:
         timing: BackendTiming = AZURE_TIMING,
         kudu_timing: KuduTiming | None = None,
         session: requests.Session | None = None,
+        configuration: Configuration = Configuration(),  # noqa: B008 - frozen
+        image: str | None = None,
+        build_timing: BuildTiming = BuildTiming(),  # noqa: B008 - frozen
     ) -> None:
         self.target = target
+        self.configuration = configuration
+        self.image = image
+        self._build_timing = build_timing
         self.run_id = run_id
         self.timing = timing
         self._app_settings = dict(app_settings or {})
@@ -99,6 +116,9 @@ class AzureBackend:
         self._session = session or probe_session()
         self._web: Any = None
         self._resources: Any = None
+        self._registry: Registry | None = None
+        self._authorization: Any = None
+        self._storage: Any = None
         self._app = App()
         self._saved = Saved()
         #: Made by create(), once the credentials work; teardown has nothing to undo before.
@@ -115,18 +135,40 @@ class AzureBackend:
         """Region and SKU of the app's plan, once known."""
         return {k: v for k, v in (("region", self._app.region), ("sku", self._app.sku)) if v}
 
+    @property
+    def _container(self) -> bool:
+        return self.configuration.runtime is Runtime.CONTAINER
+
     def create(self) -> None:
-        """Check the credentials, then provision the app or check and prepare the one named."""
+        """Check the credentials, then provision the app or check and prepare the one named.
+
+        Raises BackendError before anything is created when a container app is to be attached
+        without an image to run (connect() says so first).
+        """
         if self._web is None:
             self.connect()
         lifecycle = self._lifecycle = Lifecycle(
-            self._web, self._resources, self.target, self._app, self._saved
+            self._web,
+            self._resources,
+            self.target,
+            self._app,
+            self._saved,
+            configuration=self.configuration,
+            registry=self._registry,
+            authorization=self._authorization,
+            storage=self._storage,
+            image=self.image,
         )
         if self.target.provision:
             lifecycle.provision(run_id=self.run_id, app_settings=self._app_settings)
         else:
             lifecycle.attach(self._app_settings)
         self.unsupported = unsupported_events(self._app.sku)
+        if self._container and not self.target.provision:
+            self.unsupported[Event.DEPLOY] = (
+                f"attach mode runs the image given ({self.image}); a deploy needs a new image "
+                "build, which only provision mode makes"
+            )
         others = self._plan().apps() - 1
         if others > 0:
             # Plan-wide events would move or restart apps that are not ours.
@@ -140,7 +182,19 @@ class AzureBackend:
         As `az webapp deploy` on a Linux web app, Kudu is warmed up and pinned to the app's
         first instance by name (azure-cli appservice custom.py `_get_instance_id_internal`:
         ``sorted(instances, key=lambda x: x['name'])[0]``). Raises DeployError (kudu.py).
+
+        A container app gets a new image instead: built in the run's registry and tagged with
+        the package's deployment id, then set as the app's stack, which restarts the app on the
+        new image (BackendError when the build fails). In attach mode the app runs the image
+        given, so there is nothing to build: its build id is what the probe reports.
         """
+        if self._container:
+            if self._registry is not None:
+                tag = image_tag(package.deployment_id)
+                self._site().put_stack(
+                    f"DOCKER|{self._registry.build(image_context(package), tag)}"
+                )
+            return
         if package.wsgi_target != FACTORY_TARGET:
             self._site().put_startup(startup_command(package.wsgi_target))
         instances = sorted(self.instances())
@@ -287,7 +341,13 @@ class AzureBackend:
 
     def connect(self) -> None:
         """Get an ARM token and make the SDK clients; BackendError in one sentence when the
-        credentials do not work. Creates nothing in Azure."""
+        credentials do not work, or when a container app is to be attached without an image.
+        Creates nothing in Azure."""
+        if self._container and not self.target.provision and not self.image:
+            raise BackendError(
+                "a container app in attach mode runs an image you pushed already: give --image "
+                "with a probe image built from the probe's context."
+            )
         credential = self._credentials()
         try:
             credential.get_token(ARM_SCOPE)
@@ -305,6 +365,36 @@ class AzureBackend:
         self._resources = ResourceManagementClient(
             credential, self.target.subscription_id, **options
         )
+        self._connect_configured(credential, options)
+
+    def _connect_configured(self, credential: Any, options: Mapping[str, Any]) -> None:
+        """The clients the configuration under test needs besides the app's: the registry's and
+        the authorization client for a container app made here, storage for mounts made here."""
+        if not self.target.provision:
+            return
+        subscription = self.target.subscription_id
+        if self._container:
+            # Imported here: a code run needs neither these SDKs nor their import time.
+            from azure.mgmt.authorization import AuthorizationManagementClient  # noqa: PLC0415
+            from azure.mgmt.containerregistry import (  # noqa: PLC0415
+                ContainerRegistryManagementClient,
+            )
+
+            self._registry = Registry(
+                acr=ContainerRegistryManagementClient(credential, subscription, **options),
+                tasks=ContainerRegistryManagementClient(
+                    credential, subscription, api_version=TASKS_API_VERSION, **options
+                ),
+                group=self.target.resource_group,
+                name=registry_name(self.target.app_name),
+                upload=upload_blob,
+                timing=self._build_timing,
+            )
+            self._authorization = AuthorizationManagementClient(credential, subscription, **options)
+        if self.configuration.mounts:
+            from azure.mgmt.storage import StorageManagementClient  # noqa: PLC0415
+
+            self._storage = StorageManagementClient(credential, subscription, **options)
 
     # --- the app and its plan, as ARM reads and writes them -----------------------------
 

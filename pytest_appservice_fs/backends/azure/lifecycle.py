@@ -6,6 +6,11 @@ tagged as a probe app unless told otherwise, because deploying the probe replace
 code. Plan operations (`plans.py`) reach every app of the plan, not only this one. Provision
 mode creates a resource group (tagged with the run, its creator and an expiry time) holding a
 Linux plan and a site, and deletes the group at teardown.
+
+The configuration under test shapes both modes: the App Service storage setting is written
+with the other settings; a container app (``registry.py``) runs the probe image, pulled with
+the app's system-assigned identity; Azure Storage mounts (``storage.py``) are made in
+provision mode and must exist already in attach mode.
 """
 
 from __future__ import annotations
@@ -41,9 +46,18 @@ from pytest_appservice_fs.backends.azure.groups import (
     TAG_RUN,
 )
 from pytest_appservice_fs.backends.azure.plans import Plan
+from pytest_appservice_fs.backends.azure.registry import Registry, assign_acr_pull
 from pytest_appservice_fs.backends.azure.sites import Site
+from pytest_appservice_fs.backends.azure.storage import (
+    account_name,
+    check_attached,
+    create_mount_storage,
+    read_mounts,
+    write_mounts,
+)
 from pytest_appservice_fs.backends.protocol import BackendError
-from pytest_appservice_fs.engine.probe_package import FACTORY_TARGET
+from pytest_appservice_fs.engine.configuration import STORAGE_SETTING, Configuration, Runtime
+from pytest_appservice_fs.engine.probe_package import FACTORY_TARGET, IMAGE_PORT
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.backends.azure.backend import AzureTarget
@@ -51,6 +65,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PYTHON_STACK = "PYTHON|3.11"
+#: The port App Service sends a custom container's requests to: the probe image's.
+CONTAINER_SETTINGS = {"WEBSITES_PORT": str(IMAGE_PORT)}
 EXPIRY = dt.timedelta(hours=6)
 
 
@@ -63,6 +79,8 @@ class Saved:
     capacity: int | None = None
     #: The SKU before change_sku, until restore_sku puts it back (in either mode).
     sku: str | None = None
+    #: The stack (linuxFxVersion) before attach mode set the container image.
+    linux_fx_version: str | None = None
 
 
 @dataclass
@@ -91,6 +109,13 @@ class Lifecycle:
     target: AzureTarget
     app: App
     saved: Saved
+    configuration: Configuration = field(default_factory=Configuration)
+    #: Made by the backend for a container app in provision mode, with its SDK clients.
+    registry: Registry | None = None
+    authorization: Any = None
+    storage: Any = None
+    #: The image attach mode runs (``--image``).
+    image: str | None = None
     #: Set once this run created the resource group: only such a group is deleted.
     group_created: bool = False
 
@@ -130,36 +155,85 @@ class Lifecycle:
             ),
             "create the plan",
         )
-        settings = {
-            **app_settings,
-            "SCM_DO_BUILD_DURING_DEPLOYMENT": "true",
-        }
+        container = self.configuration.runtime is Runtime.CONTAINER
+        if container:
+            assert self.registry is not None, "a container app is provisioned with a registry"
+            self.registry.create(location=region, tags=tags)
+        settings = {**app_settings, **self._configured_settings()}
         self.app.probe_token = settings.setdefault("PROBE_TOKEN", secrets.token_urlsafe(32))
+        pairs = [web_models.NameValuePair(name=key, value=value) for key, value in settings.items()]
+        if container:
+            # The image comes with the first deploy, once AcrPull is assigned: the first pull
+            # is then allowed. The image's CMD serves, so there is no startup command.
+            config = web_models.SiteConfig(acr_use_managed_identity_creds=True, app_settings=pairs)
+        else:
+            config = web_models.SiteConfig(
+                linux_fx_version=PYTHON_STACK,
+                app_command_line=startup_command(FACTORY_TARGET),
+                app_settings=pairs,
+            )
         site = web_models.Site(
             location=region,
-            kind="app,linux",
+            kind="app,linux,container" if container else "app,linux",
             tags=tags,
+            identity=web_models.ManagedServiceIdentity(type="SystemAssigned")
+            if container
+            else None,
             properties=web_models.SiteProperties(
                 server_farm_id=created_plan.id,
                 client_affinity_enabled=True,
                 https_only=True,
-                site_config=web_models.SiteConfig(
-                    linux_fx_version=PYTHON_STACK,
-                    app_command_line=startup_command(FACTORY_TARGET),
-                    app_settings=[
-                        web_models.NameValuePair(name=key, value=value)
-                        for key, value in settings.items()
-                    ],
-                ),
+                site_config=config,
             ),
         )
-        arm_call(
+        created = arm_call(
             lambda: self.web.web_apps.begin_create_or_update(
                 target.resource_group, target.app_name, site
             ).result(timeout=LRO_SECONDS),
             "create the app",
         )
+        if container:
+            self._grant_pull(created)
+        self._provision_mounts(region, tags)
         self._learn(self._get_site())
+
+    def _configured_settings(self) -> dict[str, str]:
+        """The settings the configuration under test asks for, over the run's."""
+        settings = {STORAGE_SETTING: self.configuration.storage_setting}
+        if self.configuration.runtime is Runtime.CONTAINER:
+            settings.update(CONTAINER_SETTINGS)
+        else:
+            settings["SCM_DO_BUILD_DURING_DEPLOYMENT"] = "true"
+        return settings
+
+    def _grant_pull(self, created: Any) -> None:
+        """AcrPull on the registry for the app's system-assigned identity."""
+        assert self.registry is not None
+        identity = getattr(created, "identity", None) or getattr(self._get_site(), "identity", None)
+        principal = getattr(identity, "principal_id", None)
+        if not principal:
+            raise BackendError(
+                f"app {self.target.app_name} has no system-assigned identity to pull its image "
+                "with."
+            )
+        assign_acr_pull(self.authorization, registry_id=self.registry.id, principal_id=principal)
+
+    def _provision_mounts(self, region: str, tags: Mapping[str, str]) -> None:
+        """A storage account and share per mount, and the app's azureStorageAccounts entries."""
+        if not self.configuration.mounts:
+            return
+        group, name = self.target.resource_group, self.target.app_name
+        entries = {}
+        for index, mount in enumerate(self.configuration.mounts):
+            entries[f"probe{index}"] = create_mount_storage(
+                self.storage,
+                group=group,
+                location=region,
+                tags=tags,
+                mount=mount,
+                account=account_name(name, index),
+            )
+        write_mounts(self.web, group, name, entries)
 
     def attach(self, app_settings: Mapping[str, str]) -> None:
         """Check the named app, then add ``app_settings`` and the probe's startup command."""
@@ -170,27 +244,31 @@ class Lifecycle:
             ),
             "read the app's configuration",
         )
+        container = self.configuration.runtime is Runtime.CONTAINER
         refuse_unsuitable(
             site,
             config,
             name=self.target.app_name,
             allow_existing_app=self.target.allow_existing_app,
+            container=container,
         )
         self._learn(site)
+        if self.configuration.mounts:
+            group, name = self.target.resource_group, self.target.app_name
+            check_attached(read_mounts(self.web, group, name), self.configuration.mounts, name)
         original = self._site().read_settings()
         token = app_settings.get("PROBE_TOKEN") or secrets.token_urlsafe(32)
         self.app.probe_token = token
         self.saved.app_settings = original
         self._site().put_settings(
-            {
-                **original,
-                **app_settings,
-                "PROBE_TOKEN": token,
-                "SCM_DO_BUILD_DURING_DEPLOYMENT": "true",
-            }
+            {**original, **app_settings, **self._configured_settings(), "PROBE_TOKEN": token}
         )
         self.saved.app_command_line = config.app_command_line or ""
-        self._site().put_startup(startup_command(FACTORY_TARGET))
+        # A container's own CMD serves the probe: no startup command may replace it.
+        self._site().put_startup("" if container else startup_command(FACTORY_TARGET))
+        if container and self.image:
+            self.saved.linux_fx_version = config.linux_fx_version or ""
+            self._site().put_stack(f"DOCKER|{self.image}")
 
     def restore(self) -> None:
         """Put back what attach mode changed; every step is tried, the failures told at once."""
@@ -199,6 +277,7 @@ class Lifecycle:
         steps: list[tuple[str, Any, Callable[[Any], None]]] = [
             ("app settings", self.saved.app_settings, site.put_settings),
             ("startup command", self.saved.app_command_line, site.put_startup),
+            ("stack (linuxFxVersion)", self.saved.linux_fx_version, site.put_stack),
             ("plan capacity", self.saved.capacity, self._restore_capacity),
             # After the capacity: a size change moves every worker, so fewer workers move.
             # Sizes of one tier share its worker limit, so neither order is ever refused.

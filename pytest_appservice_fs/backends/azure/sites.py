@@ -1,9 +1,9 @@
-"""The app's configuration that the probe needs: its app settings and its startup command.
+"""The app's configuration that the probe needs: its settings, startup command and stack.
 
 As azure-mgmt-web's operations send them: the settings are read with a POST to the site's
 ``config/appsettings/list`` and written with a PUT to ``config/appsettings``, which replaces
 them as a whole; the startup command is ``appCommandLine`` of ``config/web``, changed with a
-PATCH (``update_configuration``).
+PATCH (``update_configuration``), as is the stack, ``linuxFxVersion``.
 """
 
 from __future__ import annotations
@@ -45,6 +45,19 @@ class Site:
                 web_models.StringDictionary(properties=dict(settings)),
             ),
             what,
+        )
+
+    def put_stack(self, linux_fx_version: str) -> None:
+        """Make ``linux_fx_version`` the app's stack (``PYTHON|3.11``, ``DOCKER|<image>``)."""
+        arm_call(
+            lambda: self.web.web_apps.update_configuration(
+                self.group,
+                self.name,
+                web_models.SiteConfigResource(
+                    properties=web_models.SiteConfig(linux_fx_version=linux_fx_version)
+                ),
+            ),
+            "write the app's stack (linuxFxVersion)",
         )
 
     def put_startup(self, command: str) -> None:

@@ -19,7 +19,9 @@ import requests
 
 from tests.azure.simulator.arm import Arm, web_error
 from tests.azure.simulator.arm_plans import ArmPlans, sku_facts
+from tests.azure.simulator.arm_registry import ArmRegistry, SimulatedRegistry, unpack_context
 from tests.azure.simulator.arm_sites import ArmSites
+from tests.azure.simulator.arm_storage import ArmStorage, SimulatedStorageAccount
 from tests.azure.simulator.frontend import FrontEnd
 from tests.azure.simulator.kudu import Kudu
 from tests.azure.simulator.state import (
@@ -79,8 +81,11 @@ class AzureSimulator(AppServiceState):
         )
         #: How long the platform takes per operation (none: everything at once).
         self.timing = timing or PlatformTiming()
+        self._sites = ArmSites(self)
         self._parts: tuple[Part, ...] = (
-            ArmSites(self),
+            self._sites,
+            ArmRegistry(self),
+            ArmStorage(self),
             ArmPlans(self),
             Arm(self),
             Kudu(self),
@@ -225,6 +230,61 @@ class AzureSimulator(AppServiceState):
             if package is not None:
                 self.deploy_package(site, package)
             return site
+
+    def add_registry_image(
+        self, resource_group: str, name: str, reference: str, context: bytes
+    ) -> str:
+        """Seed a registry (anonymous pull) holding ``reference`` (``repo:tag``) built from
+        ``context``; the full image name, ``<login server>/<reference>``."""
+        with self.lock:
+            group = self.groups.setdefault(
+                resource_group.lower(), SimulatedGroup(resource_group, "koreacentral", {})
+            )
+            registry = self.registries.setdefault(
+                name.lower(),
+                SimulatedRegistry(group.name, name, group.location, "Basic", False, {}, True),
+            )
+            folder = self.root / "registries" / name.lower() / reference.replace(":", "-")
+            if not unpack_context(context, folder):
+                raise ValueError("the build context has no Dockerfile")
+            registry.images[reference] = folder
+            return f"{registry.login_server}/{reference}"
+
+    def add_storage_mount(
+        self, site: SimulatedSite, path: str, *, blob: bool = False, nfs: bool = False
+    ) -> None:
+        """Give a seeded app an Azure Storage mount at ``path`` on an account of its own."""
+        with self.lock:
+            index = len(self.storage_accounts)
+            kind, sku = ("FileStorage", "Premium_LRS") if nfs else ("StorageV2", "Standard_LRS")
+            account = SimulatedStorageAccount(
+                site.resource_group, f"seeded{index}", "koreacentral", kind, sku, not nfs
+            )
+            self.storage_accounts[account.name] = account
+            share = "data"
+            if blob:
+                account.containers.add(share)
+            else:
+                account.shares[share] = nfs
+            site.storage_mounts[f"mount{index}"] = {
+                "type": "AzureBlob" if blob else "AzureFiles",
+                "accountName": account.name,
+                "shareName": share,
+                "accessKey": account.key,
+                "mountPath": path,
+                "protocol": "Http" if blob else ("Nfs" if nfs else "Smb"),
+            }
+            self._sites.apply_runtime(site)
+
+    def fail_next_build_run(self) -> None:
+        """The next ACR run ends Failed."""
+        self.fail_next_build = True
+
+    def arm_error_next(
+        self, method: str, url_regex: str, status: int, code: str, message: str
+    ) -> None:
+        """The next ``method`` request whose URL matches answers an ARM error body."""
+        self.faults.append(Fault(method.upper(), re.compile(url_regex), status, code, [], message))
 
     def throttle_next(self, method: str, url_regex: str, *, retry_after: int = 1) -> None:
         """The next ``method`` request whose URL matches answers 429 with ``Retry-After``."""

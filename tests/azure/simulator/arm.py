@@ -373,6 +373,10 @@ class Arm:
                 state.remove_site(site)
             for key in [k for k, plan in state.plans.items() if plan.resource_group == group.name]:
                 del state.plans[key]
+            # The group's registries and storage accounts go with it.
+            for held in (state.registries, state.storage_accounts):
+                for key in [k for k, r in held.items() if r.resource_group == group.name]:
+                    del held[key]
             state.groups.pop(group.name.lower(), None)
 
         op = new_operation(state, finish)

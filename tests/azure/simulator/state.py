@@ -22,7 +22,7 @@ import secrets
 import threading
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -30,11 +30,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from pytest_appservice_fs.backends.fake import FakeBackend
+from tests.azure.simulator.containers import SiteBackend
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.engine.probe_package import ProbePackage
     from tests.azure.simulator.arm import Operation
+    from tests.azure.simulator.arm_registry import SimulatedRegistry
+    from tests.azure.simulator.arm_storage import SimulatedStorageAccount
     from tests.azure.simulator.kudu import KuduDeployment
 
 ARM_ENDPOINT = "https://management.azure.com"
@@ -48,7 +50,7 @@ SCOPE_MARK = "|scope="
 
 #: What a handler answers: status, headers as pairs (Set-Cookie may repeat), body.
 Reply = tuple[int, list[tuple[str, str]], bytes]
-RequestKind = Literal["arm", "kudu", "probe"]
+RequestKind = Literal["arm", "kudu", "probe", "storage"]
 Handler = Callable[[requests.PreparedRequest, "re.Match[str]"], Reply]
 
 #: How a long-running operation's 202 says where to poll: ``Location``, as the Microsoft.Web
@@ -121,10 +123,14 @@ class SimulatedSite:
     https_only: bool
     default_host_name: str
     scm_host_name: str
-    backend: FakeBackend
+    backend: SiteBackend
     state: str = "Running"
     deployed: bool = False
     instance_count: int = 1
+    #: The system-assigned identity's principal, once the site has one.
+    principal_id: str | None = None
+    #: azureStorageAccounts: entry name -> AzureStorageInfoValue as JSON.
+    storage_mounts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -228,7 +234,15 @@ class AppServiceState:
         self.groups: dict[str, SimulatedGroup] = {}  # lower-case name
         self.plans: dict[tuple[str, str], SimulatedPlan] = {}  # lower-case (group, name)
         self.sites: dict[str, SimulatedSite] = {}  # lower-case name: names are global
-        self.backends: list[FakeBackend] = []
+        self.backends: list[SiteBackend] = []
+        self.registries: dict[str, SimulatedRegistry] = {}  # lower-case name: names are global
+        self.storage_accounts: dict[str, SimulatedStorageAccount] = {}  # lower-case, global
+        #: Build contexts uploaded for ACR runs: relative path -> bytes.
+        self.uploads: dict[str, bytes] = {}
+        #: (scope, role definition id, principal id), lower-case scope and role.
+        self.role_assignments: list[tuple[str, str, str]] = []
+        #: Whether the next ACR run fails.
+        self.fail_next_build = False
         self.operations: dict[str, Operation] = {}
         self.faults: list[Fault] = []
         #: How many more publish requests answer 409; whether the next deployment fails.
@@ -263,7 +277,7 @@ class AppServiceState:
             host, scm = f"{label}.{region}", f"{label}.scm.{region}"
         else:
             host, scm = f"{name.lower()}.azurewebsites.net", f"{name.lower()}.scm.azurewebsites.net"
-        backend = FakeBackend(
+        backend = SiteBackend(
             self.root / "sites" / f"{len(self.backends):03d}-{name.lower()}",
             app_name=name,
             app_settings=app_settings,
@@ -310,7 +324,13 @@ class AppServiceState:
     def restart_processes(self, site: SimulatedSite, *, soft: bool = False) -> None:
         """Restart the site's probe processes, if it runs the probe and is not stopped."""
         # Only a deployed probe has processes to restart; other code keeps answering 404.
-        if site.deployed and site.state == "Running":
+        if not (site.deployed and site.state == "Running"):
+            return
+        if site.backend.image_dir is not None and not soft:
+            # A custom container's files outside its mounts "don't persist across restarts"
+            # (configure-custom-container): the restart brings up new containers.
+            site.backend.restart_containers()
+        else:
             site.backend.restart(soft=soft)
 
     # --- identifiers ------------------------------------------------------------------
@@ -320,6 +340,20 @@ class AppServiceState:
         return (
             f"/subscriptions/{self.subscription_id}/resourceGroups/{plan.resource_group}"
             f"/providers/Microsoft.Web/serverfarms/{plan.name}"
+        )
+
+    def registry_id(self, registry: SimulatedRegistry) -> str:
+        """The registry's ARM resource id."""
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{registry.resource_group}"
+            f"/providers/Microsoft.ContainerRegistry/registries/{registry.name}"
+        )
+
+    def storage_account_id(self, account: SimulatedStorageAccount) -> str:
+        """The storage account's ARM resource id."""
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{account.resource_group}"
+            f"/providers/Microsoft.Storage/storageAccounts/{account.name}"
         )
 
     def site_id(self, site: SimulatedSite) -> str:
