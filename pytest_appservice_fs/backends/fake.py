@@ -24,14 +24,12 @@ import importlib.util
 import io
 import itertools
 import logging
-import os
 import secrets
 import shutil
 import sys
-import tarfile
 import time
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -41,15 +39,15 @@ from pytest_appservice_fs.backends.fake_front_end import FrontEnd
 from pytest_appservice_fs.backends.fake_storage import (
     ReadOnlyView,
     mount_folder,
-    mountinfo,
     plant_stale_markers,
+    see_read_only,
+    unpack_image,
 )
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming, WithoutPlan
-from pytest_appservice_fs.engine.configuration import Configuration, Mount, Runtime
+from pytest_appservice_fs.engine.configuration import Configuration, Mount, MountKind, Runtime
 from pytest_appservice_fs.engine.expectations import LAB_PATHS, SHM
 from pytest_appservice_fs.engine.model import Event
 from pytest_appservice_fs.engine.probe_client import ProbeClient, ProbeTiming, probe_session
-from pytest_appservice_fs.engine.probe_package import image_context
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.engine.probe_package import ProbePackage
@@ -97,6 +95,8 @@ class _Process:
     app: Any  # a flask.Flask; typed loosely so the probe's Flask stays its own business
     module_name: str
     pid: int
+    #: The folder the process sees as /home.
+    home: Path
 
 
 @dataclass
@@ -186,7 +186,7 @@ class FakeBackend(WithoutPlan):
         ProbePackageError for a container image of the lab's probe."""
         self.operations.add("deploy")
         if self.configuration.runtime is Runtime.CONTAINER:
-            old, self._image = self._image, self._build_image(package)
+            old, self._image = self._image, unpack_image(self.root / "images", package)
             self._recreate_all()
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
@@ -200,7 +200,7 @@ class FakeBackend(WithoutPlan):
                     raise BackendError(f"package entry {member!r} points outside wwwroot.")
             shutil.rmtree(wwwroot, ignore_errors=True)
             wwwroot.mkdir(parents=True)
-            archive.extractall(wwwroot)  # noqa: S202 - a zip whose entries were checked
+            archive.extractall(wwwroot)
         self._recreate_all()
 
     def restart(self, *, soft: bool | None = None) -> None:
@@ -352,7 +352,7 @@ class FakeBackend(WithoutPlan):
             mount_folder(self.root, m) for m in self.configuration.mounts if m.kind.read_only
         ]
         if read_only:
-            _see_read_only(module_name, ReadOnlyView(read_only))
+            see_read_only(module_name, ReadOnlyView(read_only))
         environ = {
             **self.app_settings,
             "WEBSITE_INSTANCE_ID": container.instance_id,
@@ -372,7 +372,7 @@ class FakeBackend(WithoutPlan):
             mounts["/home"] = str(home)
         mounts.update({m.path: str(mount_folder(self.root, m)) for m in self.configuration.mounts})
         table = container.layer.parent / f"{container.container_id}.mountinfo"
-        table.write_text(mountinfo(home_mounted=home_mounted, mounts=self.configuration.mounts))
+        table.write_text(_mountinfo(home_mounted=home_mounted, mounts=self.configuration.mounts))
         config = replace(
             module.ProbeConfig.from_environ(environ, app_dir=str(code_dir)),
             hostname=container.container_id,
@@ -381,7 +381,8 @@ class FakeBackend(WithoutPlan):
             mounts=mounts,
             mountinfo_path=str(table),
         )
-        return _Process(module.create_app(config), module_name, pid)
+        home_folder = Path(mounts.get("/home", container.layer / "home"))
+        return _Process(module.create_app(config), module_name, pid, home_folder)
 
     def _code_dir(self) -> Path:
         """Where the probe's code is: the image's code folder for a container app (nothing
@@ -389,21 +390,6 @@ class FakeBackend(WithoutPlan):
         if self.configuration.runtime is Runtime.CONTAINER:
             return self._image or self.root / "no-image-yet"
         return self._home / "site" / "wwwroot"
-
-    def _build_image(self, package: ProbePackage) -> Path:
-        """A new image: the package's build context unpacked into a folder of its own."""
-        image = self.root / "images" / f"{package.deployment_id}-{secrets.token_hex(4)}"
-        image.mkdir(parents=True)
-        image = image.resolve()
-        with tarfile.open(fileobj=io.BytesIO(image_context(package)), mode="r:gz") as context:
-            for member in context.getmembers():
-                target = (image / member.name).resolve()
-                source = context.extractfile(member)
-                if not member.isfile() or source is None or not target.is_relative_to(image):
-                    raise BackendError(f"build context entry {member.name!r} is not a file.")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(source.read())
-        return image
 
     def _on_shared_storage(self, path: str) -> bool:
         """Whether ``path`` is on storage the containers share (/home, when App Service
@@ -472,17 +458,42 @@ def _load_module(name: str, path: Path) -> ModuleType:
     return module
 
 
-def _see_read_only(name: str, view: ReadOnlyView) -> None:
-    """Give the probe loaded as ``name`` (its package's modules too) ``view`` as its ``os``."""
-    for loaded in [m for key, m in sys.modules.items() if key.startswith(name + ".")]:
-        if getattr(loaded, "os", None) is os:
-            loaded.os = view  # type: ignore[attr-defined]
-
-
 def _unload_module(name: str) -> None:
     # With its submodules: the probe loads its package under its own module's name.
     for loaded in [key for key in sys.modules if key == name or key.startswith(name + ".")]:
         del sys.modules[loaded]
+
+
+def _mountinfo(*, home_mounted: bool, mounts: Iterable[Mount] = ()) -> str:
+    """``/proc/self/mountinfo`` text for a container: its overlay root, /dev/shm, the /home
+    share when it is mounted, and one line per Azure Storage mount (``ro`` for Blob). The
+    lines stand for the mounts so that the probe has something to report; they are no
+    evidence of what Azure's mounts look like."""
+    lines = [
+        "21 1 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/fake/lower,upperdir=/fake/upper",
+        "23 21 0:51 / /dev/shm rw,nosuid,nodev,noexec,relatime - tmpfs shm rw,size=65536k",
+    ]
+    if home_mounted:
+        lines.append(
+            "22 21 0:60 / /home rw,relatime - cifs //fakestorage.file.core.windows.net/fake-share "
+            "rw,vers=3.1.1,cache=strict,nobrl,mfsymlinks"
+        )
+    for number, mount in enumerate(mounts, start=30):
+        fstype, source = _MOUNT_SOURCES[mount.kind]
+        options = "ro" if mount.kind.read_only else "rw"
+        lines.append(
+            f"{number} 21 0:{number + 40} / {mount.path} {options},relatime - {fstype} "
+            f"{source.format(share=f'share{number}')} {options}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+#: fstype and source per mount kind, as the fake's mountinfo names them.
+_MOUNT_SOURCES: Mapping[MountKind, tuple[str, str]] = {
+    MountKind.FILES: ("cifs", "//fakestorage.file.core.windows.net/{share}"),
+    MountKind.FILES_NFS: ("nfs4", "fakestorage.file.core.windows.net:/fakestorage/{share}"),
+    MountKind.BLOB: ("fuse", "fakestorage-blob-{share}"),
+}
 
 
 def _under(path: str, prefix: str) -> bool:

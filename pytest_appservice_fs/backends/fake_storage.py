@@ -1,24 +1,31 @@
-"""The fake backend's storage: the mount table a probe process sees, read-only mounts, and
-markers left over from an "earlier run" (a fault).
+"""The fake backend's folders: Azure Storage mounts (a Blob one read-only), container images,
+and markers left over from an "earlier run" (a fault).
 
 The fake gives each probe process a map from logical paths to folders (``ProbeConfig.mounts``)
-instead of real mounts; what a mount's kind changes is emulated at that level. The
-``/proc/self/mountinfo`` lines written for the probe stand for the mounts so that the probe
-has something to report; they are no evidence of what Azure's mounts look like.
+instead of real mounts; what a mount's kind changes is emulated at that level.
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import json
 import os
-from collections.abc import Iterable, Mapping
+import secrets
+import sys
+import tarfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pytest_appservice_fs.backends.protocol import BackendError
 from pytest_appservice_fs.contract import CHECKSUM_NAME, MARKER_NAME
-from pytest_appservice_fs.engine.configuration import Mount, MountKind
+from pytest_appservice_fs.engine.configuration import Mount
+from pytest_appservice_fs.engine.probe_package import image_context
+
+if TYPE_CHECKING:
+    from pytest_appservice_fs.engine.probe_package import ProbePackage
 
 #: Flags with which opening a file changes the file system.
 _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -112,36 +119,6 @@ def mount_folder(root: Path, mount: Mount) -> Path:
     return root / "mounts" / f"{mount.kind.value}-{digest}"
 
 
-def mountinfo(*, home_mounted: bool, mounts: Iterable[Mount] = ()) -> str:
-    """``/proc/self/mountinfo`` text for a container: its overlay root, /dev/shm, the /home
-    share when it is mounted, and one line per Azure Storage mount (``ro`` for Blob)."""
-    lines = [
-        "21 1 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/fake/lower,upperdir=/fake/upper",
-        "23 21 0:51 / /dev/shm rw,nosuid,nodev,noexec,relatime - tmpfs shm rw,size=65536k",
-    ]
-    if home_mounted:
-        lines.append(
-            "22 21 0:60 / /home rw,relatime - cifs //fakestorage.file.core.windows.net/fake-share "
-            "rw,vers=3.1.1,cache=strict,nobrl,mfsymlinks"
-        )
-    for number, mount in enumerate(mounts, start=30):
-        fstype, source = _MOUNT_SOURCES[mount.kind]
-        options = "ro" if mount.kind.read_only else "rw"
-        lines.append(
-            f"{number} 21 0:{number + 40} / {mount.path} {options},relatime - {fstype} "
-            f"{source.format(share=f'share{number}')} {options}"
-        )
-    return "\n".join(lines) + "\n"
-
-
-#: fstype and source per mount kind, as the fake's mountinfo names them.
-_MOUNT_SOURCES: Mapping[MountKind, tuple[str, str]] = {
-    MountKind.FILES: ("cifs", "//fakestorage.file.core.windows.net/{share}"),
-    MountKind.FILES_NFS: ("nfs4", "fakestorage.file.core.windows.net:/fakestorage/{share}"),
-    MountKind.BLOB: ("fuse", "fakestorage-blob-{share}"),
-}
-
-
 def plant_stale_markers(folders: Iterable[Path]) -> None:
     """Leave a marker from an 'earlier run', with a valid checksum, in each folder."""
     payload = json.dumps(
@@ -158,3 +135,30 @@ def plant_stale_markers(folders: Iterable[Path]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / MARKER_NAME).write_bytes(payload)
         (folder / CHECKSUM_NAME).write_text(hashlib.sha256(payload).hexdigest())
+
+
+def unpack_image(images: Path, package: ProbePackage) -> Path:
+    """A new container image in a folder of its own under ``images``: the package's build
+    context (``image_context``: Dockerfile, probe files, DEPLOYMENT_ID) unpacked.
+
+    Raises BackendError for an entry that is no file inside the folder, and
+    ProbePackageError for the lab's probe (code only)."""
+    image = images / f"{package.deployment_id}-{secrets.token_hex(4)}"
+    image.mkdir(parents=True)
+    image = image.resolve()
+    with tarfile.open(fileobj=io.BytesIO(image_context(package)), mode="r:gz") as context:
+        for member in context.getmembers():
+            target = (image / member.name).resolve()
+            source = context.extractfile(member)
+            if not member.isfile() or source is None or not target.is_relative_to(image):
+                raise BackendError(f"build context entry {member.name!r} is not a file.")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read())
+    return image
+
+
+def see_read_only(name: str, view: ReadOnlyView) -> None:
+    """Give the probe loaded as ``name`` (its package's modules too) ``view`` as its ``os``."""
+    for loaded in [m for key, m in sys.modules.items() if key.startswith(name + ".")]:
+        if getattr(loaded, "os", None) is os:
+            loaded.os = view  # type: ignore[attr-defined]
