@@ -117,7 +117,10 @@ def runtime_image(
     else:
         return tag
     python = _python_of(client, base)
-    wheels = _wheelhouse(requirements, python, cache_dir / "wheels" / key[:16])
+    # The wheels depend on the requirements and the image's Python only: images on other
+    # bases with the same Python share them (and need no download).
+    wheel_key = hashlib.sha256(requirements + json.dumps(python, sort_keys=True).encode())
+    wheels = _wheelhouse(requirements, python, cache_dir / "wheels" / wheel_key.hexdigest()[:16])
     dockerfile = _labelled(DOCKERFILE.format(base=base), labels or {})
     context = _build_context(dockerfile, requirements, wheels)
     log.info("building %s from %s (Python %s)", tag, base, python["version"])
