@@ -19,9 +19,10 @@ import os
 import secrets
 import socket
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -417,18 +418,17 @@ def remove_resources(client: Any, labels: Mapping[str, str]) -> int:
     # Sparse: listed without inspecting each, and one already gone is no failure: another
     # run's sweep (an xdist worker's) may remove the same leftovers at the same time.
     containers = client.containers.list(all=True, filters=filters, sparse=True)
-    removed = _in_parallel(_removed, containers)
-    volumes = client.volumes.list(filters=filters)
-    image_ids = [image["Id"] for image in run_images(client, filters)]
-    removed += _in_parallel(_removed, volumes)
-    return removed + _in_parallel(lambda image_id: remove_image(client, image_id), image_ids)
+    removed = _in_parallel([partial(_removed, container) for container in containers])
+    volumes = [partial(_removed, volume) for volume in client.volumes.list(filters=filters)]
+    images = [partial(remove_image, client, image["Id"]) for image in run_images(client, filters)]
+    return removed + _in_parallel(volumes + images)
 
 
-def _in_parallel(remove: Any, resources: list[Any]) -> int:
-    if not resources:
+def _in_parallel(removals: Sequence[Callable[[], int]]) -> int:
+    if not removals:
         return 0
-    with ThreadPoolExecutor(max_workers=min(len(resources), 8)) as pool:
-        return sum(pool.map(remove, resources))
+    with ThreadPoolExecutor(max_workers=min(len(removals), 8)) as pool:
+        return sum(pool.map(lambda remove: remove(), removals))
 
 
 def _removed(resource: Any) -> int:
