@@ -169,6 +169,7 @@ def create_backend(
             base_image=settings.local_base_image,
             keep=settings.keep_resources,
             labels=_labels(settings),
+            configuration=settings.configuration,
         )
     if settings.backend == "fake":
         from pytest_appservice_fs.backends.fake import FakeBackend, FakeFaults  # noqa: PLC0415
