@@ -38,6 +38,7 @@ from pytest_appservice_fs.engine.expectations import (
     matrix_for,
 )
 from pytest_appservice_fs.engine.model import AppendOutcome, Event, Outcome
+from pytest_appservice_fs.engine.probe_package import image_build_id
 from pytest_appservice_fs.options import (
     APP_SETTING_KEY,
     ASCII_NUMBER,
@@ -351,6 +352,12 @@ def _image(value: Any, configuration: Configuration, *, provision: bool) -> str 
         raise SettingsError(
             "--image works only in attach mode: --provision builds the probe image in the "
             "run's own registry; leave out --image or --provision."
+        )
+    if image_build_id(image) is None:
+        raise SettingsError(
+            f"--image got {image[:120]!r}, whose tag is not a probe build id; valid is the image "
+            "tagged with the 16-hex build id that appservice-fs image-context printed, such as "
+            "myregistry.azurecr.io/probe:0123456789abcdef."
         )
     return image
 

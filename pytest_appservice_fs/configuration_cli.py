@@ -114,7 +114,13 @@ def image_context_command(argv: Sequence[str], prog: str = "appservice-fs image-
             context.extractall(folder, filter="data")
     except OSError as exc:
         parser.error(f"FOLDER {str(folder)[:120]!r} cannot be written: {exc.strerror}.")
+    build_id = package.deployment_id
     sys.stdout.write(
-        f"wrote the probe image context (build id {package.deployment_id}) to {folder}\n"
+        f"wrote the probe image context (build id {build_id}) to {folder}\n"
+        f"build and push it tagged with its build id, then attach to your container app:\n"
+        f"  docker build -t REGISTRY/REPOSITORY:{build_id} {folder}\n"
+        f"  docker push REGISTRY/REPOSITORY:{build_id}\n"
+        f"  appservice-fs run --app-name APP --resource-group GROUP --runtime container "
+        f"--image REGISTRY/REPOSITORY:{build_id}\n"
     )
     return 0

@@ -45,6 +45,7 @@ from pytest_appservice_fs.engine.probe_package import (
     IMAGE_CODE_DIR,
     build_package,
     default_probe_dir,
+    image_build_id,
     image_context,
 )
 from pytest_appservice_fs.evidence.judge import judge_path
@@ -128,12 +129,12 @@ def test_image_is_kept_for_azure_attach_mode() -> None:
             "resource_group": "rg",
             "subscription_id": SUB,
             "runtime": "container",
-            "image": "myregistry.azurecr.io/probe:1",
+            "image": "myregistry.azurecr.io/probe:0123456789abcdef",
         },
         lambda _key: None,
         {},
     )
-    assert resolved.image == "myregistry.azurecr.io/probe:1"
+    assert resolved.image == "myregistry.azurecr.io/probe:0123456789abcdef"
     assert resolved.configuration.runtime is Runtime.CONTAINER
 
 
@@ -386,3 +387,30 @@ def test_the_image_context_is_deterministic_and_carries_the_build_id() -> None:
     assert data != image_context(build_package(default_probe_dir(), "b2d"))
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as context:
         assert context.extractfile("DEPLOYMENT_ID").read() == b"b1d\n"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("reference", "build_id"),
+    [
+        ("myregistry.azurecr.io/probe:0123456789abcdef", "0123456789abcdef"),
+        ("localhost:5000/probe:0123456789abcdef", "0123456789abcdef"),
+        ("localhost:5000/probe", None),
+        ("myregistry.azurecr.io/probe:latest", None),
+        ("myregistry.azurecr.io/probe:0123456789ABCDEF", None),
+        ("myregistry.azurecr.io/probe@sha256:" + "a" * 64, None),
+    ],
+)
+def test_an_images_tag_names_its_build_id(reference: str, build_id: str | None) -> None:
+    assert image_build_id(reference) == build_id
+
+
+def test_attach_modes_image_is_deployed_as_its_build(tmp_path: Path) -> None:
+    """With --image, the package the first deploy is proven by carries the tag's build id."""
+    from pytest_appservice_fs.backends.fake import FakeBackend  # noqa: PLC0415
+    from pytest_appservice_fs.engine.experiment import Experiment  # noqa: PLC0415
+
+    with_image = Settings(backend="fake", run_id="r", image="r.io/probe:0123456789abcdef")
+    experiment = Experiment(FakeBackend(tmp_path), with_image)
+    assert experiment.controller.new_package().deployment_id == "0123456789abcdef"
+    without = Experiment(FakeBackend(tmp_path), Settings(backend="fake", run_id="r"))
+    assert without.controller.new_package().deployment_id != "0123456789abcdef"

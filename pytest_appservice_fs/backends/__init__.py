@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pytest_appservice_fs.backends.protocol import Backend, BackendError, BackendTiming
-from pytest_appservice_fs.engine.configuration import STORAGE_SETTING
+from pytest_appservice_fs.engine.configuration import STORAGE_SETTING, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,14 @@ def preflight(settings: Settings) -> None:
     if settings.backend == "azure":
         for module in ("azure.mgmt.web", "azure.mgmt.resource", "azure.identity"):
             _require(module, "azure")
+        configuration = settings.configuration
+        if configuration.runtime is Runtime.CONTAINER and settings.provision:
+            # The probe image is built with ACR Tasks and pulled with AcrPull (registry.py).
+            for module in ("azure.mgmt.containerregistry", "azure.mgmt.authorization"):
+                _require(module, "azure")
+            _require("azure.storage.blob", "azure")
+        if configuration.mounts and settings.provision:
+            _require("azure.mgmt.storage", "azure")
         from pytest_appservice_fs.backends.azure.plans import (  # noqa: PLC0415
             SUPPORTED_SKUS,
             supported_sku,
@@ -161,6 +169,7 @@ def create_backend(
             base_image=settings.local_base_image,
             keep=settings.keep_resources,
             labels=_labels(settings),
+            configuration=settings.configuration,
         )
     if settings.backend == "fake":
         from pytest_appservice_fs.backends.fake import FakeBackend, FakeFaults  # noqa: PLC0415

@@ -1,10 +1,16 @@
-"""Images for the local backend: the base image, the wheelhouse and the probe runtime.
+"""Images for the local backend: the base image, the wheelhouse, the probe runtime and the
+probe's app images.
 
 The runtime image is App Service's Python stack in miniature: a Python with the probe's
 requirements installed, and no probe code (that is deployed to /home/site/wwwroot on the
 app's volume, as App Service runs what was deployed). It is built with no network inside the
 build: the host downloads the wheels, and the image is tagged by a hash of everything that
 goes into it, so a second run builds nothing.
+
+An app image is the probe as a custom container (the container runtime): built from the
+probe's image context (``engine/probe_package.py``) on the runtime image, one per deploy,
+labelled with its run (role ``image``) so that the run's teardown, or the sweep after a
+crashed run, removes it.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -32,6 +39,12 @@ DEFAULT_BASE_IMAGE = "python:3.11-slim"
 #: Built from Debian packages by scripts/build-base-image.sh where Docker Hub is out of reach.
 DEBIAN_BASE_IMAGE = "pytest-appservice-fs/base:bookworm"
 RUNTIME_REPOSITORY = "pytest-appservice-fs/probe-runtime"
+APP_REPOSITORY = "pytest-appservice-fs/probe-app"
+#: The role label of an app image: a run's teardown removes the tagged images with it (never
+#: the runtime image, which runs share and which may carry the labels of the run that built it).
+APP_IMAGE_ROLE = "image"
+#: Docker's longest tag.
+TAG_MAX = 128
 WHEEL_DOWNLOAD_SECONDS = 600
 BUILD_SECONDS = 600
 
@@ -104,7 +117,10 @@ def runtime_image(
     else:
         return tag
     python = _python_of(client, base)
-    wheels = _wheelhouse(requirements, python, cache_dir / "wheels" / key[:16])
+    # The wheels depend on the requirements and the image's Python only: images on other
+    # bases with the same Python share them (and need no download).
+    wheel_key = hashlib.sha256(requirements + json.dumps(python, sort_keys=True).encode())
+    wheels = _wheelhouse(requirements, python, cache_dir / "wheels" / wheel_key.hexdigest()[:16])
     dockerfile = _labelled(DOCKERFILE.format(base=base), labels or {})
     context = _build_context(dockerfile, requirements, wheels)
     log.info("building %s from %s (Python %s)", tag, base, python["version"])
@@ -127,6 +143,80 @@ def runtime_image(
         tail = "".join(str(chunk.get("stream", "")) for chunk in list(exc.build_log)[-12:])
         raise ImageError(f"building the probe runtime on {base} failed: {exc}; {tail}") from None
     return tag
+
+
+def app_image_tag(owner: str, deployment_id: str) -> str:
+    """The tag of an app image: ``APP_REPOSITORY`` with ``owner`` (the run and app) and the
+    deployment id, so each deploy is a new tag, as a container user's. Characters a tag
+    cannot hold become ``-``; the tag stays within Docker's 128 characters."""
+    name = re.sub(r"[^a-z0-9_.-]", "-", f"{owner}-{deployment_id}".lower()).lstrip(".-")
+    if len(name) > TAG_MAX:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+        name = f"{name[: TAG_MAX - 13]}-{digest}"
+    return f"{APP_REPOSITORY}:{name}"
+
+
+def app_image(
+    client: Any, context: bytes, *, base: str, tag: str, labels: Mapping[str, str]
+) -> str:
+    """Build the probe image ``tag`` from ``context`` (a gzipped tar with a Dockerfile, as
+    ``image_context`` makes it) on ``base``, a runtime image that has the probe's
+    requirements (so the build needs no network); return ``tag``.
+
+    ``labels`` must name the run and the role ``image``: they replace every label the image
+    would inherit from ``base``. Raises ImageError with the end of the build's log.
+    """
+    try:
+        client.images.build(
+            fileobj=io.BytesIO(context),
+            custom_context=True,
+            encoding="gzip",
+            tag=tag,
+            buildargs={"BASE_IMAGE": base, "INSTALL_REQUIREMENTS": "false"},
+            rm=True,
+            forcerm=True,
+            pull=False,
+            network_mode="none",
+            labels=dict(labels),
+            timeout=BUILD_SECONDS,
+        )
+    except docker.errors.BuildError as exc:
+        tail = "".join(str(chunk.get("stream", "")) for chunk in list(exc.build_log)[-12:])
+        raise ImageError(
+            f"building the probe image {tag} on {base} failed: {exc}; {tail}"
+        ) from None
+    return tag
+
+
+def run_images(client: Any, filters: Mapping[str, list[str]]) -> list[dict[str, Any]]:
+    """The images a run leaves that carry the labels in ``filters``: its app images (role
+    ``image``) and untagged ones (an interrupted build's). As Docker lists them (Id, RepoTags,
+    Labels), without an inspect that an image removed meanwhile would fail."""
+    role = f"{LABEL_PREFIX}.role"
+    images: list[dict[str, Any]] = client.api.images(filters=dict(filters))
+    return [
+        image
+        for image in images
+        if _untagged(image) or (image.get("Labels") or {}).get(role) == APP_IMAGE_ROLE
+    ]
+
+
+def _untagged(image: Mapping[str, Any]) -> bool:
+    return not [tag for tag in image.get("RepoTags") or [] if tag != "<none>:<none>"]
+
+
+def remove_image(client: Any, image_id: str) -> int:
+    """Remove the image (1), or leave it (0): gone already, or still used by a container."""
+    # Not forced: an image a container still uses stays (an interrupted build's intermediates
+    # have no container left); its untagged parents go with it.
+    try:
+        client.api.remove_image(image_id, noprune=False)
+    except docker.errors.NotFound:
+        return 0
+    except docker.errors.APIError as exc:
+        log.info("left image %s: %s", image_id[:19], exc)
+        return 0
+    return 1
 
 
 def _labelled(dockerfile: str, labels: Mapping[str, str]) -> str:

@@ -1,9 +1,13 @@
 """Local backend: a Docker emulator of App Service's storage model.
 
-Per app, one named volume stands for the app's /home share and is mounted by every instance;
-per instance, one container with its own writable layer (so /tmp and /var/local are its own),
-a 64-hex WEBSITE_INSTANCE_ID and Docker's container id as hostname, as on App Service. The
-probe answers on a port bound to 127.0.0.1 only. Every resource carries labels naming the
+Per instance, one container with its own writable layer (so /tmp and /var/local are its own),
+a 64-hex WEBSITE_INSTANCE_ID and Docker's container id as hostname, as on App Service. Per
+app, named volumes for what App Service keeps on shares, per the configuration under test
+(``local_storage.py`` states which): with App Service storage on, one for the /home share,
+mounted by every instance over the image's /home; with it off, /home is each container's
+own; one more per Azure Storage mount. The code runtime runs the deployed package on a
+runtime image; the container runtime runs an image built per deploy with the probe baked in.
+The probe answers on a port bound to 127.0.0.1 only. Every resource carries labels naming the
 project, the app and the run, so teardown (and the next run, after a crash) finds it all.
 """
 
@@ -15,9 +19,10 @@ import os
 import secrets
 import socket
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +31,19 @@ import docker.errors
 import requests
 
 from pytest_appservice_fs.backends.docker_images import (
+    APP_IMAGE_ROLE,
     LABEL_PREFIX,
+    app_image,
+    app_image_tag,
     default_cache_dir,
+    remove_image,
     resolve_base_image,
+    run_images,
     runtime_image,
 )
+from pytest_appservice_fs.backends.local_storage import AppStorage, AppVolume
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming, WithoutPlan
+from pytest_appservice_fs.engine.configuration import Configuration, Mount, Runtime
 from pytest_appservice_fs.engine.model import Event
 from pytest_appservice_fs.engine.probe_client import (
     ProbeClient,
@@ -39,20 +51,16 @@ from pytest_appservice_fs.engine.probe_client import (
     ProbeUnavailable,
     probe_session,
 )
+from pytest_appservice_fs.engine.probe_package import IMAGE_PORT, image_context
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.engine.probe_package import ProbePackage
 
-log = logging.getLogger(__name__)
 #: One record per dead run swept; the plugin shows them in the terminal (signals.py).
 sweep_log = logging.getLogger("pytest_appservice_fs.sweep")
 
 PROJECT = "pytest-appservice-fs"
-PROBE_PORT = "8000/tcp"
-#: Where the app's volume is mounted when /home is not App Service storage: the deployed code
-#: stays reachable (read-only) while /home becomes part of the container's own layer.
-DEPLOYED_CODE_MOUNT = "/opt/appservice-deployed"
-STORAGE_SETTING = "WEBSITES_ENABLE_APP_SERVICE_STORAGE"
+PROBE_PORT = f"{IMAGE_PORT}/tcp"
 DEPLOY_SECONDS = 120
 STOP_SECONDS = 5
 
@@ -134,6 +142,7 @@ class LocalBackend(WithoutPlan):
         labels: Mapping[str, str] | None = None,
         timing: BackendTiming = LOCAL_TIMING,
         cache_dir: Path | None = None,
+        configuration: Configuration = Configuration(),  # noqa: B008 - frozen, so shared safely
     ) -> None:
         self.app_name = app_name
         self.run_id = run_id
@@ -144,7 +153,7 @@ class LocalBackend(WithoutPlan):
         self._facts = dict(labels or {})
         self._cache_dir = cache_dir or default_cache_dir()
         self._client: Any = None
-        self._volume = f"appservice-fs-{run_id}-{app_name}-home".lower()
+        self._storage = AppStorage(f"appservice-fs-{run_id}-{app_name}".lower(), configuration)
         self._instances: list[_Instance] = []
         self._running = False
         self._package: ProbePackage | None = None
@@ -159,26 +168,44 @@ class LocalBackend(WithoutPlan):
         return dict(self._facts)
 
     @property
-    def home_is_app_storage(self) -> bool:
-        """False when WEBSITES_ENABLE_APP_SERVICE_STORAGE=false makes /home container-local."""
-        return self.app_settings.get(STORAGE_SETTING, "true").strip().lower() != "false"
+    def configuration(self) -> Configuration:
+        """The configuration the app runs under (its mounts include those added since)."""
+        return self._storage.configuration
 
     def create(self) -> None:
-        """Sweep dead runs' leftovers, then create the app's /home volume."""
+        """Sweep dead runs' leftovers, then create the app's volumes (``local_storage.py``)."""
         self._client = docker_client()
         sweep_dead_runs(self._client)
-        self._client.volumes.create(self._volume, labels=self._labels("home"))
+        for volume in self._storage.volumes():
+            self._create_volume(volume)
         self._instances = [_Instance(new_instance_id())]
         self._running = True
 
     def deploy(self, package: ProbePackage) -> None:
-        """Unpack the package into /home/site/wwwroot on the volume; recreate the containers."""
-        self._image = self._runtime_image(package)
-        self._unpack(package)
+        """Deploy, then recreate every container. Code runtime: unpack the package into
+        /home/site/wwwroot on the app's volume, as Kudu does. Container runtime: build a new
+        image with the package baked in, as a container user deploys (a new image and a
+        restart). Raises BackendError (ImageError) when a build or the unpack fails."""
+        runtime = self._runtime_image(package)
+        if self.configuration.runtime is Runtime.CONTAINER:
+            self._image = self._app_image(package, runtime)
+        else:
+            self._image = runtime
+            self._unpack(package)
         self._package = package
-        for instance in self._instances:
-            self._remove_container(instance)
-        self._start_containers()
+        self._recreate_containers()
+
+    def add_mount(self, mount: Mount) -> None:
+        """Add an Azure Storage mount to the app: one more volume, shared by every instance,
+        then every container recreated with it (App Service restarts the app when a mount is
+        added or changed: learn.microsoft.com/azure/app-service/configure-connect-to-azure-
+        storage). Raises BackendError when a mount is at ``mount.path`` already."""
+        if self.configuration.mount_at(mount.path) is not None:
+            raise BackendError(f"the app has a mount at {mount.path} already.")
+        self._storage = self._storage.with_mount(mount)
+        if self._client is not None:
+            self._create_volume(self._storage.mount_volume(mount))
+        self._recreate_containers()
 
     def restart(self, *, soft: bool | None = None) -> None:
         """Restart each container: the same container and writable layer, a new process.
@@ -216,9 +243,7 @@ class LocalBackend(WithoutPlan):
         """Change one setting: Docker cannot change a running container's environment, so
         every container is recreated with it (same instance ids, same /home volume)."""
         self.app_settings[name] = value
-        for instance in self._instances:
-            self._remove_container(instance)
-        self._start_containers()
+        self._recreate_containers()
 
     def probe(self, instance_id: str | None = None) -> ProbeClient:
         """A probe client for the instance's container (each container has its own port)."""
@@ -235,17 +260,21 @@ class LocalBackend(WithoutPlan):
     def kept_resources(self) -> str:
         """What was kept and the commands that inspect and remove it."""
         run = f"label={label('run')}={self.run_id}"
+        images = f"{run} --filter label={label('role')}={APP_IMAGE_ROLE}"
         remove = (
             f"docker ps -aq --filter {run} | xargs -r docker rm -f; "
+            f"docker images -q --filter {images} | xargs -r docker rmi; "
             f"docker volume ls -q --filter {run} | xargs -r docker volume rm"
         )
         return (
-            f"kept the local app {self.app_name}: inspect with `docker ps -a --filter {run}` and "
-            f"`docker volume ls --filter {run}`; remove with `{remove}`"
+            f"kept the local app {self.app_name}: inspect with `docker ps -a --filter {run}`, "
+            f"`docker images --filter {images}` and `docker volume ls --filter {run}`; "
+            f"remove with `{remove}`"
         )
 
     def teardown(self) -> None:
-        """Remove every container and volume of this run and app; safe to call twice."""
+        """Remove every container, volume and app image of this run and app; safe to call
+        twice."""
         self._running = False
         for instance in self._instances:
             instance.container = None
@@ -263,6 +292,14 @@ class LocalBackend(WithoutPlan):
             label("keep"): "true" if self._keep else "false",
             **{label(k): v for k, v in extra.items()},
         }
+
+    def _create_volume(self, volume: AppVolume) -> None:
+        self._client.volumes.create(volume.name, labels=self._labels(volume.role, **volume.labels))
+
+    def _app_image(self, package: ProbePackage, runtime: str) -> str:
+        tag = app_image_tag(f"{self.run_id}-{self.app_name}", package.deployment_id)
+        labels = self._labels(APP_IMAGE_ROLE)
+        return app_image(self._client, image_context(package), base=runtime, tag=tag, labels=labels)
 
     def _runtime_image(self, package: ProbePackage) -> str:
         if package.requirements not in self._images:
@@ -282,7 +319,7 @@ class LocalBackend(WithoutPlan):
         deployer = self._client.containers.create(
             self._image,
             ["python3", "-c", DEPLOY_SCRIPT],
-            volumes={self._volume: {"bind": "/home", "mode": "rw"}},
+            mounts=self._storage.deployer_mounts(),
             labels=self._labels("deployer"),
             network_disabled=True,
         )
@@ -299,6 +336,11 @@ class LocalBackend(WithoutPlan):
         finally:
             deployer.remove(force=True)
 
+    def _recreate_containers(self) -> None:
+        for instance in self._instances:
+            self._remove_container(instance)
+        self._start_containers()
+
     def _start_containers(self) -> None:
         if not self._running or self._package is None:
             return
@@ -309,27 +351,27 @@ class LocalBackend(WithoutPlan):
     def _run_container(self, instance_id: str) -> Any:
         if self._package is None:
             raise BackendError("no probe is deployed yet; deploy before starting containers.")
-        if self.home_is_app_storage:
-            volumes = {self._volume: {"bind": "/home", "mode": "rw"}}
-            code_dir = "/home/site/wwwroot"
-        else:
-            volumes = {self._volume: {"bind": DEPLOYED_CODE_MOUNT, "mode": "ro"}}
-            code_dir = f"{DEPLOYED_CODE_MOUNT}/site/wwwroot"
         self._sequence += 1
         environment = {
             **self.app_settings,
             "WEBSITE_INSTANCE_ID": instance_id,
             "WEBSITE_SITE_NAME": self.app_name,
         }
+        command: list[str] | None = self._package.startup_command(self._storage.code_dir)
+        if self.configuration.runtime is Runtime.CONTAINER:
+            # The image's own CMD serves on WEBSITES_PORT, as App Service passes it; ours wins
+            # over an app setting, since the published port is fixed.
+            command = None
+            environment["WEBSITES_PORT"] = str(IMAGE_PORT)
         return self._client.containers.run(
             self._image,
-            self._package.startup_command(code_dir),
+            command,
             detach=True,
             name=f"appservice-fs-{self.run_id}-{self.app_name}-{instance_id[:8]}-{self._sequence}",
             environment=environment,
             labels=self._labels("instance", instance=instance_id),
             ports={PROBE_PORT: ("127.0.0.1", None)},
-            volumes=volumes,
+            mounts=self._storage.instance_mounts(),
         )
 
     def _remove_container(self, instance: _Instance) -> None:
@@ -364,50 +406,35 @@ class LocalBackend(WithoutPlan):
 
 
 def remove_resources(client: Any, labels: Mapping[str, str]) -> int:
-    """Remove containers, then volumes, then untagged build images carrying all ``labels``;
-    return how many went.
+    """Remove containers, then volumes and images (app images and untagged build images)
+    carrying all ``labels``; return how many went.
 
     Containers go in parallel and are killed, not stopped (``docker rm -f``): nothing of an
     app outlives its removal, and teardown must end well within the 7.5 s GitHub Actions
-    leaves between its SIGINT and SIGTERM. Volumes go after, once nothing mounts them.
+    leaves between its SIGINT and SIGTERM. Volumes and images go after, once no container
+    mounts or runs them, in parallel too; images are not forced (``run_images``).
     """
     filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
     # Sparse: listed without inspecting each, and one already gone is no failure: another
     # run's sweep (an xdist worker's) may remove the same leftovers at the same time.
     containers = client.containers.list(all=True, filters=filters, sparse=True)
-    removed = 0
-    if containers:
-        with ThreadPoolExecutor(max_workers=min(len(containers), 8)) as pool:
-            removed += sum(pool.map(_removed, containers))
-    removed += sum(_removed(volume) for volume in client.volumes.list(filters=filters))
-    removed += sum(_removed_image(client, image["Id"]) for image in _dangling(client, filters))
-    return removed
+    removed = _in_parallel([partial(_removed, container) for container in containers])
+    volumes = [partial(_removed, volume) for volume in client.volumes.list(filters=filters)]
+    images = [partial(remove_image, client, image["Id"]) for image in run_images(client, filters)]
+    return removed + _in_parallel(volumes + images)
+
+
+def _in_parallel(removals: Sequence[Callable[[], int]]) -> int:
+    if not removals:
+        return 0
+    with ThreadPoolExecutor(max_workers=min(len(removals), 8)) as pool:
+        return sum(pool.map(lambda remove: remove(), removals))
 
 
 def _removed(resource: Any) -> int:
     try:
         resource.remove(force=True)
     except docker.errors.NotFound:
-        return 0
-    return 1
-
-
-def _dangling(client: Any, filters: Mapping[str, list[str]]) -> list[dict[str, Any]]:
-    """Untagged images (an interrupted build's) with the labels in ``filters``, as Docker
-    lists them: Id and Labels, without an inspect that an image removed meanwhile would fail."""
-    images: list[dict[str, Any]] = client.api.images(filters={**filters, "dangling": True})
-    return images
-
-
-def _removed_image(client: Any, image_id: str) -> int:
-    # Not forced: an image a container still uses stays (an interrupted build's intermediates
-    # have no container left); its untagged parents go with it.
-    try:
-        client.api.remove_image(image_id, noprune=False)
-    except docker.errors.NotFound:
-        return 0
-    except docker.errors.APIError as exc:
-        log.info("left image %s: %s", image_id[:19], exc)
         return 0
     return 1
 
@@ -425,7 +452,7 @@ def sweep_dead_runs(client: Any) -> int:
             *client.volumes.list(filters=filters),
         ]
     ]
-    found += [image.get("Labels") or {} for image in _dangling(client, filters)]
+    found += [image.get("Labels") or {} for image in run_images(client, filters)]
     for labels in found:
         if labels.get(label("keep")) == "true" or not _owner_is_dead(labels.get(label("owner"))):
             continue

@@ -27,6 +27,7 @@ from pytest_appservice_fs.engine.probe_package import (
     ProbePackageError,
     build_package,
     default_probe_dir,
+    image_build_id,
 )
 from pytest_appservice_fs.events import default_registry
 from pytest_appservice_fs.events.scale import ensure_instances
@@ -93,7 +94,10 @@ class Experiment:
             backend,
             run_id=settings.run_id,
             paths=paths if paths is not None else settings.expectations.all_paths,
-            package_factory=lambda: build_package(folder),
+            # Attach mode's --image runs a build of its own: the probe must report its id.
+            package_factory=lambda: build_package(
+                folder, image_build_id(settings.image) if settings.image else None
+            ),
             ready_timeouts=dict(settings.ready_timeouts),
             progress=progress,
             triggers=triggers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.resources
 import io
+import re
 import secrets
 import tarfile
 import zipfile
@@ -79,6 +80,19 @@ class ProbePackage:
             f"--chdir={code_dir}",
             self.wsgi_target,
         ]
+
+
+#: A probe build id as build_package makes one (16 hexadecimal digits): an --image's tag.
+BUILD_ID = re.compile(r"[0-9a-f]{16}\Z")
+
+
+def image_build_id(reference: str) -> str | None:
+    """The build id an image reference's tag names (``registry/probe:0123456789abcdef``), or
+    None when its tag is not one (or it has no tag)."""
+    name, _, tag = reference.rpartition(":")
+    if not name or "/" in tag or "@" in reference:
+        return None
+    return tag if BUILD_ID.match(tag) else None
 
 
 def image_context(package: ProbePackage) -> bytes:

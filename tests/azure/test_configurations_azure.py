@@ -27,6 +27,7 @@ from pytest_appservice_fs.engine.probe_client import ProbeTiming
 from pytest_appservice_fs.engine.probe_package import (
     build_package,
     default_probe_dir,
+    image_build_id,
     image_context,
 )
 from pytest_appservice_fs.events import default_registry
@@ -344,3 +345,37 @@ def test_a_blob_mount_refuses_writes_with_erofs(
     assert Outcome.WRITE_REFUSED in {
         cell.expected for cell in matrix_for("azure", CONFIGURATIONS["code-on-blob"]).paths
     }
+
+
+@pytest.mark.parametrize(
+    ("built", "proven"), [("0123456789abcdef", True), ("fedcba9876543210", False)]
+)
+def test_attach_with_image_proves_the_image_by_its_tagged_build_id(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend, built: str, proven: bool
+) -> None:
+    """The first deploy of an attached container app is proven by the probe reporting the
+    build id the --image tag names; an image whose build is another is caught."""
+    inside = build_package(default_probe_dir(), deployment_id=built)
+    image = azure_simulator.add_registry_image(
+        "rg-images", "userregistry", "probe:0123456789abcdef", image_context(inside)
+    )
+    azure_simulator.add_existing_app(GROUP, APP, tags={"pytest-appservice-fs": "probe"})
+    backend = make_backend(
+        Configuration(runtime=Runtime.CONTAINER), image=image, allow_existing_app=True
+    )
+    controller = TriggerController(
+        backend,
+        run_id="run-1",
+        paths=paths_of(backend.configuration),
+        package_factory=lambda: build_package(default_probe_dir(), image_build_id(image)),
+        ready_timeouts={Event.DEPLOY: 3.0},
+        triggers=default_registry(soft_restart_timeout=0.5),
+    )
+    if proven:
+        controller.start()
+        identity = backend.probe().identity()
+        assert identity is not None
+        assert identity.deployment_id == built
+    else:
+        with pytest.raises(BackendError):
+            controller.start()
