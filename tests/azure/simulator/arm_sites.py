@@ -50,6 +50,7 @@ from tests.azure.simulator.arm import (
     web_error,
 )
 from tests.azure.simulator.arm_registry import pullable
+from tests.azure.simulator.containers import site_configuration, site_image
 from tests.azure.simulator.state import (
     AppServiceState,
     Reply,
@@ -223,11 +224,11 @@ class ArmSites:
         site.https_only = properties.get("httpsOnly", site.https_only)
         site.plan = plan
         self.state.match_capacity(site)
-        image = self._image(site)
+        image = site_image(site.site_config)
         changed = self._merge_config(site, config)
         if settings is not None and settings != site.app_settings:
             self._set_settings(site, settings)
-        elif self._image(site) != image:
+        elif site_image(site.site_config) != image:
             self.apply_runtime(site)
         elif changed:
             self.state.restart_processes(site)
@@ -326,9 +327,9 @@ class ArmSites:
             return body
         config = dict(body.get("properties") or {})
         config.pop("appSettings", None)  # settings have their own resource
-        image = self._image(site)
+        image = site_image(site.site_config)
         if self._merge_config(site, config):
-            if self._image(site) != image:
+            if site_image(site.site_config) != image:
                 self.apply_runtime(site)  # a new image: new containers
             else:
                 self.state.restart_processes(site)
@@ -336,22 +337,22 @@ class ArmSites:
 
     # --- the runtime and mounts -------------------------------------------------------
 
-    def _image(self, site: SimulatedSite) -> str | None:
-        stack = str(self._full_config(site).get("linuxFxVersion") or "")
-        return stack.split("|", 1)[1] if stack.upper().startswith("DOCKER|") else None
-
     def apply_runtime(self, site: SimulatedSite) -> None:
-        """Run the site's image (or its code) with its mounts, on new containers."""
-        image = self._image(site)
-        image_dir = pullable(self.state, site, image) if image else None
-        mounts = {}
+        """Run the site under the configuration its stack, settings and mounts give, on new
+        containers: its image's build context if it may pull it (else nothing of ours serves),
+        each mount on its share's or container's folder."""
+        image = site_image(site.site_config)
+        context = pullable(self.state, site, image) if image else None
+        if image is not None:
+            site.deployed = context is not None
+        folders = {}
         for entry in site.storage_mounts.values():
             account = self.state.storage_accounts[entry["accountName"].lower()]
-            folder = account.folder(self.state.root, entry["shareName"])
-            mounts[entry["mountPath"]] = (folder, entry["type"] == "AzureBlob")
-        if image is not None:
-            site.deployed = image_dir is not None
-        site.backend.run(image_dir, mounts)
+            folders[entry["mountPath"]] = account.folder(self.state.root, entry["shareName"])
+        configuration = site_configuration(
+            site.site_config, site.app_settings, site.storage_mounts.values()
+        )
+        site.backend.reconfigure(configuration, image=context, mount_folders=folders)
 
     def _mounts_json(self, site: SimulatedSite) -> dict[str, Any]:
         return {
@@ -440,18 +441,11 @@ class ArmSites:
         return json_reply(200, self._settings_json(site))
 
     def _set_settings(self, site: SimulatedSite, settings: dict[str, str]) -> None:
-        # The real API replaces every setting; on Linux the new environment needs new
-        # containers. The fake applies a setting by recreating every container, so one call
-        # with the whole new set in place recreates them once, as one update does on Azure.
-        changed = [k for k, v in settings.items() if site.app_settings.get(k) != v]
+        # The real API replaces every setting; on Linux the new environment (App Service
+        # storage among it) needs new containers, once per update as on Azure.
         site.app_settings = settings
         site.backend.app_settings = dict(settings)
-        applied = changed[-1:] or list(settings)[-1:]  # only removals: any setting will do
-        if applied:
-            site.backend.set_app_setting(applied[0], settings[applied[0]])
-        elif site.state == "Running":  # every setting removed: none left for the fake to set
-            site.backend.stop()
-            site.backend.start()
+        self.apply_runtime(site)
 
     # --- lifecycle --------------------------------------------------------------------
 
