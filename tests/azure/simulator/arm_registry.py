@@ -53,8 +53,10 @@ from tests.azure.simulator.arm import (
     SUBSCRIPTION,
     arm_error,
     arm_routes,
+    find_in_group,
     group_not_found,
     json_body,
+    reply_with,
     resource_not_found,
 )
 from tests.azure.simulator.state import (
@@ -143,14 +145,13 @@ class ArmRegistry:
     # --- registries -------------------------------------------------------------------
 
     def _find(self, match: re.Match[str]) -> SimulatedRegistry | Reply:
-        if match["rg"].lower() not in self.state.groups:
-            return group_not_found(match["rg"])
-        registry = self.state.registries.get(match["reg"].lower())
-        if registry is None or registry.resource_group.lower() != match["rg"].lower():
-            return resource_not_found(
-                "Microsoft.ContainerRegistry/registries", match["reg"], match["rg"]
-            )
-        return registry
+        return find_in_group(
+            self.state,
+            match,
+            self.state.registries,
+            "reg",
+            "Microsoft.ContainerRegistry/registries",
+        )
 
     def _registry_json(self, registry: SimulatedRegistry) -> dict[str, Any]:
         return {
@@ -195,12 +196,7 @@ class ArmRegistry:
         return json_reply(200, self._registry_json(self.state.registries[match["reg"].lower()]))
 
     def _get_registry(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
-        registry = self._find(match)
-        return (
-            registry
-            if isinstance(registry, tuple)
-            else json_reply(200, self._registry_json(registry))
-        )
+        return reply_with(self._find(match), self._registry_json)
 
     # --- builds -----------------------------------------------------------------------
 

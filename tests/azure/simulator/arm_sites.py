@@ -44,9 +44,10 @@ from tests.azure.simulator.arm import (
     accepted,
     arm_error,
     arm_routes,
+    find_in_group,
     group_not_found,
     json_body,
-    resource_not_found,
+    reply_with,
     web_error,
 )
 from tests.azure.simulator.arm_registry import pullable
@@ -152,17 +153,10 @@ class ArmSites:
     # --- sites ------------------------------------------------------------------------
 
     def _find_site(self, match: re.Match[str]) -> SimulatedSite | Reply:
-        rg, name = match["rg"], match["site"]
-        if rg.lower() not in self.state.groups:
-            return group_not_found(rg)
-        site = self.state.sites.get(name.lower())
-        if site is None or site.resource_group.lower() != rg.lower():
-            return resource_not_found("Microsoft.Web/sites", name, rg)
-        return site
+        return find_in_group(self.state, match, self.state.sites, "site", "Microsoft.Web/sites")
 
     def _get_site(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
-        site = self._find_site(match)
-        return site if isinstance(site, tuple) else json_reply(200, self._site_json(site))
+        return reply_with(self._find_site(match), self._site_json)
 
     def _put_site(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
         rg, name = match["rg"], match["site"]
@@ -305,18 +299,23 @@ class ArmSites:
     def _full_config(self, site: SimulatedSite) -> dict[str, Any]:
         return {**_CONFIG_DEFAULTS, **site.site_config, "numberOfWorkers": site.plan.capacity}
 
-    def _config_json(self, site: SimulatedSite) -> dict[str, Any]:
+    def _config_resource(
+        self, site: SimulatedSite, config: str, name: str, properties: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The site's ``config/<config>`` resource, called ``name``, holding ``properties``."""
         return {
-            "id": f"{self.state.site_id(site)}/config/web",
-            "name": site.name,
+            "id": f"{self.state.site_id(site)}/config/{config}",
+            "name": name,
             "type": "Microsoft.Web/sites/config",
             "location": site.location,
-            "properties": self._full_config(site),
+            "properties": properties,
         }
 
+    def _config_json(self, site: SimulatedSite) -> dict[str, Any]:
+        return self._config_resource(site, "web", site.name, self._full_config(site))
+
     def _get_config(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
-        site = self._find_site(match)
-        return site if isinstance(site, tuple) else json_reply(200, self._config_json(site))
+        return reply_with(self._find_site(match), self._config_json)
 
     def _update_config(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
         site = self._find_site(match)
@@ -355,19 +354,11 @@ class ArmSites:
         site.backend.reconfigure(configuration, image=context, mount_folders=folders)
 
     def _mounts_json(self, site: SimulatedSite) -> dict[str, Any]:
-        return {
-            "id": f"{self.state.site_id(site)}/config/azurestorageaccounts",
-            "name": "azurestorageaccounts",
-            "type": "Microsoft.Web/sites/config",
-            "location": site.location,
-            "properties": {
-                name: {**entry, "state": "Ok"} for name, entry in site.storage_mounts.items()
-            },
-        }
+        entries = {name: {**entry, "state": "Ok"} for name, entry in site.storage_mounts.items()}
+        return self._config_resource(site, "azurestorageaccounts", "azurestorageaccounts", entries)
 
     def _list_mounts(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
-        site = self._find_site(match)
-        return site if isinstance(site, tuple) else json_reply(200, self._mounts_json(site))
+        return reply_with(self._find_site(match), self._mounts_json)
 
     def _put_mounts(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
         site = self._find_site(match)
@@ -414,17 +405,10 @@ class ArmSites:
         return self._full_config(site) != before
 
     def _settings_json(self, site: SimulatedSite) -> dict[str, Any]:
-        return {
-            "id": f"{self.state.site_id(site)}/config/appsettings",
-            "name": "appsettings",
-            "type": "Microsoft.Web/sites/config",
-            "location": site.location,
-            "properties": dict(site.app_settings),
-        }
+        return self._config_resource(site, "appsettings", "appsettings", dict(site.app_settings))
 
     def _list_settings(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
-        site = self._find_site(match)
-        return site if isinstance(site, tuple) else json_reply(200, self._settings_json(site))
+        return reply_with(self._find_site(match), self._settings_json)
 
     def _put_settings(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
         site = self._find_site(match)
