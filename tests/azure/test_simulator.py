@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from pytest_appservice_fs.engine.expectations import LAB_PATHS
+from pytest_appservice_fs.engine.expectations import HOME, LAB_PATHS
 from pytest_appservice_fs.engine.model import Identity
 from pytest_appservice_fs.engine.probe_client import (
     TOKEN_HEADER,
@@ -373,6 +373,26 @@ def test_a_settings_change_reaches_the_new_processes(
         return requests.get(url, headers={TOKEN_HEADER: token}, timeout=5).status_code
 
     assert (identity("t2"), identity(PROBE_TOKEN)) == (200, 401)
+
+
+def test_the_storage_setting_decides_whether_home_is_the_share(
+    azure_simulator: AzureSimulator, web: WebSiteManagementClient, package: ProbePackage
+) -> None:
+    """WEBSITES_ENABLE_APP_SERVICE_STORAGE=false in a settings update gives the new
+    containers a /home of their own, without the share's marker; true brings the share back."""
+    site = azure_simulator.add_existing_app(
+        GROUP, APP, app_settings={"PROBE_TOKEN": PROBE_TOKEN}, package=package
+    )
+    _, written = site.backend.probe().write("n1", [HOME])
+    assert written[HOME].checksum
+
+    def home_marker(storage: str) -> bool:
+        settings = {"PROBE_TOKEN": PROBE_TOKEN, "WEBSITES_ENABLE_APP_SERVICE_STORAGE": storage}
+        web.web_apps.update_application_settings(GROUP, APP, StringDictionary(properties=settings))
+        _, read = site.backend.probe().read("n1", [HOME])
+        return read[HOME].exists
+
+    assert (home_marker("false"), home_marker("true")) == (False, True)
 
 
 # --- lifecycle calls ---------------------------------------------------------------------
