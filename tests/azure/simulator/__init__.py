@@ -23,9 +23,9 @@ Each module's docstring says which public source it follows and the modelling ch
 knowing when a test fails.
 
 Not simulated: other ARM resources and operations (they fail as unmatched requests with
-``requests.ConnectionError``), slots, managed identity, the ARM provider registration dance,
-paging beyond one page, HTTP on ARM and Kudu, Oryx builds, Kudu basic auth, DNS (an unknown
-app host raises ``requests.ConnectionError``).
+``requests.ConnectionError``), slots, managed identity tokens (a site only gets a principal
+id), the ARM provider registration dance, paging beyond one page, HTTP on ARM and Kudu, Oryx
+builds, Kudu basic auth, DNS (an unknown app host raises ``requests.ConnectionError``).
 """
 
 from tests.azure.simulator.app_service import AzureSimulator
