@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import sys
+import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,9 +16,15 @@ import requests
 
 from pytest_appservice_fs.backends.fake import FakeBackend, FakeFaults
 from pytest_appservice_fs.backends.protocol import BackendError
+from pytest_appservice_fs.engine.configuration import Configuration, Mount, MountKind, Runtime
 from pytest_appservice_fs.engine.expectations import HOME, LAB_PATHS, TMP, VAR_LOCAL
 from pytest_appservice_fs.engine.probe_client import ProbeClient, ProbeError, ProbeTiming
-from pytest_appservice_fs.engine.probe_package import ProbePackage, build_package, default_probe_dir
+from pytest_appservice_fs.engine.probe_package import (
+    ProbePackage,
+    build_package,
+    default_probe_dir,
+    image_context,
+)
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 HEX12 = re.compile(r"[0-9a-f]{12}")
@@ -343,6 +350,88 @@ def test_faults_from_option_names() -> None:
     faults = FakeFaults.from_names(frozenset({"noop-restart", "transient-503"}))
     assert faults == FakeFaults(noop_restart=True, transient_503s=3)
     assert FakeFaults.from_names(frozenset()) == FakeFaults()
+
+
+# --- reconfigured while running (the Azure simulator's sites) -----------------------------
+
+
+def _deployment_id(backend: FakeBackend) -> str | None:
+    identity = backend.probe(_only_instance(backend)).identity()
+    assert identity is not None
+    return identity.deployment_id
+
+
+def test_reconfigure_runs_the_image_given_until_another_comes(backend: FakeBackend) -> None:
+    """An image's build context given to reconfigure runs on new containers, and keeps running
+    through a reconfigure without one (storage off: /home's marker is gone); back to code,
+    wwwroot's deployment runs again."""
+    instance_id = _only_instance(backend)
+    code = _deployment_id(backend)
+    _write(backend, instance_id)
+    container = Configuration(runtime=Runtime.CONTAINER)
+    context = image_context(build_package(default_probe_dir(), deployment_id="from-a-registry"))
+    backend.reconfigure(container, image=context)
+    assert _deployment_id(backend) == "from-a-registry"
+    assert _survivors(backend, instance_id) == {HOME}
+    backend.reconfigure(Configuration(Runtime.CONTAINER, app_service_storage=False))
+    assert _deployment_id(backend) == "from-a-registry"
+    assert _survivors(backend, instance_id) == set()
+    assert len(list((backend.root / "images").iterdir())) == 1
+    backend.reconfigure(Configuration())
+    assert _deployment_id(backend) == code
+    assert backend.operations.counts["reconfigure"] == 3
+
+
+def test_reconfigure_refuses_a_context_entry_that_is_no_file(backend: FakeBackend) -> None:
+    """A build context with a folder entry is a BackendError; the app runs on as it was."""
+    instance_id = _only_instance(backend)
+    before = backend.container_of(instance_id)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        folder = tarfile.TarInfo("app")
+        folder.type = tarfile.DIRTYPE
+        tar.addfile(folder)
+    with pytest.raises(BackendError, match="entry 'app' is not a file"):
+        backend.reconfigure(Configuration(runtime=Runtime.CONTAINER), image=buffer.getvalue())
+    assert backend.configuration == Configuration()
+    assert backend.container_of(instance_id) == before
+    assert not any((backend.root / "images").iterdir())
+
+
+def test_mounts_in_the_folders_given_are_shared_between_apps(
+    make_backend: MakeBackend, tmp_path: Path
+) -> None:
+    """Two apps given one folder for a Files mount see each other's markers there; a Blob
+    mount in a folder given refuses the write and leaves its folder empty."""
+    share, blob = "/mnt/share", "/mnt/ro"
+    settings = {"PROBE_PATHS": f"{share},{blob}"}
+    folders = {share: tmp_path / "share", blob: tmp_path / "container"}
+    configuration = Configuration(
+        mounts=(Mount(share, MountKind.FILES), Mount(blob, MountKind.BLOB))
+    )
+    first, second = make_backend(app_settings=settings), make_backend(app_settings=settings)
+    for app in (first, second):
+        app.reconfigure(configuration, mount_folders=folders)
+    _, written = first.probe().write("n1", [share, blob])
+    assert written[blob].errno == "EROFS"
+    _, read = second.probe().read("n1", [share])
+    assert read[share].exists
+    assert read[share].nonce_matches
+    assert any(folders[share].iterdir())
+    assert not any(folders[blob].iterdir())
+
+
+def test_restart_with_new_containers_keeps_only_home(backend: FakeBackend) -> None:
+    """restart(new_containers=True) replaces the container on the same instance, as App
+    Service restarts a custom container: only /home keeps its marker."""
+    instance_id = _only_instance(backend)
+    before = backend.container_of(instance_id)
+    _write(backend, instance_id)
+    backend.restart(new_containers=True)
+    assert backend.instances() == [instance_id]
+    assert backend.container_of(instance_id) not in (None, before)
+    assert _survivors(backend, instance_id) == {HOME}
+    assert backend.operations.counts["restart"] == 1
 
 
 # --- bookkeeping -------------------------------------------------------------------------

@@ -14,40 +14,45 @@ It does what the local Docker emulator does (``backends/local.py``; the expectat
   replaces; ``container``: from an image built from the probe's build context
   (``image_context``), which a deploy replaces, leaving wwwroot as it was.
 
+``reconfigure`` changes the configuration of a running app (and may hand it an image's build
+context and folders for its mounts), as the Azure simulator's sites need when their config
+changes.
+
 Requests reach the probe through a transport that plays App Service's front end
 (``fake_front_end``); no socket is opened.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import itertools
 import logging
 import secrets
 import shutil
-import sys
 import time
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pytest_appservice_fs.backends.fake_front_end import FrontEnd
 from pytest_appservice_fs.backends.fake_storage import (
     ReadOnlyView,
+    load_probe,
     mount_folder,
+    mountinfo,
     plant_stale_markers,
     see_read_only,
+    unload_probe,
     unpack_image,
 )
 from pytest_appservice_fs.backends.protocol import BackendError, BackendTiming, WithoutPlan
-from pytest_appservice_fs.engine.configuration import Configuration, Mount, MountKind, Runtime
+from pytest_appservice_fs.engine.configuration import Configuration, Mount, Runtime
 from pytest_appservice_fs.engine.expectations import LAB_PATHS, SHM
 from pytest_appservice_fs.engine.model import Event
 from pytest_appservice_fs.engine.probe_client import ProbeClient, ProbeTiming, probe_session
+from pytest_appservice_fs.engine.probe_package import image_context
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.engine.probe_package import ProbePackage
@@ -153,6 +158,8 @@ class FakeBackend(WithoutPlan):
         self._home = root / "home"
         #: The folder of the container image a container app runs (after its first deploy).
         self._image: Path | None = None
+        #: Mount path -> the folder of a mount whose storage is not the app's own.
+        self._mount_folders: dict[str, Path] = {}
         self._instances: list[str] = []
         self._containers: dict[str, _Container] = {}  # instance id -> its container
         self._running = False
@@ -173,7 +180,7 @@ class FakeBackend(WithoutPlan):
         self.operations.add("create")
         (self._home / "site" / "wwwroot").mkdir(parents=True, exist_ok=True)
         for mount in self.configuration.mounts:
-            mount_folder(self.root, mount).mkdir(parents=True, exist_ok=True)
+            self._mount_folder(mount).mkdir(parents=True, exist_ok=True)
         self._instances.append(_new_instance_id())
         self._running = True
 
@@ -186,10 +193,7 @@ class FakeBackend(WithoutPlan):
         ProbePackageError for a container image of the lab's probe."""
         self.operations.add("deploy")
         if self.configuration.runtime is Runtime.CONTAINER:
-            old, self._image = self._image, unpack_image(self.root / "images", package)
-            self._recreate_all()
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+            self._apply(self.configuration, image_context(package))
             return
         wwwroot = self._home / "site" / "wwwroot"
         with zipfile.ZipFile(io.BytesIO(package.data)) as archive:
@@ -203,11 +207,17 @@ class FakeBackend(WithoutPlan):
             archive.extractall(wwwroot)
         self._recreate_all()
 
-    def restart(self, *, soft: bool | None = None) -> None:
+    def restart(self, *, soft: bool | None = None, new_containers: bool = False) -> None:
         """Restart each probe process in its container; the writable layers stay (a soft
-        restart is emulated the same way)."""
+        restart is emulated the same way). ``new_containers``: replace each container with a
+        new one on the same instance instead, as App Service restarts a custom container
+        ("files outside the mounts don't persist across restarts", configure-custom-container),
+        where the local emulator restarts it in place."""
         self.operations.add("restart_soft" if soft else "restart")
         if self.faults.noop_restart:
+            return
+        if new_containers:
+            self._recreate_all()
             return
         for container in self._containers.values():
             self._stop_process(container)
@@ -260,10 +270,29 @@ class FakeBackend(WithoutPlan):
         if self.configuration.mount_at(mount.path) is not None:
             raise BackendError(f"the app has a mount at {mount.path} already.")
         self.operations.add("add_mount")
-        mounts = (*self.configuration.mounts, mount)
-        self.configuration = replace(self.configuration, mounts=mounts)
-        mount_folder(self.root, mount).mkdir(parents=True, exist_ok=True)
-        self._recreate_all()
+        self._apply(replace(self.configuration, mounts=(*self.configuration.mounts, mount)))
+
+    def reconfigure(
+        self,
+        configuration: Configuration,
+        *,
+        image: bytes | None = None,
+        mount_folders: Mapping[str, Path] | None = None,
+    ) -> None:
+        """Run the app under ``configuration`` from now on, on new containers, as App Service
+        restarts an app whose runtime, App Service storage or mounts change.
+
+        ``image``: a container image's build context (a gzipped tar, as ``image_context``
+        makes it) that a container app runs from now on; None keeps the image it runs.
+        ``mount_folders``: mount path -> the folder holding that mount's files, for storage
+        that is not the app's own (a storage account that outlives it, or that other apps
+        mount too); a mount not named has a folder under ``root``; None keeps those given
+        before. Raises BackendError for a build context entry that is no file (nothing is
+        changed then)."""
+        self.operations.add("reconfigure")
+        if mount_folders is not None:
+            self._mount_folders = dict(mount_folders)
+        self._apply(configuration, image)
 
     def replace_instances(self) -> None:
         """Move the app to new workers (new instance ids, new containers, same /home), as a
@@ -304,6 +333,21 @@ class FakeBackend(WithoutPlan):
         container = self._containers.get(instance_id)
         return container.container_id if container else None
 
+    def _apply(self, configuration: Configuration, image: bytes | None = None) -> None:
+        """Run under ``configuration`` (and the image built from ``image``) on new containers."""
+        old = self._image
+        if image is not None:
+            self._image = unpack_image(self.root / "images", image)
+        self.configuration = configuration
+        for mount in configuration.mounts:
+            self._mount_folder(mount).mkdir(parents=True, exist_ok=True)
+        self._recreate_all()
+        if old is not None and old != self._image:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _mount_folder(self, mount: Mount) -> Path:
+        return self._mount_folders.get(mount.path) or mount_folder(self.root, mount)
+
     def _recreate_all(self) -> None:
         for instance_id in list(self._containers):
             self._remove_container(instance_id)
@@ -340,17 +384,15 @@ class FakeBackend(WithoutPlan):
         pid = next(self._pids)
         code_dir = self._code_dir()
         module_name = f"_appservice_fs_fake_probe_{container.container_id}_{pid}"
-        module = _load_module(module_name, code_dir / "app.py")
+        module = load_probe(module_name, code_dir / "app.py")
         if not hasattr(module, "create_app") or not hasattr(module, "ProbeConfig"):
-            _unload_module(module_name)
+            unload_probe(module_name)
             # A lab probe writes to the real /home/data, /tmp/data: never in this process.
             raise BackendError(
                 "the fake backend runs only probes with create_app(ProbeConfig), which it can "
                 "point at temporary folders; run a lab probe with --backend local."
             )
-        read_only = [
-            mount_folder(self.root, m) for m in self.configuration.mounts if m.kind.read_only
-        ]
+        read_only = [self._mount_folder(m) for m in self.configuration.mounts if m.kind.read_only]
         if read_only:
             see_read_only(module_name, ReadOnlyView(read_only))
         environ = {
@@ -370,9 +412,9 @@ class FakeBackend(WithoutPlan):
                 self._fresh_home(container, pid) if self.faults.home_not_persistent else self._home
             )
             mounts["/home"] = str(home)
-        mounts.update({m.path: str(mount_folder(self.root, m)) for m in self.configuration.mounts})
+        mounts.update({m.path: str(self._mount_folder(m)) for m in self.configuration.mounts})
         table = container.layer.parent / f"{container.container_id}.mountinfo"
-        table.write_text(_mountinfo(home_mounted=home_mounted, mounts=self.configuration.mounts))
+        table.write_text(mountinfo(home_mounted=home_mounted, mounts=self.configuration.mounts))
         config = replace(
             module.ProbeConfig.from_environ(environ, app_dir=str(code_dir)),
             hostname=container.container_id,
@@ -401,7 +443,7 @@ class FakeBackend(WithoutPlan):
 
     def _stop_process(self, container: _Container) -> None:
         if container.process is not None:
-            _unload_module(container.process.module_name)
+            unload_probe(container.process.module_name)
             shm = container.layer.parent / f"{container.container_id}-shm-{container.process.pid}"
             shutil.rmtree(shm, ignore_errors=True)
             container.process = None
@@ -441,59 +483,6 @@ class FakeBackend(WithoutPlan):
                 return None
             container = serving[next(self._round_robin) % len(serving)]
         return container.process.app if container.process else None
-
-
-def _load_module(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise BackendError(f"cannot load the deployed probe from {path}.")
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses look their module up in sys.modules while the class body runs.
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        _unload_module(name)
-        raise BackendError(f"the deployed probe {path} failed to load: {exc}") from exc
-    return module
-
-
-def _unload_module(name: str) -> None:
-    # With its submodules: the probe loads its package under its own module's name.
-    for loaded in [key for key in sys.modules if key == name or key.startswith(name + ".")]:
-        del sys.modules[loaded]
-
-
-def _mountinfo(*, home_mounted: bool, mounts: Iterable[Mount] = ()) -> str:
-    """``/proc/self/mountinfo`` text for a container: its overlay root, /dev/shm, the /home
-    share when it is mounted, and one line per Azure Storage mount (``ro`` for Blob). The
-    lines stand for the mounts so that the probe has something to report; they are no
-    evidence of what Azure's mounts look like."""
-    lines = [
-        "21 1 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/fake/lower,upperdir=/fake/upper",
-        "23 21 0:51 / /dev/shm rw,nosuid,nodev,noexec,relatime - tmpfs shm rw,size=65536k",
-    ]
-    if home_mounted:
-        lines.append(
-            "22 21 0:60 / /home rw,relatime - cifs //fakestorage.file.core.windows.net/fake-share "
-            "rw,vers=3.1.1,cache=strict,nobrl,mfsymlinks"
-        )
-    for number, mount in enumerate(mounts, start=30):
-        fstype, source = _MOUNT_SOURCES[mount.kind]
-        options = "ro" if mount.kind.read_only else "rw"
-        lines.append(
-            f"{number} 21 0:{number + 40} / {mount.path} {options},relatime - {fstype} "
-            f"{source.format(share=f'share{number}')} {options}"
-        )
-    return "\n".join(lines) + "\n"
-
-
-#: fstype and source per mount kind, as the fake's mountinfo names them.
-_MOUNT_SOURCES: Mapping[MountKind, tuple[str, str]] = {
-    MountKind.FILES: ("cifs", "//fakestorage.file.core.windows.net/{share}"),
-    MountKind.FILES_NFS: ("nfs4", "fakestorage.file.core.windows.net:/fakestorage/{share}"),
-    MountKind.BLOB: ("fuse", "fakestorage-blob-{share}"),
-}
 
 
 def _under(path: str, prefix: str) -> bool:

@@ -1,5 +1,6 @@
-"""The fake backend's folders: Azure Storage mounts (a Blob one read-only), container images,
-and markers left over from an "earlier run" (a fault).
+"""The fake backend's folders: Azure Storage mounts (a Blob one read-only) and the mount table
+that names them, container images, the probe loaded from a folder (wwwroot or an image), and
+markers left over from an "earlier run" (a fault).
 
 The fake gives each probe process a map from logical paths to folders (``ProbeConfig.mounts``)
 instead of real mounts; what a mount's kind changes is emulated at that level.
@@ -9,23 +10,22 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import importlib.util
 import io
 import json
 import os
 import secrets
+import shutil
 import sys
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import Any
 
 from pytest_appservice_fs.backends.protocol import BackendError
 from pytest_appservice_fs.contract import CHECKSUM_NAME, MARKER_NAME
-from pytest_appservice_fs.engine.configuration import Mount
-from pytest_appservice_fs.engine.probe_package import image_context
-
-if TYPE_CHECKING:
-    from pytest_appservice_fs.engine.probe_package import ProbePackage
+from pytest_appservice_fs.engine.configuration import Mount, MountKind
 
 #: Flags with which opening a file changes the file system.
 _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -137,24 +137,49 @@ def plant_stale_markers(folders: Iterable[Path]) -> None:
         (folder / CHECKSUM_NAME).write_text(hashlib.sha256(payload).hexdigest())
 
 
-def unpack_image(images: Path, package: ProbePackage) -> Path:
-    """A new container image in a folder of its own under ``images``: the package's build
-    context (``image_context``: Dockerfile, probe files, DEPLOYMENT_ID) unpacked.
+def unpack_image(images: Path, context: bytes) -> Path:
+    """A new container image in a folder of its own under ``images``: ``context``, a gzipped
+    tar build context (Dockerfile, probe files, DEPLOYMENT_ID, as ``image_context`` makes it),
+    unpacked. The folder's name is new each time.
 
-    Raises BackendError for an entry that is no file inside the folder, and
-    ProbePackageError for the lab's probe (code only)."""
-    image = images / f"{package.deployment_id}-{secrets.token_hex(4)}"
+    Raises BackendError for an entry that is no file inside the folder (nothing is kept)."""
+    image = images / f"image-{secrets.token_hex(6)}"
     image.mkdir(parents=True)
     image = image.resolve()
-    with tarfile.open(fileobj=io.BytesIO(image_context(package)), mode="r:gz") as context:
-        for member in context.getmembers():
+    with tarfile.open(fileobj=io.BytesIO(context), mode="r:gz") as tar:
+        for member in tar.getmembers():
             target = (image / member.name).resolve()
-            source = context.extractfile(member)
+            source = tar.extractfile(member)
             if not member.isfile() or source is None or not target.is_relative_to(image):
+                shutil.rmtree(image, ignore_errors=True)
                 raise BackendError(f"build context entry {member.name!r} is not a file.")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(source.read())
     return image
+
+
+def load_probe(name: str, path: Path) -> ModuleType:
+    """The probe's ``app.py`` at ``path`` loaded as module ``name`` (its package's modules as
+    ``name.*``). Raises BackendError when it cannot be loaded."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise BackendError(f"cannot load the deployed probe from {path}.")
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses look their module up in sys.modules while the class body runs.
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        unload_probe(name)
+        raise BackendError(f"the deployed probe {path} failed to load: {exc}") from exc
+    return module
+
+
+def unload_probe(name: str) -> None:
+    """Forget the probe loaded as ``name``, with its package's modules."""
+    # The probe loads its package under its own module's name.
+    for loaded in [key for key in sys.modules if key == name or key.startswith(name + ".")]:
+        del sys.modules[loaded]
 
 
 def see_read_only(name: str, view: ReadOnlyView) -> None:
@@ -162,3 +187,35 @@ def see_read_only(name: str, view: ReadOnlyView) -> None:
     for loaded in [m for key, m in sys.modules.items() if key.startswith(name + ".")]:
         if getattr(loaded, "os", None) is os:
             loaded.os = view  # type: ignore[attr-defined]
+
+
+def mountinfo(*, home_mounted: bool, mounts: Iterable[Mount] = ()) -> str:
+    """``/proc/self/mountinfo`` text for a container: its overlay root, /dev/shm, the /home
+    share when it is mounted, and one line per Azure Storage mount (``ro`` for Blob). The
+    lines stand for the mounts so that the probe has something to report; they are no
+    evidence of what Azure's mounts look like."""
+    lines = [
+        "21 1 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/fake/lower,upperdir=/fake/upper",
+        "23 21 0:51 / /dev/shm rw,nosuid,nodev,noexec,relatime - tmpfs shm rw,size=65536k",
+    ]
+    if home_mounted:
+        lines.append(
+            "22 21 0:60 / /home rw,relatime - cifs //fakestorage.file.core.windows.net/fake-share "
+            "rw,vers=3.1.1,cache=strict,nobrl,mfsymlinks"
+        )
+    for number, mount in enumerate(mounts, start=30):
+        fstype, source = _MOUNT_SOURCES[mount.kind]
+        options = "ro" if mount.kind.read_only else "rw"
+        lines.append(
+            f"{number} 21 0:{number + 40} / {mount.path} {options},relatime - {fstype} "
+            f"{source.format(share=f'share{number}')} {options}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+#: fstype and source per mount kind, as the fake's mountinfo names them.
+_MOUNT_SOURCES: Mapping[MountKind, tuple[str, str]] = {
+    MountKind.FILES: ("cifs", "//fakestorage.file.core.windows.net/{share}"),
+    MountKind.FILES_NFS: ("nfs4", "fakestorage.file.core.windows.net:/fakestorage/{share}"),
+    MountKind.BLOB: ("fuse", "fakestorage-blob-{share}"),
+}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from pytest_appservice_fs.engine.expectations import LAB_PATHS
+from pytest_appservice_fs.engine.expectations import HOME, LAB_PATHS
 from pytest_appservice_fs.engine.model import Identity
 from pytest_appservice_fs.engine.probe_client import (
     TOKEN_HEADER,
@@ -220,6 +220,7 @@ def test_a_put_on_an_existing_site_updates_it_and_applies_new_settings(
     _deploy(simulated, package)
     instance_id = simulated.backend.instances()[0]
     container = simulated.backend.container_of(instance_id)
+    reconfigured = simulated.backend.operations.counts.get("reconfigure", 0)
     site.tags = {"run": "r2"}
     site.site_config = SiteConfig(app_settings=[NameValuePair(name="PROBE_TOKEN", value="t2")])
 
@@ -229,7 +230,7 @@ def test_a_put_on_an_existing_site_updates_it_and_applies_new_settings(
     assert web.web_apps.list_application_settings(GROUP, APP).properties == {"PROBE_TOKEN": "t2"}
     assert web.web_apps.get_configuration(GROUP, APP).linux_fx_version == "PYTHON|3.11"
     # New settings, new containers on the same instance (as for a settings PUT).
-    assert simulated.backend.operations.counts.get("set_app_setting") == 1
+    assert simulated.backend.operations.counts.get("reconfigure") == reconfigured + 1
     assert simulated.backend.instances() == [instance_id]
     assert simulated.backend.container_of(instance_id) not in (None, container)
 
@@ -321,6 +322,7 @@ def test_app_settings_update_replaces_all_and_recreates_the_containers(
     _deploy(site, package)
     instance_id = site.backend.instances()[0]
     containers = [site.backend.container_of(instance_id)]
+    reconfigured = site.backend.operations.counts.get("reconfigure", 0)
     assert web.web_apps.list_application_settings(GROUP, APP).properties == {
         "PROBE_TOKEN": PROBE_TOKEN
     }
@@ -351,7 +353,7 @@ def test_app_settings_update_replaces_all_and_recreates_the_containers(
     assert site.backend.instances() == [instance_id]
     assert site.backend.app_settings == {}
     counts = site.backend.operations.counts
-    assert (counts.get("set_app_setting"), counts.get("stop"), counts.get("start")) == (2, 1, 1)
+    assert counts.get("reconfigure") == reconfigured + 3
     assert "restart" not in counts
 
 
@@ -371,6 +373,26 @@ def test_a_settings_change_reaches_the_new_processes(
         return requests.get(url, headers={TOKEN_HEADER: token}, timeout=5).status_code
 
     assert (identity("t2"), identity(PROBE_TOKEN)) == (200, 401)
+
+
+def test_the_storage_setting_decides_whether_home_is_the_share(
+    azure_simulator: AzureSimulator, web: WebSiteManagementClient, package: ProbePackage
+) -> None:
+    """WEBSITES_ENABLE_APP_SERVICE_STORAGE=false in a settings update gives the new
+    containers a /home of their own, without the share's marker; true brings the share back."""
+    site = azure_simulator.add_existing_app(
+        GROUP, APP, app_settings={"PROBE_TOKEN": PROBE_TOKEN}, package=package
+    )
+    _, written = site.backend.probe().write("n1", [HOME])
+    assert written[HOME].checksum
+
+    def home_marker(storage: str) -> bool:
+        settings = {"PROBE_TOKEN": PROBE_TOKEN, "WEBSITES_ENABLE_APP_SERVICE_STORAGE": storage}
+        web.web_apps.update_application_settings(GROUP, APP, StringDictionary(properties=settings))
+        _, read = site.backend.probe().read("n1", [HOME])
+        return read[HOME].exists
+
+    assert (home_marker("false"), home_marker("true")) == (False, True)
 
 
 # --- lifecycle calls ---------------------------------------------------------------------

@@ -19,7 +19,7 @@ import requests
 
 from tests.azure.simulator.arm import Arm, web_error
 from tests.azure.simulator.arm_plans import ArmPlans, sku_facts
-from tests.azure.simulator.arm_registry import ArmRegistry, SimulatedRegistry, unpack_context
+from tests.azure.simulator.arm_registry import ArmRegistry, SimulatedRegistry, has_dockerfile
 from tests.azure.simulator.arm_sites import ArmSites
 from tests.azure.simulator.arm_storage import ArmStorage, SimulatedStorageAccount
 from tests.azure.simulator.frontend import FrontEnd
@@ -244,10 +244,9 @@ class AzureSimulator(AppServiceState):
                 name.lower(),
                 SimulatedRegistry(group.name, name, group.location, "Basic", False, {}, True),
             )
-            folder = self.root / "registries" / name.lower() / reference.replace(":", "-")
-            if not unpack_context(context, folder):
+            if not has_dockerfile(context):
                 raise ValueError("the build context has no Dockerfile")
-            registry.images[reference] = folder
+            registry.images[reference] = context
             return f"{registry.login_server}/{reference}"
 
     def add_storage_mount(

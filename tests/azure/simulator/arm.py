@@ -41,9 +41,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -167,6 +167,42 @@ def resource_not_found(resource_type: str, name: str, rg: str) -> Reply:
         "For more details please go to https://aka.ms/ARMResourceNotFoundFix"
     )
     return arm_error(404, "ResourceNotFound", message)
+
+
+class InGroup(Protocol):
+    """A resource held in a resource group."""
+
+    @property
+    def resource_group(self) -> str:
+        """The name of the resource group that holds it."""
+        ...
+
+
+Resource = TypeVar("Resource", bound=InGroup)
+
+
+def find_in_group(
+    state: AppServiceState,
+    match: re.Match[str],
+    resources: Mapping[str, Resource],
+    name_group: str,
+    resource_type: str,
+) -> Resource | Reply:
+    """The resource the URL names (its name in the ``name_group`` match group, its group in
+    ``rg``; ``resources`` keyed by lower-case name), or ARM's 404: ResourceGroupNotFound when
+    the group does not exist, ResourceNotFound when the resource is missing or in another."""
+    rg, name = match["rg"], match[name_group]
+    if rg.lower() not in state.groups:
+        return group_not_found(rg)
+    resource = resources.get(name.lower())
+    if resource is None or resource.resource_group.lower() != rg.lower():
+        return resource_not_found(resource_type, name, rg)
+    return resource
+
+
+def reply_with(found: Resource | Reply, body: Callable[[Resource], Any]) -> Reply:
+    """200 with ``body`` of the resource found, or the error answer found instead."""
+    return found if isinstance(found, tuple) else json_reply(200, body(found))
 
 
 def json_body(request: requests.PreparedRequest) -> dict[str, Any] | Reply:

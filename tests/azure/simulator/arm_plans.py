@@ -29,6 +29,7 @@ from tests.azure.simulator.arm import (
     arm_routes,
     group_not_found,
     json_body,
+    reply_with,
     resource_not_found,
     web_error,
 )
@@ -38,7 +39,6 @@ from tests.azure.simulator.state import (
     Reply,
     Route,
     SimulatedPlan,
-    json_reply,
     request_query,
 )
 
@@ -90,8 +90,7 @@ class ArmPlans:
         return plan or resource_not_found("Microsoft.Web/serverFarms", name, rg)
 
     def _get_plan(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
-        plan = self._find_plan(match)
-        return plan if isinstance(plan, tuple) else json_reply(200, self._plan_json(plan))
+        return reply_with(self._find_plan(match), self._plan_json)
 
     def _put_plan(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
         rg, name = match["rg"], match["plan"]

@@ -37,13 +37,13 @@ Modelling choices worth knowing when a test fails:
 from __future__ import annotations
 
 import io
+import posixpath
 import re
 import secrets
 import tarfile
 import uuid
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -53,8 +53,10 @@ from tests.azure.simulator.arm import (
     SUBSCRIPTION,
     arm_error,
     arm_routes,
+    find_in_group,
     group_not_found,
     json_body,
+    reply_with,
     resource_not_found,
 )
 from tests.azure.simulator.state import (
@@ -94,7 +96,8 @@ class SimulatedRun:
 
 @dataclass
 class SimulatedRegistry:
-    """A container registry: its images (``repo:tag`` -> the folder of its files) and runs."""
+    """A container registry: its images (``repo:tag`` -> the gzipped tar build context it was
+    built from) and runs."""
 
     resource_group: str
     name: str
@@ -103,7 +106,7 @@ class SimulatedRegistry:
     admin_user_enabled: bool
     tags: dict[str, str]
     anonymous_pull: bool = False
-    images: dict[str, Path] = field(default_factory=dict)
+    images: dict[str, bytes] = field(default_factory=dict)
     runs: dict[str, SimulatedRun] = field(default_factory=dict)
 
     @property
@@ -112,12 +115,10 @@ class SimulatedRegistry:
         return f"{self.name.lower()}.azurecr.io"
 
 
-def unpack_context(context: bytes, folder: Path) -> bool:
-    """Unpack a gzipped tar build context into ``folder``; False if it has no Dockerfile."""
-    folder.mkdir(parents=True, exist_ok=True)
+def has_dockerfile(context: bytes) -> bool:
+    """Whether a gzipped tar build context has a ``Dockerfile`` at its top."""
     with tarfile.open(fileobj=io.BytesIO(context), mode="r:gz") as tar:
-        tar.extractall(folder, filter="data")
-    return (folder / "Dockerfile").is_file()
+        return any(posixpath.normpath(name) == "Dockerfile" for name in tar.getnames())
 
 
 class ArmRegistry:
@@ -144,14 +145,13 @@ class ArmRegistry:
     # --- registries -------------------------------------------------------------------
 
     def _find(self, match: re.Match[str]) -> SimulatedRegistry | Reply:
-        if match["rg"].lower() not in self.state.groups:
-            return group_not_found(match["rg"])
-        registry = self.state.registries.get(match["reg"].lower())
-        if registry is None or registry.resource_group.lower() != match["rg"].lower():
-            return resource_not_found(
-                "Microsoft.ContainerRegistry/registries", match["reg"], match["rg"]
-            )
-        return registry
+        return find_in_group(
+            self.state,
+            match,
+            self.state.registries,
+            "reg",
+            "Microsoft.ContainerRegistry/registries",
+        )
 
     def _registry_json(self, registry: SimulatedRegistry) -> dict[str, Any]:
         return {
@@ -196,12 +196,7 @@ class ArmRegistry:
         return json_reply(200, self._registry_json(self.state.registries[match["reg"].lower()]))
 
     def _get_registry(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
-        registry = self._find(match)
-        return (
-            registry
-            if isinstance(registry, tuple)
-            else json_reply(200, self._registry_json(registry))
-        )
+        return reply_with(self._find(match), self._registry_json)
 
     # --- builds -----------------------------------------------------------------------
 
@@ -287,10 +282,10 @@ class ArmRegistry:
 
     def _push(self, registry: SimulatedRegistry, run: SimulatedRun) -> str:
         """Build the run's image from its uploaded context; its status after that."""
-        folder = self.state.root / "registries" / registry.name.lower() / run.run_id
-        if not unpack_context(self.state.uploads[run.source], folder):
+        context = self.state.uploads[run.source]
+        if not has_dockerfile(context):
             return "Failed"
-        registry.images[run.image] = folder
+        registry.images[run.image] = context
         return "Succeeded"
 
     # --- role assignments -------------------------------------------------------------
@@ -321,8 +316,8 @@ class ArmRegistry:
         )
 
 
-def pullable(state: AppServiceState, site: SimulatedSite, image: str) -> Path | None:
-    """The files of ``image`` if ``site`` may pull it (module docstring), else None."""
+def pullable(state: AppServiceState, site: SimulatedSite, image: str) -> bytes | None:
+    """The build context of ``image`` if ``site`` may pull it (module docstring), else None."""
     server, _, reference = image.partition("/")
     registry = next(
         (r for r in state.registries.values() if r.login_server == server.lower()), None

@@ -44,12 +44,14 @@ from tests.azure.simulator.arm import (
     accepted,
     arm_error,
     arm_routes,
+    find_in_group,
     group_not_found,
     json_body,
-    resource_not_found,
+    reply_with,
     web_error,
 )
 from tests.azure.simulator.arm_registry import pullable
+from tests.azure.simulator.containers import site_configuration, site_image
 from tests.azure.simulator.state import (
     AppServiceState,
     Reply,
@@ -151,17 +153,10 @@ class ArmSites:
     # --- sites ------------------------------------------------------------------------
 
     def _find_site(self, match: re.Match[str]) -> SimulatedSite | Reply:
-        rg, name = match["rg"], match["site"]
-        if rg.lower() not in self.state.groups:
-            return group_not_found(rg)
-        site = self.state.sites.get(name.lower())
-        if site is None or site.resource_group.lower() != rg.lower():
-            return resource_not_found("Microsoft.Web/sites", name, rg)
-        return site
+        return find_in_group(self.state, match, self.state.sites, "site", "Microsoft.Web/sites")
 
     def _get_site(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
-        site = self._find_site(match)
-        return site if isinstance(site, tuple) else json_reply(200, self._site_json(site))
+        return reply_with(self._find_site(match), self._site_json)
 
     def _put_site(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
         rg, name = match["rg"], match["site"]
@@ -223,11 +218,11 @@ class ArmSites:
         site.https_only = properties.get("httpsOnly", site.https_only)
         site.plan = plan
         self.state.match_capacity(site)
-        image = self._image(site)
+        image = site_image(site.site_config)
         changed = self._merge_config(site, config)
         if settings is not None and settings != site.app_settings:
             self._set_settings(site, settings)
-        elif self._image(site) != image:
+        elif site_image(site.site_config) != image:
             self.apply_runtime(site)
         elif changed:
             self.state.restart_processes(site)
@@ -304,18 +299,23 @@ class ArmSites:
     def _full_config(self, site: SimulatedSite) -> dict[str, Any]:
         return {**_CONFIG_DEFAULTS, **site.site_config, "numberOfWorkers": site.plan.capacity}
 
-    def _config_json(self, site: SimulatedSite) -> dict[str, Any]:
+    def _config_resource(
+        self, site: SimulatedSite, config: str, name: str, properties: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The site's ``config/<config>`` resource, called ``name``, holding ``properties``."""
         return {
-            "id": f"{self.state.site_id(site)}/config/web",
-            "name": site.name,
+            "id": f"{self.state.site_id(site)}/config/{config}",
+            "name": name,
             "type": "Microsoft.Web/sites/config",
             "location": site.location,
-            "properties": self._full_config(site),
+            "properties": properties,
         }
 
+    def _config_json(self, site: SimulatedSite) -> dict[str, Any]:
+        return self._config_resource(site, "web", site.name, self._full_config(site))
+
     def _get_config(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
-        site = self._find_site(match)
-        return site if isinstance(site, tuple) else json_reply(200, self._config_json(site))
+        return reply_with(self._find_site(match), self._config_json)
 
     def _update_config(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
         site = self._find_site(match)
@@ -326,9 +326,9 @@ class ArmSites:
             return body
         config = dict(body.get("properties") or {})
         config.pop("appSettings", None)  # settings have their own resource
-        image = self._image(site)
+        image = site_image(site.site_config)
         if self._merge_config(site, config):
-            if self._image(site) != image:
+            if site_image(site.site_config) != image:
                 self.apply_runtime(site)  # a new image: new containers
             else:
                 self.state.restart_processes(site)
@@ -336,37 +336,29 @@ class ArmSites:
 
     # --- the runtime and mounts -------------------------------------------------------
 
-    def _image(self, site: SimulatedSite) -> str | None:
-        stack = str(self._full_config(site).get("linuxFxVersion") or "")
-        return stack.split("|", 1)[1] if stack.upper().startswith("DOCKER|") else None
-
     def apply_runtime(self, site: SimulatedSite) -> None:
-        """Run the site's image (or its code) with its mounts, on new containers."""
-        image = self._image(site)
-        image_dir = pullable(self.state, site, image) if image else None
-        mounts = {}
+        """Run the site under the configuration its stack, settings and mounts give, on new
+        containers: its image's build context if it may pull it (else nothing of ours serves),
+        each mount on its share's or container's folder."""
+        image = site_image(site.site_config)
+        context = pullable(self.state, site, image) if image else None
+        if image is not None:
+            site.deployed = context is not None
+        folders = {}
         for entry in site.storage_mounts.values():
             account = self.state.storage_accounts[entry["accountName"].lower()]
-            folder = account.folder(self.state.root, entry["shareName"])
-            mounts[entry["mountPath"]] = (folder, entry["type"] == "AzureBlob")
-        if image is not None:
-            site.deployed = image_dir is not None
-        site.backend.run(image_dir, mounts)
+            folders[entry["mountPath"]] = account.folder(self.state.root, entry["shareName"])
+        configuration = site_configuration(
+            site.site_config, site.app_settings, site.storage_mounts.values()
+        )
+        site.backend.reconfigure(configuration, image=context, mount_folders=folders)
 
     def _mounts_json(self, site: SimulatedSite) -> dict[str, Any]:
-        return {
-            "id": f"{self.state.site_id(site)}/config/azurestorageaccounts",
-            "name": "azurestorageaccounts",
-            "type": "Microsoft.Web/sites/config",
-            "location": site.location,
-            "properties": {
-                name: {**entry, "state": "Ok"} for name, entry in site.storage_mounts.items()
-            },
-        }
+        entries = {name: {**entry, "state": "Ok"} for name, entry in site.storage_mounts.items()}
+        return self._config_resource(site, "azurestorageaccounts", "azurestorageaccounts", entries)
 
     def _list_mounts(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
-        site = self._find_site(match)
-        return site if isinstance(site, tuple) else json_reply(200, self._mounts_json(site))
+        return reply_with(self._find_site(match), self._mounts_json)
 
     def _put_mounts(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
         site = self._find_site(match)
@@ -413,17 +405,10 @@ class ArmSites:
         return self._full_config(site) != before
 
     def _settings_json(self, site: SimulatedSite) -> dict[str, Any]:
-        return {
-            "id": f"{self.state.site_id(site)}/config/appsettings",
-            "name": "appsettings",
-            "type": "Microsoft.Web/sites/config",
-            "location": site.location,
-            "properties": dict(site.app_settings),
-        }
+        return self._config_resource(site, "appsettings", "appsettings", dict(site.app_settings))
 
     def _list_settings(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
-        site = self._find_site(match)
-        return site if isinstance(site, tuple) else json_reply(200, self._settings_json(site))
+        return reply_with(self._find_site(match), self._settings_json)
 
     def _put_settings(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
         site = self._find_site(match)
@@ -440,18 +425,11 @@ class ArmSites:
         return json_reply(200, self._settings_json(site))
 
     def _set_settings(self, site: SimulatedSite, settings: dict[str, str]) -> None:
-        # The real API replaces every setting; on Linux the new environment needs new
-        # containers. The fake applies a setting by recreating every container, so one call
-        # with the whole new set in place recreates them once, as one update does on Azure.
-        changed = [k for k, v in settings.items() if site.app_settings.get(k) != v]
+        # The real API replaces every setting; on Linux the new environment (App Service
+        # storage among it) needs new containers, once per update as on Azure.
         site.app_settings = settings
         site.backend.app_settings = dict(settings)
-        applied = changed[-1:] or list(settings)[-1:]  # only removals: any setting will do
-        if applied:
-            site.backend.set_app_setting(applied[0], settings[applied[0]])
-        elif site.state == "Running":  # every setting removed: none left for the fake to set
-            site.backend.stop()
-            site.backend.start()
+        self.apply_runtime(site)
 
     # --- lifecycle --------------------------------------------------------------------
 

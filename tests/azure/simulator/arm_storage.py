@@ -30,10 +30,11 @@ from tests.azure.simulator.arm import (
     RESOURCE_GROUP,
     arm_error,
     arm_routes,
+    find_in_group,
     group_not_found,
     json_body,
     new_operation,
-    resource_not_found,
+    reply_with,
 )
 from tests.azure.simulator.state import (
     ARM_ENDPOINT,
@@ -91,14 +92,10 @@ class ArmStorage:
         )
 
     def _find(self, match: re.Match[str]) -> SimulatedStorageAccount | Reply:
-        if match["rg"].lower() not in self.state.groups:
-            return group_not_found(match["rg"])
-        account = self.state.storage_accounts.get(match["acct"].lower())
-        if account is None or account.resource_group.lower() != match["rg"].lower():
-            return resource_not_found(
-                "Microsoft.Storage/storageAccounts", match["acct"], match["rg"]
-            )
-        return account
+        accounts = self.state.storage_accounts
+        return find_in_group(
+            self.state, match, accounts, "acct", "Microsoft.Storage/storageAccounts"
+        )
 
     def _account_json(self, account: SimulatedStorageAccount) -> dict[str, Any]:
         return {
@@ -155,10 +152,7 @@ class ArmStorage:
         return 202, [("Location", url)], b""
 
     def _get_account(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
-        account = self._find(match)
-        return (
-            account if isinstance(account, tuple) else json_reply(200, self._account_json(account))
-        )
+        return reply_with(self._find(match), self._account_json)
 
     def _list_keys(self, request: requests.PreparedRequest, match: re.Match[str]) -> Reply:
         account = self._find(match)

@@ -30,7 +30,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from tests.azure.simulator.containers import SiteBackend
+from pytest_appservice_fs.backends.fake import FakeBackend
+from pytest_appservice_fs.engine.configuration import Runtime
+from tests.azure.simulator.containers import site_backend
 
 if TYPE_CHECKING:
     from pytest_appservice_fs.engine.probe_package import ProbePackage
@@ -123,7 +125,7 @@ class SimulatedSite:
     https_only: bool
     default_host_name: str
     scm_host_name: str
-    backend: SiteBackend
+    backend: FakeBackend
     state: str = "Running"
     deployed: bool = False
     instance_count: int = 1
@@ -234,7 +236,7 @@ class AppServiceState:
         self.groups: dict[str, SimulatedGroup] = {}  # lower-case name
         self.plans: dict[tuple[str, str], SimulatedPlan] = {}  # lower-case (group, name)
         self.sites: dict[str, SimulatedSite] = {}  # lower-case name: names are global
-        self.backends: list[SiteBackend] = []
+        self.backends: list[FakeBackend] = []
         self.registries: dict[str, SimulatedRegistry] = {}  # lower-case name: names are global
         self.storage_accounts: dict[str, SimulatedStorageAccount] = {}  # lower-case, global
         #: Build contexts uploaded for ACR runs: relative path -> bytes.
@@ -277,10 +279,11 @@ class AppServiceState:
             host, scm = f"{label}.{region}", f"{label}.scm.{region}"
         else:
             host, scm = f"{name.lower()}.azurewebsites.net", f"{name.lower()}.scm.azurewebsites.net"
-        backend = SiteBackend(
+        backend = site_backend(
             self.root / "sites" / f"{len(self.backends):03d}-{name.lower()}",
-            app_name=name,
-            app_settings=app_settings,
+            name,
+            site_config,
+            app_settings,
         )
         self.backends.append(backend)
         backend.create()
@@ -309,7 +312,10 @@ class AppServiceState:
         del self.sites[site.name.lower()]
 
     def deploy_package(self, site: SimulatedSite, package: ProbePackage) -> None:
-        """Run ``package`` on the site; it serves the probe only if the ZIP has an ``app.py``."""
+        """Run ``package`` on the site; it serves the probe only if the ZIP has an ``app.py``.
+        A custom container runs its image, never wwwroot: the ZIP changes nothing it runs."""
+        if site.backend.configuration.runtime is Runtime.CONTAINER:
+            return
         with zipfile.ZipFile(io.BytesIO(package.data)) as archive:
             has_app = "app.py" in archive.namelist()
         site.backend.deploy(package)
@@ -326,12 +332,10 @@ class AppServiceState:
         # Only a deployed probe has processes to restart; other code keeps answering 404.
         if not (site.deployed and site.state == "Running"):
             return
-        if site.backend.image_dir is not None and not soft:
-            # A custom container's files outside its mounts "don't persist across restarts"
-            # (configure-custom-container): the restart brings up new containers.
-            site.backend.restart_containers()
-        else:
-            site.backend.restart(soft=soft)
+        # A custom container's files outside its mounts "don't persist across restarts"
+        # (configure-custom-container): its restart brings up new containers.
+        custom = site.backend.configuration.runtime is Runtime.CONTAINER
+        site.backend.restart(soft=soft, new_containers=custom and not soft)
 
     # --- identifiers ------------------------------------------------------------------
 
