@@ -129,7 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sweep, matrix and image-context (appservice-fs --help).\n"
         )
         return EXIT_BAD_INPUT
-    return handler(rest)
+    try:
+        return handler(rest)
+    except BrokenPipeError:
+        # The reader (head, a pager) left early: nothing more to say, and no traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _argparse_status(call: Callable[[], int]) -> int:

@@ -64,6 +64,10 @@ from pytest_appservice_fs.options import (
     whole_number,
 )
 
+#: Where no mount may go: the operating system's folders, and /opt, where the probe image
+#: keeps its code (a mount there would hide the app).
+_SYSTEM_ROOTS = ("/bin", "/boot", "/etc", "/lib", "/lib32", "/lib64", "/opt", "/run", "/sbin",
+                 "/usr")  # fmt: skip
 #: Where no marker may be written: kernel interfaces and device nodes (/dev/shm aside).
 _FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
 #: App settings the harness sets itself, from other options.
@@ -220,6 +224,17 @@ def _settings(
         raw["runtime"], raw["app_service_storage"], raw["mounts"], user_paths
     )
     image = _image(raw["image"], configuration, provision=provision)
+    if (
+        backend == "azure"
+        and not provision
+        and configuration.runtime is Runtime.CONTAINER
+        and image is None
+    ):
+        raise SettingsError(
+            "--runtime container in attach mode needs --image, the probe image your app pulls, "
+            "tagged with its build id (appservice-fs image-context prints it); or use "
+            "--provision, which builds it."
+        )
     if configuration.runtime is Runtime.CONTAINER and raw["probe_dir"]:
         raise SettingsError(
             "--runtime container cannot take --probe-dir: the lab's probe runs as code only; "
@@ -290,10 +305,18 @@ def configuration_of(
     """The configuration that --runtime, --app-service-storage and --mount name (None: the
     default); SettingsError with one sentence on a bad value."""
     return Configuration(
-        runtime=Runtime(choice(runtime or "code", "--runtime", RUNTIMES)),
-        app_service_storage=choice(storage or "on", "--app-service-storage", ("on", "off")) == "on",
+        runtime=Runtime(_given(runtime, "--runtime", RUNTIMES)),
+        app_service_storage=_given(storage, "--app-service-storage", ("on", "off")) == "on",
         mounts=_mounts(mounts, user_paths),
     )
+
+
+def _given(value: Any, flag: str, valid: Sequence[str]) -> str:
+    """``choice``, but a value given empty is refused rather than read as the default: a
+    run's evidence must not be labelled with a configuration nobody chose."""
+    if value is not None and not str(value).strip():
+        raise SettingsError(f"{flag} got ''; valid values are {', '.join(valid)}.")
+    return choice(value, flag, valid)
 
 
 def _mounts(values: Sequence[str], user_paths: Sequence[str]) -> tuple[Mount, ...]:
@@ -333,14 +356,25 @@ def _mount_problem(path: str, user_paths: Sequence[str]) -> str | None:
 
     if under("/home") or under("/tmp"):  # noqa: S108 - App Service's own folders, not ours
         return "is App Service's own storage (/home) or the container's /tmp"
-    if under(SHM) or path in DEFAULT_PATHS or path in user_paths:
-        return "is a path the matrix tests already"
+    if any(under(root) for root in _SYSTEM_ROOTS):
+        return "is a folder of the operating system or of the probe's image"
+    if path in user_paths:
+        return "is given with --path as well"
+    inside = next((other for other in user_paths if other.startswith(path + "/")), None)
+    if inside is not None:
+        return f"holds the --path {inside} (the mount's own cells test what is on it)"
+    tested = (SHM, *DEFAULT_PATHS, *user_paths)
+    if any(under(other) or other.startswith(path + "/") for other in tested):
+        return "is, holds or is inside a path the matrix tests already"
     return None
 
 
 def _image(value: Any, configuration: Configuration, *, provision: bool) -> str | None:
     image = optional_text(
-        value, "--image", _IMAGE, "an image reference like myregistry.azurecr.io/probe:1"
+        value,
+        "--image",
+        _IMAGE,
+        "an image reference like myregistry.azurecr.io/probe:0123456789abcdef",
     )
     if image is None:
         return None
@@ -384,6 +418,14 @@ def _check_expectations(expectations: Expectations, configuration: Configuration
                 "--app-service-storage off /home is not shared across instances; valid is "
                 "not_visible or observe, or --app-service-storage on."
             )
+    if configuration.home_shared and any(
+        cell.expected is AppendOutcome.NOT_SHARED for cell in expectations.appends
+    ):
+        raise SettingsError(
+            "appservice_fs_expect expects H4 not_shared, but with App Service storage on the "
+            "instances share /home; valid is H4 LOCK = intact, damaged or observe, or "
+            "--app-service-storage off."
+        )
     if not configuration.home_shared and any(
         cell.expected in (AppendOutcome.INTACT, AppendOutcome.DAMAGED)
         for cell in expectations.appends
@@ -550,9 +592,11 @@ def _app_settings(values: Sequence[str]) -> dict[str, str]:
                 f"--app-setting got a value that is not KEY=VALUE{shown}; a KEY is letters, "
                 "digits, '_' and '.', not starting with a digit."
             )
-        if key in RESERVED_APP_SETTINGS:
+        # App Service matches setting names without regard to case: so does the refusal.
+        reserved = next((name for name in RESERVED_APP_SETTINGS if name == key.upper()), None)
+        if reserved is not None:
             raise SettingsError(
-                f"--app-setting {key} cannot be given: {RESERVED_APP_SETTINGS[key]}."
+                f"--app-setting {key} cannot be given: {RESERVED_APP_SETTINGS[reserved]}."
             )
         _check_probe_setting(key, setting)
         settings[key] = setting

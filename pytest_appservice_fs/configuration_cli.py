@@ -26,7 +26,13 @@ from pytest_appservice_fs.engine.probe_package import (
     default_probe_dir,
     image_context,
 )
-from pytest_appservice_fs.options import BACKENDS, MOUNT_KINDS, RUNTIMES, SettingsError
+from pytest_appservice_fs.options import (
+    BACKENDS,
+    MOUNT_KINDS,
+    RUNTIMES,
+    SettingsError,
+    split_list,
+)
 
 #: Short column names, so that a matrix fits a page.
 _EVENT_COLUMNS = {
@@ -65,8 +71,10 @@ def _matrix_parser(prog: str) -> argparse.ArgumentParser:
         prog=prog, description="Print the expectation matrix of a configuration, as Markdown."
     )
     parser.add_argument("--backend", choices=BACKENDS, default="local")
-    parser.add_argument("--runtime", choices=RUNTIMES, default="code")
-    parser.add_argument("--app-service-storage", choices=("on", "off"), default="on")
+    # Checked by the run's own code (config.configuration_of), so that both read one value
+    # alike: the same words, the same refusals.
+    parser.add_argument("--runtime", help=f"{' or '.join(RUNTIMES)} (default code)")
+    parser.add_argument("--app-service-storage", help="on or off (default on)")
     parser.add_argument(
         "--mount",
         action="append",
@@ -82,6 +90,11 @@ def matrix(argv: Sequence[str], prog: str = "appservice-fs matrix") -> int:
     cannot be run."""
     parser = _matrix_parser(prog)
     args = parser.parse_args(list(argv))
+    if args.mount and not split_list(args.mount):
+        parser.error(
+            f"--mount got {','.join(args.mount)[:64]!r}, an empty list; valid is at least one "
+            f"PATH=KIND with KIND among {', '.join(MOUNT_KINDS)}."
+        )
     try:
         configuration = configuration_of(args.runtime, args.app_service_storage, args.mount)
     except SettingsError as exc:
@@ -117,10 +130,13 @@ def image_context_command(argv: Sequence[str], prog: str = "appservice-fs image-
     build_id = package.deployment_id
     sys.stdout.write(
         f"wrote the probe image context (build id {build_id}) to {folder}\n"
-        f"build and push it tagged with its build id, then attach to your container app:\n"
+        "build and push it tagged with its build id, then attach to your container app:\n"
         f"  docker build -t REGISTRY/REPOSITORY:{build_id} {folder}\n"
         f"  docker push REGISTRY/REPOSITORY:{build_id}\n"
-        f"  appservice-fs run --app-name APP --resource-group GROUP --runtime container "
-        f"--image REGISTRY/REPOSITORY:{build_id}\n"
+        "  appservice-fs run --app-name APP --resource-group GROUP --subscription-id SUB "
+        f"--runtime container --image REGISTRY/REPOSITORY:{build_id}\n"
+        "(the build installs the probe's requirements from PyPI; without a network, add "
+        "--build-arg BASE_IMAGE=IMAGE --build-arg INSTALL_REQUIREMENTS=false with an IMAGE "
+        "that has them, such as the local backend's pytest-appservice-fs/probe-runtime)\n"
     )
     return 0

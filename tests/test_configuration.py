@@ -144,7 +144,7 @@ def test_image_is_kept_for_azure_attach_mode() -> None:
         (["/mnt/share"], "valid is PATH=KIND"),
         (["=files"], "valid is PATH=KIND"),
         (["/mnt/../home=files"], "valid is an absolute path of your own"),
-        (["/dev/shm=files"], "is a path the matrix tests already"),
+        (["/dev/shm=files"], "a path the matrix tests already"),
         (["/proc/x=files"], "kernel or device"),
     ],
 )
@@ -414,3 +414,13 @@ def test_attach_modes_image_is_deployed_as_its_build(tmp_path: Path) -> None:
     assert experiment.controller.new_package().deployment_id == "0123456789abcdef"
     without = Experiment(FakeBackend(tmp_path), Settings(backend="fake", run_id="r"))
     assert without.controller.new_package().deployment_id != "0123456789abcdef"
+
+
+def test_matrix_reads_values_as_a_run_does(capsys: pytest.CaptureFixture[str]) -> None:
+    """The same words, the same refusals: capitals are read, an empty value is refused."""
+    assert main(["matrix", "--runtime", "Container", "--app-service-storage", "OFF"]) == 0
+    assert capsys.readouterr().out.startswith("local backend; container, storage off\n")
+    assert main(["matrix", "--runtime", ""]) == 2
+    assert "error: --runtime got ''; valid values are code, container." in capsys.readouterr().err
+    assert main(["matrix", "--mount", " "]) == 2
+    assert "--mount got ' ', an empty list" in capsys.readouterr().err

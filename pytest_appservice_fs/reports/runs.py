@@ -16,7 +16,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -139,6 +139,13 @@ class Baseline:
     name: str
     cells: Mapping[tuple[str, str], str]
     configuration: tuple[str, str, str] = configuration_key({})
+    #: A JSON report's later runs of other configurations (the first of each), for runs of
+    #: those configurations.
+    others: tuple[Baseline, ...] = ()
+
+    def of(self, configuration: tuple[str, str, str]) -> Baseline | None:
+        """The baseline of ``configuration``: this one, or the first of ``others``; None."""
+        return next((b for b in (self, *self.others) if b.configuration == configuration), None)
 
     @property
     def configuration_label(self) -> str:
@@ -202,8 +209,9 @@ def load_baseline(spec: str) -> dict[tuple[str, str], str]:
 
 def read_baseline(spec: str) -> Baseline:
     """Observed values to compare with, by (event, path), and their configuration: ``lab``
-    (the lab's matrix: code, storage on, no mounts) or the first run of a JSON report file
-    (a report without configurations is of the lab's); ReportError in one sentence when the
+    (the lab's matrix: code, storage on, no mounts) or a JSON report file's runs, the first
+    run of each configuration (a report without configurations is of the lab's); each run
+    is compared with the baseline of its own configuration. ReportError in one sentence when the
     file cannot be read, is over MAX_BASELINE_BYTES, nests deeper than MAX_BASELINE_DEPTH or
     is no JSON report."""
     option = f"--baseline {spec}"
@@ -226,31 +234,51 @@ def read_baseline(spec: str) -> Baseline:
             "by appservice-fs-report --json nests 7."
         )
     try:
-        first = json.loads(text)["runs"][0]
-        baseline = {(c["event"], c["path"]): c["observed"] for c in first["cells"]}
-        facts = first.get("configuration", {})
-        configuration = configuration_key(facts)
+        runs = json.loads(text)["runs"]
+        found = [_baseline_run(option, run) for run in runs]
     # RecursionError cannot come after _nests_within; kept so that no input ever escapes.
     except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError):
         raise ReportError(no_report) from None
-    values = [v for key, value in baseline.items() for v in (*key, value)]
-    if not all(isinstance(v, str) for v in (*values, *configuration)):
+    if not found or any(each is None for each in found):
         raise ReportError(no_report)
-    return Baseline(option, baseline, configuration)
+    first, *later = [each for each in found if each is not None]
+    others: dict[tuple[str, str, str], Baseline] = {}
+    for each in later:
+        if each.configuration != first.configuration:
+            others.setdefault(each.configuration, each)
+    return replace(first, others=tuple(others.values()))
+
+
+def _baseline_run(option: str, run: Mapping[str, Any]) -> Baseline | None:
+    """One run of a JSON report as a baseline; None when its values are not all text."""
+    cells = {(c["event"], c["path"]): c["observed"] for c in run["cells"]}
+    configuration = configuration_key(run.get("configuration", {}))
+    values = [v for key, value in cells.items() for v in (*key, value)]
+    if not all(isinstance(v, str) for v in (*values, *configuration)):
+        return None
+    return Baseline(option, cells, configuration)
 
 
 def drifts_from(runs: Sequence[RunReport], baseline: Baseline) -> list[Drift]:
     """``find_drifts`` against ``baseline``; ReportError, one sentence naming both
     configurations, when a run was observed under another configuration than the baseline
     (its cells would differ for that reason alone)."""
+    drifts: list[Drift] = []
     for run in runs:
-        if run.configuration != baseline.configuration:
+        chosen = baseline.of(run.configuration)
+        if chosen is None:
             raise ReportError(
-                f"{baseline.name} was observed under {baseline.configuration_label} and "
+                f"{baseline.name} was observed under {_labels(baseline)} and "
                 f"{run.source} under {run.configuration_label}; drift is only found between "
                 "runs of one configuration."
             )
-    return find_drifts(runs, baseline.cells)
+        drifts += find_drifts([run], chosen.cells)
+    return drifts
+
+
+def _labels(baseline: Baseline) -> str:
+    labels = [b.configuration_label for b in (baseline, *baseline.others)]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
 def read_limited(path: Path, limit: int, name: str) -> bytes:
