@@ -130,11 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_BAD_INPUT
     try:
-        return handler(rest)
+        status = handler(rest)
+        sys.stdout.flush()  # here, where a closed pipe can still be answered quietly
     except BrokenPipeError:
         # The reader (head, a pager) left early: nothing more to say, and no traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    return status
 
 
 def _argparse_status(call: Callable[[], int]) -> int:

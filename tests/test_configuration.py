@@ -424,3 +424,25 @@ def test_matrix_reads_values_as_a_run_does(capsys: pytest.CaptureFixture[str]) -
     assert "error: --runtime got ''; valid values are code, container." in capsys.readouterr().err
     assert main(["matrix", "--mount", " "]) == 2
     assert "--mount got ' ', an empty list" in capsys.readouterr().err
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
+    """`appservice-fs matrix | head -1`: a closed pipe ends the command quietly, exit 1."""
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest_appservice_fs.cli", "matrix"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 1
+    assert result.stderr == ""
