@@ -44,7 +44,7 @@ TIMING = BackendTiming(
     poll_interval=0.01,
     probe=ProbeTiming(request_timeout=5.0, retry_deadline=2.0, wait_initial=0.01, wait_max=0.05),
 )
-BUILD = BuildTiming(deadline=5.0, poll_interval=0.0)
+BUILD = BuildTiming(deadline=5.0, poll_interval=0.0, principal_deadline=5.0, principal_interval=0.0)
 KUDU = KuduTiming(start_deadline=2.0, finish_deadline=5.0, poll_interval=0.01, wait_initial=0.01)
 EVENTS = (Event.RESTART, Event.STOP_START, Event.DEPLOY, Event.SCALE_OUT)
 #: The ARM collections whose next path segment is a name: shown as {name} in a call list.
@@ -379,3 +379,21 @@ def test_attach_with_image_proves_the_image_by_its_tagged_build_id(
     else:
         with pytest.raises(BackendError):
             controller.start()
+
+
+def test_a_new_identity_unknown_to_entra_id_is_waited_for(
+    azure_simulator: AzureSimulator, make_backend: MakeBackend
+) -> None:
+    """PrincipalNotFound (the identity has not reached Microsoft Entra ID's replicas yet) is
+    retried until the assignment takes; any other refusal is not (the 403 test above)."""
+    for _ in range(2):
+        azure_simulator.arm_error_next(
+            "PUT",
+            r"/roleAssignments/",
+            400,
+            "PrincipalNotFound",
+            "Principal 0000 does not exist in the directory.",
+        )
+    backend = make_backend(CONFIGURATIONS["container-on"], provision=True, region="koreacentral")
+    backend.create()
+    assert len(azure_simulator.role_assignments) == 1

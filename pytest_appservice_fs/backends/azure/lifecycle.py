@@ -216,7 +216,12 @@ class Lifecycle:
                 f"app {self.target.app_name} has no system-assigned identity to pull its image "
                 "with."
             )
-        assign_acr_pull(self.authorization, registry_id=self.registry.id, principal_id=principal)
+        assign_acr_pull(
+            self.authorization,
+            registry_id=self.registry.id,
+            principal_id=principal,
+            timing=self.registry.timing,
+        )
 
     def _provision_mounts(self, region: str, tags: Mapping[str, str]) -> None:
         """A storage account and share per mount, and the app's azureStorageAccounts entries."""

@@ -32,8 +32,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from azure.core.exceptions import AzureError
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+from azure.core.exceptions import AzureError, HttpResponseError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_fixed,
+)
 
 from pytest_appservice_fs.backends.azure.arm import LRO_SECONDS, arm_call, arm_reason, provisioned
 from pytest_appservice_fs.backends.protocol import BackendError
@@ -56,6 +63,10 @@ class BuildTiming:
 
     deadline: float = 1800.0
     poll_interval: float = 5.0
+    #: How long a role assignment for the app's new identity is retried while Microsoft
+    #: Entra ID does not know the identity yet (PrincipalNotFound), and how often.
+    principal_deadline: float = 300.0
+    principal_interval: float = 10.0
 
 
 class _RunNotDone(Exception):
@@ -182,8 +193,18 @@ class Registry:
             ) from None
 
 
-def assign_acr_pull(authorization: Any, *, registry_id: str, principal_id: str) -> None:
-    """Give ``principal_id`` (the app's system-assigned identity) AcrPull on the registry."""
+def assign_acr_pull(
+    authorization: Any, *, registry_id: str, principal_id: str, timing: BuildTiming = BuildTiming()
+) -> None:
+    """Give ``principal_id`` (the app's system-assigned identity) AcrPull on the registry.
+
+    A just-created identity may not have reached every replica of Microsoft Entra ID: the
+    assignment then answers 400 PrincipalNotFound. Setting ``principalType`` avoids most of
+    that delay, and waiting and retrying is the documented remedy (learn.microsoft.com/azure/
+    role-based-access-control/troubleshooting, "Symptom - Role assignment fails with the
+    error PrincipalNotFound"): retried every ``timing.principal_interval`` s for at most
+    ``timing.principal_deadline`` s. Raises BackendError naming the step and ARM's reason.
+    """
     # The version of role_assignments the client uses by default.
     from azure.mgmt.authorization.v2022_04_01 import models  # noqa: PLC0415 - the extra's SDK
 
@@ -194,9 +215,31 @@ def assign_acr_pull(authorization: Any, *, registry_id: str, principal_id: str) 
         principal_id=principal_id,
         principal_type="ServicePrincipal",
     )
+    retrying = Retrying(
+        stop=stop_after_delay(timing.principal_deadline),
+        wait=wait_fixed(timing.principal_interval),
+        retry=retry_if_exception(_principal_not_found),
+        before_sleep=_log_principal_wait,
+        reraise=True,
+    )
     arm_call(
-        lambda: authorization.role_assignments.create(registry_id, str(uuid.uuid4()), parameters),
+        lambda: retrying(
+            authorization.role_assignments.create, registry_id, str(uuid.uuid4()), parameters
+        ),
         "assign the AcrPull role to the app's identity on the registry",
+    )
+
+
+def _principal_not_found(exc: BaseException) -> bool:
+    error = getattr(exc, "error", None)
+    return isinstance(exc, HttpResponseError) and getattr(error, "code", "") == "PrincipalNotFound"
+
+
+def _log_principal_wait(state: RetryCallState) -> None:
+    log.info(
+        "the app's identity is not known to Microsoft Entra ID yet (PrincipalNotFound, try %d); "
+        "retrying the AcrPull assignment",
+        state.attempt_number,
     )
 
 
