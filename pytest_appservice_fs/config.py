@@ -320,9 +320,10 @@ def _given(value: Any, flag: str, valid: Sequence[str]) -> str:
 
 
 def _mounts(values: Sequence[str], user_paths: Sequence[str]) -> tuple[Mount, ...]:
-    """``--mount PATH=KIND`` items; a path App Service will not mount at (/, /home and below,
-    /tmp and below: configure-connect-to-azure-storage) or one the matrix tests already is
-    refused."""
+    """``--mount PATH=KIND`` items. Refused: a path App Service will not mount at (/, /home
+    and below, /tmp and below: configure-connect-to-azure-storage), the system's folders and
+    the image's code (``_SYSTEM_ROOTS``), a path on, above or below one the matrix tests, and
+    a mount inside another (its files would land on the outer one's volume)."""
     mounts: dict[str, Mount] = {}
     kinds = ", ".join(MOUNT_KINDS)
     for item in split_list(values):
@@ -340,6 +341,14 @@ def _mounts(values: Sequence[str], user_paths: Sequence[str]) -> tuple[Mount, ..
             )
         if path in mounts:
             raise SettingsError(f"--mount names {path[:120]!r} twice; give each path once.")
+        nested = next(
+            (o for o in mounts if o.startswith(path + "/") or path.startswith(o + "/")), None
+        )
+        if nested is not None:
+            raise SettingsError(
+                f"--mount got {path[:120]!r} and {nested[:120]!r}, one inside the other; "
+                "valid is mounts side by side, such as /mnt/a and /mnt/b."
+            )
         mounts[path] = Mount(path, MountKind(kind))
     if len(mounts) > MOUNTS_MAX:
         raise SettingsError(f"--mount got {len(mounts)} mounts; valid is at most {MOUNTS_MAX}.")
