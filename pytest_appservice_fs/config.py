@@ -305,18 +305,10 @@ def configuration_of(
     """The configuration that --runtime, --app-service-storage and --mount name (None: the
     default); SettingsError with one sentence on a bad value."""
     return Configuration(
-        runtime=Runtime(_given(runtime, "--runtime", RUNTIMES)),
-        app_service_storage=_given(storage, "--app-service-storage", ("on", "off")) == "on",
+        runtime=Runtime(choice(runtime, "--runtime", RUNTIMES)),
+        app_service_storage=choice(storage, "--app-service-storage", ("on", "off")) == "on",
         mounts=_mounts(mounts, user_paths),
     )
-
-
-def _given(value: Any, flag: str, valid: Sequence[str]) -> str:
-    """``choice``, but a value given empty is refused rather than read as the default: a
-    run's evidence must not be labelled with a configuration nobody chose."""
-    if value is not None and not str(value).strip():
-        raise SettingsError(f"{flag} got ''; valid values are {', '.join(valid)}.")
-    return choice(value, flag, valid)
 
 
 def _mounts(values: Sequence[str], user_paths: Sequence[str]) -> tuple[Mount, ...]:

@@ -384,8 +384,9 @@ def whole_number(value: Any, flag: str, default: int, most: int) -> int:
 
 
 def choice(value: Any, flag: str, valid: Sequence[str]) -> str:
-    """``value`` lowercased when among ``valid``, the first when unset; SettingsError otherwise."""
-    if value is None or str(value).strip() == "":
+    """``value`` lowercased when among ``valid``, the first when unset (None); SettingsError
+    otherwise, also for a value given empty (a typo must not pick the default silently)."""
+    if value is None:
         return valid[0]
     text = str(value).strip().lower()
     if text not in valid:

@@ -196,8 +196,10 @@ ROWS: dict[str, Bad] = {
                              value="'/srv'", valid="holds the --path /srv/x"),
     "runtime-empty": Bad(("--runtime", ""), option="--runtime", value="''",
                          valid="code, container"),
+    "restart-mode-empty": Bad(("--restart-mode", ""), option="--restart-mode", value="''",
+                              valid="platform, soft"),
     "storage-empty": Bad(("--app-service-storage", " "), option="--app-service-storage",
-                         value="''", valid="on, off"),
+                         value="' '", valid="on, off"),
     "storage-as-app-setting-lowercase": Bad(("--app-setting",
                                              "websites_enable_app_service_storage=false"),
                                             option="--app-setting "

@@ -73,14 +73,13 @@ def refuse_unsuitable(
             f"app {name} runs on Windows (kind {site.kind!r}); the probe needs App Service "
             "for Linux."
         )
-    if container:
-        pass
-    elif "container" in kind or stack.startswith(("DOCKER|", "COMPOSE|")):
+    custom = "container" in kind or stack.startswith(("DOCKER|", "COMPOSE|"))
+    if not container and custom:
         raise BackendError(
             f"app {name} runs a custom container ({stack or kind}); the probe needs the "
             "built-in Python stack."
         )
-    elif not stack.startswith("PYTHON|"):
+    if not container and not stack.startswith("PYTHON|"):
         raise BackendError(
             f"app {name} runs {stack or 'no stack'}, not the built-in Python stack "
             "(PYTHON|3.x) the probe needs."
